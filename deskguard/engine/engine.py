@@ -1,0 +1,330 @@
+"""The RiskEngine: an event in, decisions and the new account state out. Pure: no I/O, no awaiting.
+
+For each event the engine (1) rolls the trading day if a reset passed, (2) applies the broker's
+word to the account state, (3) ends locks that are over, (4) asks every enabled rule that reacts to
+this kind of event, (5) adds any positions or orders inside an active lock's scope (close on sight),
+and (6) merges everything so the harshest decision wins. New locks are recorded in the state at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .clock import Clock
+from .decisions import Action, Decision, Lock, LockKind, merge
+from .events import (
+    AccountUpdated,
+    ClockTick,
+    Event,
+    OrderUpdated,
+    PositionUpdated,
+    QuoteUpdated,
+    Resync,
+    TradeFilled,
+)
+from .instruments import symbol_of
+from .models import ContractSpec, Position, Trade
+from .pricing import Pricing
+from .rules import ALL_RULES, Context, Figure, Rule, Trigger
+from .settings import EngineSettings
+from .state import AccountState
+
+_TRIGGER_OF: dict[type, Trigger] = {
+    AccountUpdated: Trigger.ACCOUNT,
+    PositionUpdated: Trigger.POSITION,
+    OrderUpdated: Trigger.ORDER,
+    TradeFilled: Trigger.TRADE,
+    QuoteUpdated: Trigger.QUOTE,
+    ClockTick: Trigger.TICK,
+    Resync: Trigger.RESYNC,
+}
+
+
+@dataclass(slots=True)
+class Verdict:
+    """What one event means for one account."""
+
+    account_id: int
+    decisions: list[Decision]
+    state: AccountState
+    new_locks: list[Lock] = field(default_factory=list)
+    ended_locks: list[Lock] = field(default_factory=list)
+    day_rolled: bool = False
+    new_trades: list[Trade] = field(default_factory=list)  # trades seen for the first time
+
+
+class RiskEngine:
+    def __init__(self, settings: EngineSettings, clock: Clock) -> None:
+        self.clock = clock
+        self.pricing = Pricing(settings.stale_quote_seconds)
+        self.accounts: dict[int, AccountState] = {}
+        self.apply_settings(settings)
+
+    # ----- configuration -------------------------------------------------------------------
+
+    def apply_settings(self, settings: EngineSettings) -> list[Lock]:
+        """Swap in new settings (already split into now/pending by the config layer).
+
+        Rule changes never lift an active lock, except a symbol block's permanent lock when the
+        symbol is no longer blocked (rules.md: permanent "while the rule stays configured").
+        Returns the locks that ended."""
+        self.settings = settings
+        self.calendar = settings.calendar
+        self.pricing.stale_after = settings.stale_quote_seconds
+        self.rules: list[Rule] = [r(settings.rules[r.key]) for r in ALL_RULES if settings.rules[r.key].enabled]
+        self._by_trigger: dict[Trigger, list[Rule]] = {
+            t: [r for r in self.rules if r.triggers & t] for t in _TRIGGER_OF.values()
+        }
+        blocker = next((r for r in self.rules if r.key == "symbol_blocks"), None)
+        ended: list[Lock] = []
+        for state in self.accounts.values():
+            for lock in list(state.locks):
+                if lock.kind == LockKind.PERMANENT and lock.symbol is not None:
+                    if blocker is None or not blocker.blocks(lock.symbol):  # type: ignore[attr-defined]
+                        state.locks.remove(lock)
+                        ended.append(lock)
+        return ended
+
+    def add_contract_spec(self, spec: ContractSpec) -> None:
+        self.pricing.add_spec(spec)
+
+    # ----- state ---------------------------------------------------------------------------
+
+    def state(self, account_id: int) -> AccountState:
+        state = self.accounts.get(account_id)
+        if state is None:
+            state = AccountState(account_id)
+            self.accounts[account_id] = state
+            self._roll(state, self.clock.now())
+        return state
+
+    def restore(
+        self,
+        account_id: int,
+        *,
+        locks: Iterable[Lock] = (),
+        seen_trade_ids: Iterable[int] = (),
+        high_water_mark: float | None = None,
+        realized_week_before_today: float = 0.0,
+        losing_streak: int = 0,
+    ) -> None:
+        """Load what the store kept across a restart. Restarting never lifts a lock."""
+        state = self.state(account_id)
+        for lock in locks:
+            if lock not in state.locks:
+                state.locks.append(lock)
+        state.seen_trade_ids.update(seen_trade_ids)
+        if high_water_mark is not None:
+            state.high_water_mark = max(high_water_mark, state.high_water_mark or high_water_mark)
+        state.realized_week_before_today = realized_week_before_today
+        state.losing_streak = losing_streak
+
+    # ----- evaluation ----------------------------------------------------------------------
+
+    def process(self, event: Event) -> list[Verdict]:
+        now = self.clock.now()
+        trigger = _TRIGGER_OF[type(event)]
+        if trigger is Trigger.QUOTE:
+            return self._on_quote(event, now)  # type: ignore[arg-type]
+        if trigger is Trigger.TICK:
+            return [self._evaluate(s, event, trigger, now) for s in list(self.accounts.values())]
+        state = self.state(event.account_id)  # type: ignore[union-attr]
+        return [self._evaluate(state, event, trigger, now)]
+
+    def _on_quote(self, event: QuoteUpdated, now: datetime) -> list[Verdict]:
+        quote = event.quote
+        self.pricing.update(quote)
+        rules = self._by_trigger[Trigger.QUOTE]
+        out = []
+        for state in self.accounts.values():
+            if quote.contract_id in state.positions:
+                verdict = self._evaluate(state, event, Trigger.QUOTE, now, rules)
+                if verdict.decisions or verdict.ended_locks or verdict.day_rolled:
+                    out.append(verdict)
+        return out
+
+    def _evaluate(
+        self, state: AccountState, event: Event, trigger: Trigger, now: datetime, rules: list[Rule] | None = None
+    ) -> Verdict:
+        rolled = state.next_reset is not None and now >= state.next_reset
+        if rolled:
+            self._roll(state, now)
+        ctx = Context(state, event, trigger, now, self.calendar, self.pricing, self.settings.include_fees)
+        self._apply(state, event, ctx)
+        ended = self._end_locks(state, now)
+        decisions: list[Decision] = []
+        new_locks: list[Lock] = []
+        for rule in rules if rules is not None else self._by_trigger[trigger]:
+            proposed = list(rule.evaluate(ctx))
+            if proposed and self._already_locked(state, proposed):
+                continue  # the standing lock's close-on-sight covers this breach
+            for d in proposed:
+                if d.action == Action.LOCK and d.lock is not None:
+                    state.locks.append(d.lock)
+                    new_locks.append(d.lock)
+            decisions.extend(proposed)
+        if trigger is not Trigger.QUOTE and state.locks:
+            decisions.extend(self._close_on_sight(state))
+        return Verdict(state.account_id, merge(decisions) if decisions else decisions, state, new_locks, ended, rolled,
+                       ctx.new_trades)
+
+    @staticmethod
+    def _already_locked(state: AccountState, proposed: list[Decision]) -> bool:
+        """A rule re-proposing a lock that a standing lock of the same rule and scope outlasts."""
+        for d in proposed:
+            if d.action == Action.LOCK and d.lock is not None:
+                new = d.lock
+                return any(
+                    held.rule == new.rule and held.symbol == new.symbol and held.outlasts(new) for held in state.locks
+                )
+        return False
+
+    def _close_on_sight(self, state: AccountState) -> list[Decision]:
+        """While a lock is active, any position in its scope is closed and any order cancelled."""
+        out: list[Decision] = []
+        for contract in state.positions:
+            for lock in state.locks_covering(contract):
+                out.append(Decision(state.account_id, Action.CLOSE_POSITION, lock.rule,
+                                    f"locked ({lock.reason}): closing {symbol_of(contract)}", contract_id=contract))
+                break
+        for order in state.orders.values():
+            for lock in state.locks_covering(order.contract_id):
+                out.append(Decision(state.account_id, Action.CANCEL_ORDERS, lock.rule,
+                                    f"locked ({lock.reason}): cancelling {symbol_of(order.contract_id)} orders",
+                                    contract_id=order.contract_id))
+                break
+        return out
+
+    def _end_locks(self, state: AccountState, now: datetime) -> list[Lock]:
+        if not state.locks:
+            return []
+        can_trade = state.can_trade
+        ended = [lock for lock in state.locks if lock.is_over(now, can_trade)]
+        for lock in ended:
+            state.locks.remove(lock)
+        return ended
+
+    # ----- applying the broker's word --------------------------------------------------------
+
+    def _apply(self, state: AccountState, event: Event, ctx: Context) -> None:
+        match event:
+            case QuoteUpdated(quote=quote):
+                ctx.quote = quote
+            case PositionUpdated(position=pos):
+                ctx.previous_position = state.positions.get(pos.contract_id)
+                self._set_position(state, pos)
+            case OrderUpdated(order=order):
+                if order.is_working:
+                    state.orders[order.id] = order
+                else:
+                    state.orders.pop(order.id, None)
+            case TradeFilled(trade=trade):
+                ctx.new_trades = self._add_trades(state, [trade])
+            case AccountUpdated(account=account):
+                state.account = account
+            case Resync(account=account, positions=positions, orders=orders, trades=trades):
+                state.account = account
+                state.positions = {p.contract_id: p for p in positions if p.is_open}
+                state.orders = {o.id: o for o in orders if o.is_working}
+                ctx.new_trades = self._add_trades(state, sorted(trades, key=lambda t: (t.time, t.id)))
+            case _:
+                pass
+
+    @staticmethod
+    def _set_position(state: AccountState, pos: Position) -> None:
+        if pos.is_open:
+            state.positions[pos.contract_id] = pos
+        else:
+            state.positions.pop(pos.contract_id, None)
+
+    def _add_trades(self, state: AccountState, trades: list[Trade]) -> list[Trade]:
+        """Count each of today's trades once; return the ones not seen before (to be evaluated).
+
+        Trades already seen (before a restart, or twice in the feed) count towards the day's P&L but
+        are not evaluated again."""
+        fresh: list[Trade] = []
+        include_fees = self.settings.include_fees
+        for trade in trades:
+            if state.day_start is not None and trade.time < state.day_start:
+                state.seen_trade_ids.add(trade.id)  # an earlier day's trade: never today's P&L
+                continue
+            if trade.id in state.trades_today:
+                continue
+            state.trades_today[trade.id] = trade
+            state.realized_day += trade.net_pnl(include_fees)
+            if trade.id in state.seen_trade_ids:
+                continue
+            state.seen_trade_ids.add(trade.id)
+            fresh.append(trade)
+        return fresh
+
+    def _roll(self, state: AccountState, now: datetime) -> None:
+        """Start a new trading day (and week). Applied at once after a clock jump or a sleep."""
+        cal = self.calendar
+        new_week = cal.week_start(now)
+        if state.day_start is not None:
+            if state.week_start == new_week:
+                state.realized_week_before_today += state.realized_day
+            else:
+                state.realized_week_before_today = 0.0
+            for rule in self.rules:
+                hook = getattr(rule, "on_new_day", None)
+                if hook is not None:
+                    hook(state)
+            state.seen_trade_ids = set(state.trades_today)  # yesterday's ids guard against late copies
+        state.day_start = cal.day_start(now)
+        state.next_reset = cal.next_reset(now)
+        state.week_start = new_week
+        state.realized_day = 0.0
+        state.trades_today = {}
+        state.entries.clear()
+        state.warned.clear()
+
+    # ----- what the UI and the guardian ask --------------------------------------------------
+
+    def next_deadline(self, account_id: int | None = None) -> datetime | None:
+        """The next moment a ClockTick is needed: a lock's end, a reset, a grace timer, a session end."""
+        now = self.clock.now()
+        states = [self.accounts[account_id]] if account_id is not None else list(self.accounts.values())
+        moments: list[datetime] = []
+        for state in states:
+            if state.next_reset is not None:
+                moments.append(state.next_reset)
+            moments.extend(lock.until for lock in state.locks if lock.until is not None)
+            for rule in self.rules:
+                d = rule.deadline(state, now)
+                if d is not None:
+                    moments.append(d)
+        return min(moments, default=None)
+
+    def figures(self, account_id: int) -> dict[str, Figure]:
+        """Each enabled rule's current figure against its limit (for the rules panel)."""
+        state = self.state(account_id)
+        ctx = Context(state, ClockTick(self.clock.now()), Trigger.TICK, self.clock.now(), self.calendar,
+                      self.pricing, self.settings.include_fees)
+        out: dict[str, Figure] = {}
+        for rule in self.rules:
+            fig = rule.figure(ctx)
+            if fig is not None:
+                out[rule.key] = fig
+        return out
+
+    def open_pnl(self, account_id: int) -> tuple[float, bool]:
+        state = self.state(account_id)
+        now = self.clock.now()
+        total, stale = 0.0, False
+        for pos in state.positions.values():
+            v, s = self.pricing.unrealized(pos, now)
+            total += v
+            stale = stale or s
+        return total, stale
+
+    def rule(self, key: str) -> Rule | None:
+        return next((r for r in self.rules if r.key == key), None)
+
+
+def params_of(settings: EngineSettings, key: str) -> Any:
+    return settings.rules[key]

@@ -1,0 +1,42 @@
+"""005 max_unrealized_profit — take profit per position."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..instruments import symbol_of
+from ..schema import Looser, Unit, param
+from .base import Context, Figure, Rule, Trigger, enabled_param
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    enabled: bool = enabled_param(False)
+    target: float = param(1000.0, help="Close a position whose open profit reaches this amount.", unit=Unit.USD, gt=0, looser=Looser.HIGHER)
+
+
+class MaxUnrealizedProfit(Rule):
+    key = "max_unrealized_profit"
+    number = "005"
+    title = "Take profit per position"
+    summary = "Closes a position whose open profit reaches the target."
+    Params = Params
+    triggers = Trigger.QUOTE | Trigger.POSITION | Trigger.RESYNC
+
+    def evaluate(self, ctx: Context):
+        positions = ctx.state.positions.values()
+        if ctx.quote is not None:
+            pos = ctx.state.positions.get(ctx.quote.contract_id)
+            positions = [pos] if pos is not None else []
+        out = []
+        for pos in positions:
+            value, stale = ctx.unrealized(pos)
+            if not stale and value >= self.params.target:
+                reason = f"open profit {value:,.2f} on {symbol_of(pos.contract_id)} reached the target {self.params.target:,.2f}"
+                out.append(ctx.close(self.key, reason, pos.contract_id))
+        return out
+
+    def figure(self, ctx: Context) -> Figure:
+        best = max((v for v, s in map(ctx.unrealized, ctx.state.positions.values()) if not s), default=0.0)
+        best = max(best, 0.0)
+        return Figure(best, self.params.target, Unit.USD, f"best open profit {best:,.2f} of {self.params.target:,.2f}")

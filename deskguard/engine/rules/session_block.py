@@ -1,0 +1,102 @@
+"""009 session_block — trade only inside your hours."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ..calendar import SessionCalendar, SessionWindow, parse_days
+from ..decisions import LockKind
+from ..schema import param
+from ..state import AccountState
+from .base import Context, Figure, Rule, Trigger, enabled_param
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    days: str = param("Sun-Thu", help='Days the window starts on: "Mon-Fri", "Sun-Thu", "Mon,Wed".')
+    start: time = param(time(17, 0), help="Opening time (HH:MM).")
+    end: time = param(time(15, 10), help="Closing time (HH:MM); not after the start means the next day.")
+    timezone: str = param("America/Chicago", help="IANA time zone of the times, e.g. America/New_York.")
+
+    def __post_init__(self) -> None:
+        parse_days(self.days)
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {self.timezone!r}") from exc
+        if self.start == self.end:
+            raise ValueError("start and end are the same time: the window would be empty or a whole day; write e.g. 17:00 to 16:00")
+
+    def to_window(self) -> SessionWindow:
+        return SessionWindow(parse_days(self.days), self.start, self.end, ZoneInfo(self.timezone))
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    enabled: bool = enabled_param(True)
+    windows: tuple[Window, ...] = param(
+        (Window(),), help="When trading is allowed (default: Topstep's session, 17:00 CT to 15:10 CT next day)."
+    )
+    holidays: tuple[date, ...] = param(
+        (date(2026, 1, 1), date(2026, 12, 25), date(2027, 1, 1)),
+        help="Trading dates with no session (the date a session would end on).",
+    )
+    early_closes: dict[date, time] = param(
+        default_factory=lambda: {date(2026, 11, 27): time(12, 0), date(2026, 12, 24): time(12, 0)},
+        help="Trading dates whose session closes early, e.g. { 2026-11-27 = 12:00 }.",
+    )
+    flatten_at_end: bool = param(True, help="Flatten positions still open when a window ends.")
+
+
+class SessionBlock(Rule):
+    key = "session_block"
+    number = "009"
+    title = "Trading hours"
+    summary = "Flattens and locks until the next session when anything is open outside your hours."
+    Params = Params
+    triggers = Trigger.POSITION | Trigger.ORDER | Trigger.TICK | Trigger.RESYNC
+
+    def __init__(self, params: Params) -> None:
+        super().__init__(params)
+        self.sessions = SessionCalendar(
+            tuple(w.to_window() for w in params.windows), frozenset(params.holidays), dict(params.early_closes)
+        )
+
+    def evaluate(self, ctx: Context):
+        state = ctx.state
+        if self.sessions.is_open(ctx.now):
+            state.session_carry.clear()
+            return []
+        if not self.params.flatten_at_end and not state.session_carry and _just_closed(self, ctx.now):
+            state.session_carry.update(state.positions)
+        offenders = [c for c in state.positions if c not in state.session_carry]
+        offenders += [o.contract_id for o in state.orders.values()]
+        if not offenders:
+            return []
+        if state.has_lock(self.key, LockKind.UNTIL_SESSION):
+            return []  # the lock's close-on-sight already handles what is open
+        until = self.sessions.next_open(ctx.now)
+        when = until.astimezone(self.params.windows[0].to_window().timezone).strftime("%a %H:%M") if until else "never"
+        reason = f"outside trading hours with {len(offenders)} position(s)/order(s) open; next session {when}"
+        return [ctx.flatten(self.key, reason), ctx.lock(self.key, reason, LockKind.UNTIL_SESSION, until)]
+
+    def deadline(self, state: AccountState, now: datetime) -> datetime | None:
+        return self.sessions.next_close(now)
+
+    def figure(self, ctx: Context) -> Figure:
+        close = self.sessions.next_close(ctx.now)
+        if close is None:
+            nxt = self.sessions.next_open(ctx.now)
+            return Figure(0, 0, "", f"closed; opens {nxt:%a %H:%M %Z}" if nxt else "closed")  # type: ignore[arg-type]
+        return Figure(0, 0, "", f"open until {close:%a %H:%M %Z}")  # type: ignore[arg-type]
+
+
+def _just_closed(rule: SessionBlock, now: datetime) -> bool:
+    """Whether a window closed within the last minute (the end-of-window sweep)."""
+    from datetime import timedelta
+
+    return rule.sessions.is_open(now - timedelta(seconds=60))
+
+
