@@ -18,13 +18,9 @@ SUNDAY = 6  # date.weekday()
 def local_moment(day: date, at: time, tz: ZoneInfo) -> datetime:
     """The aware moment of a wall-clock time on a date. A time that does not exist (skipped by a
     spring-forward) is moved forward past the gap; an ambiguous one takes its first occurrence."""
-    naive = datetime.combine(day, at)
-    moment = naive.replace(tzinfo=tz, fold=0)
-    # Round trip through UTC: a non-existent local time comes back shifted by the gap.
-    back = moment.astimezone(UTC).astimezone(tz)
-    if back.replace(tzinfo=None) != naive:
-        moment = naive.replace(tzinfo=tz, fold=1).astimezone(UTC).astimezone(tz)
-    return moment
+    # fold=0 reads a skipped time with the offset from before the gap and an ambiguous one as its first
+    # occurrence; the round trip through UTC then turns a skipped 02:30 into 03:30, after the gap.
+    return datetime.combine(day, at, tzinfo=tz).astimezone(UTC).astimezone(tz)
 
 
 @dataclass(frozen=True, slots=True)

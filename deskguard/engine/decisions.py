@@ -89,8 +89,24 @@ _TRADING_ACTIONS = frozenset(
 )
 
 
+def _opt(value: object, empty: object = 0) -> tuple:
+    """An optional field as a sortable pair: None first, then the values in order."""
+    return (value is not None, value if value is not None else empty)
+
+
+def _lock_key(lock: Lock | None) -> tuple:
+    if lock is None:
+        return ()
+    return (lock.account_id, lock.kind, lock.rule, lock.reason, lock.since, _opt(lock.until), _opt(lock.symbol, ""))
+
+
 def _sort_key(d: Decision) -> tuple:
-    return (d.account_id, _RANK[d.action], d.contract_id or "", d.rule, d.reason)
+    """A total order on decisions: every field takes part, so two decisions that tie are identical
+    and the merge's choices never depend on the order its input came in."""
+    return (
+        d.account_id, _RANK[d.action], _opt(d.contract_id, ""), d.rule, d.reason, _opt(d.size),
+        _lock_key(d.lock), _opt(d.order_id), _opt(d.stop_price), _opt(d.side),
+    )
 
 
 _RANK = {

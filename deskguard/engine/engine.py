@@ -26,7 +26,7 @@ from .events import (
     TradeFilled,
 )
 from .instruments import symbol_of
-from .models import ContractSpec, Position, Trade
+from .models import ContractSpec, Position, Trade, money
 from .pricing import Pricing
 from .rules import ALL_RULES, Context, Figure, Rule, Trigger
 from .settings import EngineSettings
@@ -78,6 +78,7 @@ class RiskEngine:
         self._by_trigger: dict[Trigger, list[Rule]] = {
             t: [r for r in self.rules if r.triggers & t] for t in _TRIGGER_OF.values()
         }
+        self._by_trigger[Trigger.QUOTE] = [r for r in self.rules if r.wants_quotes()]
         blocker = next((r for r in self.rules if r.key == "symbol_blocks"), None)
         ended: list[Lock] = []
         for state in self.accounts.values():
@@ -135,15 +136,32 @@ class RiskEngine:
         return [self._evaluate(state, event, trigger, now)]
 
     def _on_quote(self, event: QuoteUpdated, now: datetime) -> list[Verdict]:
+        """The hot path (90 % of events): only accounts holding the contract, only the rules that
+        quotes can move, and no allocation for an account where nothing happens."""
         quote = event.quote
         self.pricing.update(quote)
         rules = self._by_trigger[Trigger.QUOTE]
-        out = []
+        out: list[Verdict] = []
+        contract = quote.contract_id
         for state in self.accounts.values():
-            if quote.contract_id in state.positions:
-                verdict = self._evaluate(state, event, Trigger.QUOTE, now, rules)
-                if verdict.decisions or verdict.ended_locks or verdict.day_rolled:
-                    out.append(verdict)
+            if contract not in state.positions:
+                continue
+            if state.next_reset is not None and now >= state.next_reset:
+                out.append(self._evaluate(state, event, Trigger.QUOTE, now, rules))  # rolls the day
+                continue
+            if not rules and not state.locks:
+                continue
+            ended = self._end_locks(state, now) if state.locks else []
+            ctx = Context(state, event, Trigger.QUOTE, now, self.calendar, self.pricing,
+                          self.settings.include_fees, quote=quote)
+            decisions: list[Decision] = []
+            new_locks: list[Lock] = []
+            for rule in rules:
+                proposed = rule.evaluate(ctx)
+                if proposed:
+                    self._accept(state, proposed, decisions, new_locks)
+            if decisions or ended:
+                out.append(Verdict(state.account_id, merge(decisions), state, new_locks, ended))
         return out
 
     def _evaluate(
@@ -159,28 +177,41 @@ class RiskEngine:
         new_locks: list[Lock] = []
         for rule in rules if rules is not None else self._by_trigger[trigger]:
             proposed = list(rule.evaluate(ctx))
-            if proposed and self._already_locked(state, proposed):
-                continue  # the standing lock's close-on-sight covers this breach
-            for d in proposed:
-                if d.action == Action.LOCK and d.lock is not None:
-                    state.locks.append(d.lock)
-                    new_locks.append(d.lock)
-            decisions.extend(proposed)
+            if proposed:
+                self._accept(state, proposed, decisions, new_locks)
         if trigger is not Trigger.QUOTE and state.locks:
             decisions.extend(self._close_on_sight(state))
         return Verdict(state.account_id, merge(decisions) if decisions else decisions, state, new_locks, ended, rolled,
                        ctx.new_trades)
 
-    @staticmethod
-    def _already_locked(state: AccountState, proposed: list[Decision]) -> bool:
-        """A rule re-proposing a lock that a standing lock of the same rule and scope outlasts."""
+    def _accept(self, state: AccountState, proposed: list[Decision], decisions: list[Decision],
+                new_locks: list[Lock]) -> None:
+        """Take a rule's decisions, recording its new lock in the state at once.
+
+        Of the locks a rule proposes (several when a resync brings several missed trades), only the
+        longest per scope counts, and only if no standing lock of the rule outlasts it. When none is
+        left, the standing lock's close on sight covers the breach and the rule's decisions are dropped."""
+        locks = [d.lock for d in proposed if d.action == Action.LOCK and d.lock is not None]
+        if locks:
+            longest: dict[str, Lock] = {}
+            for lock in locks:
+                best = longest.get(lock.scope)
+                if best is None or not best.outlasts(lock):
+                    longest[lock.scope] = lock
+            kept = [lock for lock in longest.values() if not self._already_locked(state, lock)]
+            if not kept:
+                return
+            proposed = [d for d in proposed if d.action != Action.LOCK or any(d.lock is k for k in kept)]
         for d in proposed:
             if d.action == Action.LOCK and d.lock is not None:
-                new = d.lock
-                return any(
-                    held.rule == new.rule and held.symbol == new.symbol and held.outlasts(new) for held in state.locks
-                )
-        return False
+                state.locks.append(d.lock)
+                new_locks.append(d.lock)
+        decisions.extend(proposed)
+
+    @staticmethod
+    def _already_locked(state: AccountState, new: Lock) -> bool:
+        """Whether a standing lock of the same rule and scope outlasts a proposed one."""
+        return any(held.rule == new.rule and held.symbol == new.symbol and held.outlasts(new) for held in state.locks)
 
     def _close_on_sight(self, state: AccountState) -> list[Decision]:
         """While a lock is active, any position in its scope is closed and any order cancelled."""
@@ -201,7 +232,9 @@ class RiskEngine:
     def _end_locks(self, state: AccountState, now: datetime) -> list[Lock]:
         if not state.locks:
             return []
-        can_trade = state.can_trade
+        # Until the broker has reported the account (e.g. after a restart) canTrade is unknown, and an
+        # until_can_trade lock must stand: restarting never lifts a lock.
+        can_trade = state.account is not None and state.account.can_trade
         ended = [lock for lock in state.locks if lock.is_over(now, can_trade)]
         for lock in ended:
             state.locks.remove(lock)
@@ -251,10 +284,14 @@ class RiskEngine:
             if state.day_start is not None and trade.time < state.day_start:
                 state.seen_trade_ids.add(trade.id)  # an earlier day's trade: never today's P&L
                 continue
-            if trade.id in state.trades_today:
+            held = state.trades_today.get(trade.id)
+            if held is not None:
+                if held != trade:  # the broker corrected it (e.g. voided it): its latest word counts
+                    state.trades_today[trade.id] = trade
+                    state.realized_day = money(state.realized_day - held.net_pnl(include_fees) + trade.net_pnl(include_fees))
                 continue
             state.trades_today[trade.id] = trade
-            state.realized_day += trade.net_pnl(include_fees)
+            state.realized_day = money(state.realized_day + trade.net_pnl(include_fees))
             if trade.id in state.seen_trade_ids:
                 continue
             state.seen_trade_ids.add(trade.id)
@@ -267,7 +304,7 @@ class RiskEngine:
         new_week = cal.week_start(now)
         if state.day_start is not None:
             if state.week_start == new_week:
-                state.realized_week_before_today += state.realized_day
+                state.realized_week_before_today = money(state.realized_week_before_today + state.realized_day)
             else:
                 state.realized_week_before_today = 0.0
             for rule in self.rules:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from functools import lru_cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,7 @@ CATALOG: dict[str, Instrument] = {i.symbol: i for i in _INSTRUMENTS}
 BY_ROOT: dict[str, Instrument] = {r: i for i in _INSTRUMENTS for r in i.all_roots}
 
 
+@lru_cache(maxsize=8192)
 def contract_root(contract_id: str) -> str:
     """The exchange root of a ProjectX contract id (``CON.F.US.EP.Z25`` -> ``EP``).
 
@@ -111,6 +113,7 @@ def contract_root(contract_id: str) -> str:
     return contract_id.upper()
 
 
+@lru_cache(maxsize=8192)
 def symbol_of(contract_id: str) -> str:
     """The common name a trader uses for a contract id (``CON.F.US.ENQ.H26`` -> ``NQ``).
 
@@ -124,11 +127,12 @@ def instrument_for(contract_id_or_symbol: str) -> Instrument | None:
     return BY_ROOT.get(contract_root(contract_id_or_symbol))
 
 
+@lru_cache(maxsize=8192)
 def symbol_matches(pattern: str, contract_id: str) -> bool:
     """Shell-style, case-insensitive match of a user's symbol pattern against a contract.
 
-    ``CL*`` matches CL and MCL? No: it matches symbols starting with CL (CL itself); the pattern is
-    tried against the common symbol and against the exchange root, so ``EP`` and ``ES`` both work."""
+    The pattern is tried against the common symbol and against the exchange root, so ``ES`` and
+    ``EP`` both block the S&P contract, and ``CL*`` blocks CL (root CLE) but not MCL."""
     pat = pattern.strip().upper()
     return fnmatchcase(symbol_of(contract_id), pat) or fnmatchcase(contract_root(contract_id), pat)
 

@@ -41,6 +41,13 @@ class PositionType(IntEnum):
     SHORT = 2
 
 
+def money(amount: float) -> float:
+    """An amount of money to the cent. The broker's figures are in cents; summing them as binary
+    floats drifts (100.10 + 200.20 + 199.70 is not 500.00), and a limit must trip when a loss lands
+    exactly on it."""
+    return round(amount, 2) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
 WORKING_STATUSES = frozenset({OrderStatus.OPEN, OrderStatus.PENDING})
 STOP_TYPES = frozenset({OrderType.STOP_LIMIT, OrderType.STOP, OrderType.TRAILING_STOP})
 
@@ -129,7 +136,7 @@ class Trade:
         if not self.is_closing:
             return 0.0
         assert self.pnl is not None
-        return self.pnl - self.fees if include_fees else self.pnl
+        return money(self.pnl - self.fees if include_fees else self.pnl)
 
 
 @dataclass(frozen=True, slots=True)

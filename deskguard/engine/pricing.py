@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from .instruments import instrument_for
-from .models import ContractSpec, Position, Quote
+from .models import ContractSpec, Position, Quote, money
 
 
 class Pricing:
@@ -55,18 +55,31 @@ class Pricing:
 
         With no price or no tick metadata the figure is 0 and stale: it is shown greyed and never
         triggers a rule."""
-        if not position.is_open:
-            return 0.0, False
-        price, stale = self.price(position.contract_id, now)
-        tick = self.tick(position.contract_id)
-        if price is None or tick is None:
+        contract = position.contract_id
+        q = self.quotes.get(contract)
+        if q is None:
             return 0.0, True
-        size, value = tick
-        return (price - position.average_price) / size * value * position.signed_size, stale
+        price = q.last
+        if price is None:
+            if q.bid is None or q.ask is None:
+                return 0.0, True
+            price = (q.bid + q.ask) / 2
+        tick = self._tick_cache.get(contract) or self.tick(contract)
+        if tick is None:
+            return 0.0, True
+        stale = (now - q.time).total_seconds() > self.stale_after
+        signed = position.size if position.type == 1 else -position.size
+        return money(_ticks(price - position.average_price, tick[0]) * tick[1] * signed), stale
 
     def ticks_in_profit(self, position: Position, now: datetime) -> tuple[float | None, bool]:
         price, stale = self.price(position.contract_id, now)
         tick = self.tick(position.contract_id)
         if price is None or tick is None:
             return None, True
-        return (price - position.average_price) / tick[0] * position.direction, stale
+        return _ticks(price - position.average_price, tick[0]) * position.direction, stale
+
+
+def _ticks(move: float, tick_size: float) -> float:
+    """A price move in ticks, cleaned of binary noise: (69.70 - 70.00) / 0.01 is -29.999999999999716
+    in floats, and a 30-tick move must count as 30 ticks at a limit."""
+    return round(move / tick_size, 6)

@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from .decisions import Lock, LockKind
 from .instruments import symbol_of
-from .models import Account, Order, Position, Trade
+from .models import Account, Order, Position, Trade, money
 
 
 class AccountStatus(StrEnum):
@@ -59,7 +59,7 @@ class AccountState:
 
     @property
     def realized_week(self) -> float:
-        return self.realized_week_before_today + self.realized_day
+        return money(self.realized_week_before_today + self.realized_day)
 
     @property
     def account_lock(self) -> Lock | None:

@@ -47,6 +47,7 @@ class Context:
     previous_position: Position | None = None  # POSITION: what the contract's position was before
     new_trades: list[Trade] = field(default_factory=list)  # trades first seen in this event
     quote: Quote | None = None  # QUOTE: the quote that arrived
+    _open_pnl: tuple[float, bool] | None = None  # computed once per evaluation, shared by rules
 
     @property
     def account_id(self) -> int:
@@ -57,12 +58,15 @@ class Context:
 
     def open_pnl(self) -> tuple[float, bool]:
         """Sum of unrealized P&L of all open positions, and whether any figure is stale."""
+        if self._open_pnl is not None:
+            return self._open_pnl
         total, stale = 0.0, False
         for pos in self.state.positions.values():
             value, is_stale = self.pricing.unrealized(pos, self.now)
             total += value
             stale = stale or is_stale
-        return total, stale
+        self._open_pnl = (total, stale)
+        return self._open_pnl
 
     def warn_once(self, rule: str, scope: str, reached: bool, reason: str) -> list[Decision]:
         """A warning the first time a figure reaches its warning level; re-armed once it falls back."""
@@ -125,6 +129,11 @@ class Rule(ABC):
 
     def figure(self, ctx: Context) -> Figure | None:
         return None
+
+    def wants_quotes(self) -> bool:
+        """Whether quotes can change this rule's verdict with its current params (a fast path:
+        quotes are 90 % of all events)."""
+        return bool(self.triggers & Trigger.QUOTE)
 
     def deadline(self, state: AccountState, now: datetime) -> datetime | None:
         """The next moment this rule must be evaluated even if no event arrives."""

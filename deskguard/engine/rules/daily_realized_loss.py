@@ -26,6 +26,9 @@ class DailyRealizedLoss(Rule):
     Params = Params
     triggers = Trigger.TRADE | Trigger.RESYNC | Trigger.QUOTE | Trigger.POSITION | Trigger.ACCOUNT | Trigger.TICK
 
+    def wants_quotes(self) -> bool:
+        return self.params.count_open_pnl
+
     def day_pnl(self, ctx: Context) -> float:
         pnl = ctx.state.realized_day
         if self.params.count_open_pnl:
@@ -35,8 +38,6 @@ class DailyRealizedLoss(Rule):
         return pnl
 
     def evaluate(self, ctx: Context):
-        if ctx.trigger == Trigger.QUOTE and not self.params.count_open_pnl:
-            return []
         p = self.params
         pnl = self.day_pnl(ctx)
         if pnl <= -p.max_loss:

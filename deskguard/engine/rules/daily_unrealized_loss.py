@@ -30,6 +30,11 @@ class DailyUnrealizedLoss(Rule):
         if ctx.quote is not None:
             pos = ctx.state.positions.get(ctx.quote.contract_id)
             positions = [pos] if pos is not None else []
+        else:
+            # A closed position's warning goes with it: the amber state belongs to the position, and a
+            # new position on the contract must be able to warn again.
+            warned = ctx.state.warned
+            warned -= {w for w in warned if w[0] == self.key and w[1] not in ctx.state.positions}
         out = []
         for pos in positions:
             value, stale = ctx.unrealized(pos)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..calendar import SessionCalendar, SessionWindow, parse_days
 from ..decisions import LockKind
+from ..models import Order, PositionType, Side
 from ..schema import param
 from ..state import AccountState
 from .base import Context, Figure, Rule, Trigger, enabled_param
@@ -69,10 +70,14 @@ class SessionBlock(Rule):
         if self.sessions.is_open(ctx.now):
             state.session_carry.clear()
             return []
-        if not self.params.flatten_at_end and not state.session_carry and _just_closed(self, ctx.now):
-            state.session_carry.update(state.positions)
-        offenders = [c for c in state.positions if c not in state.session_carry]
-        offenders += [o.contract_id for o in state.orders.values()]
+        carry = state.session_carry
+        if not self.params.flatten_at_end:
+            ended_at = _just_closed(self, ctx.now)
+            if ended_at is not None and not carry:  # the end-of-window sweep: let open positions through
+                carry.update(c for c, p in state.positions.items() if p.opened_at is None or p.opened_at < ended_at)
+            carry.intersection_update(state.positions)  # a carried position, once closed, has no pass
+        offenders = [c for c in state.positions if c not in carry]
+        offenders += [o.contract_id for o in state.orders.values() if not _exits_carried(o, state)]
         if not offenders:
             return []
         if state.has_lock(self.key, LockKind.UNTIL_SESSION):
@@ -93,10 +98,18 @@ class SessionBlock(Rule):
         return Figure(0, 0, "", f"open until {close:%a %H:%M %Z}")  # type: ignore[arg-type]
 
 
-def _just_closed(rule: SessionBlock, now: datetime) -> bool:
-    """Whether a window closed within the last minute (the end-of-window sweep)."""
-    from datetime import timedelta
+def _just_closed(rule: SessionBlock, now: datetime) -> datetime | None:
+    """When the window closed, if it closed within the last minute (the end-of-window sweep)."""
+    span = rule.sessions.current(now - timedelta(seconds=60))
+    return span[1] if span is not None else None
 
-    return rule.sessions.is_open(now - timedelta(seconds=60))
+
+def _exits_carried(order: Order, state: AccountState) -> bool:
+    """A working order that can only close a position let through the window end (its stop, its
+    target): it rides through with the position."""
+    pos = state.positions.get(order.contract_id)
+    if pos is None or order.contract_id not in state.session_carry:
+        return False
+    return order.side == (Side.SELL if pos.type == PositionType.LONG else Side.BUY)
 
 
