@@ -1,0 +1,295 @@
+"""The typed ``config.toml``: its sections, the whole file's model, and its conversion to the engine.
+
+:class:`DeskGuardConfig` is both the validated file and what the app works with: its ``rules``
+attribute holds each rule's engine ``Params`` (``config.rules.daily_realized_loss.max_loss``), and
+:meth:`DeskGuardConfig.engine_settings` gives the engine's :class:`EngineSettings`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+from collections.abc import Mapping
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    StrictBool,
+    StrictFloat,
+    ValidationError,
+)
+
+from ..engine.calendar import TradingCalendar
+from ..engine.rules import ALL_RULES, RULES_BY_KEY
+from ..engine.schema import ParamInfo, Unit
+from ..engine.settings import EngineSettings
+from .codec import check_timezone, format_hhmm, key_text, parse_hhmm, render, to_toml
+from .errors import ConfigError
+from .rules_schema import KNOWN_KEYS, RulesSection, Text, bounds_check, config_error
+
+_SECTION = ConfigDict(extra="forbid", frozen=True)
+
+HHMM = Annotated[time, PlainValidator(parse_hhmm), PlainSerializer(format_hhmm)]
+TimeZoneName = Annotated[str, PlainValidator(check_timezone)]
+
+
+_LOOPBACK = ("localhost", "127.0.0.1")
+
+
+def _check_url(value: str) -> str:
+    # The SDK accepts plain http only on loopback (a local simulator); anything else would send the
+    # API key in clear text, so the file refuses it before the SDK does.
+    parts = urlsplit(value.strip())
+    secure = parts.scheme == "https" and bool(parts.hostname)
+    local = parts.scheme == "http" and parts.hostname in _LOOPBACK
+    if not (secure or local):
+        raise config_error(
+            f'must be an https:// URL like "https://api.topstepx.com/api" (http:// only for localhost or 127.0.0.1) (got {render(value)})'
+        )
+    return value.strip()
+
+
+Url = Annotated[Text, AfterValidator(_check_url)]
+
+
+def _check_account(value: object) -> str | int:
+    # One validator rather than a str | int union, so an error reads as one problem, not one per type.
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    raise config_error(f"must be an account name in quotes or a numeric account id (got {render(value)})")
+
+
+Account = Annotated[str | int, PlainValidator(_check_account)]
+
+
+class ConnectionSettings(BaseModel):
+    """``[connection]``: who to log in as, which accounts to guard, and where the gateway is."""
+
+    model_config = _SECTION
+
+    username: Text | None = Field(default=None, description="ProjectX username; the API key is in the OS keyring.")
+    accounts: tuple[Account, ...] = Field(default=(), description="Account names or ids; empty = every active account.")
+    instruments: tuple[Text, ...] = Field(default=(), description="Quote streams for unrealized P&L (open positions' symbols are added).")
+    api_url: Url | None = Field(default=None, description="Gateway REST URL (default: TopstepX).")
+    user_hub_url: Url | None = Field(default=None, description="Gateway user hub URL (default: TopstepX).")
+    market_hub_url: Url | None = Field(default=None, description="Gateway market hub URL (default: TopstepX).")
+
+
+class TradingDaySettings(BaseModel):
+    """``[trading_day]``: when the day (and the week, on Sunday) resets for every daily figure."""
+
+    model_config = _SECTION
+
+    reset_time: HHMM = Field(default=time(17, 0), description="Wall-clock time the trading day starts (HH:MM).")
+    timezone: TimeZoneName = Field(default="America/Chicago", description="IANA time zone of reset_time.")
+
+    def calendar(self) -> TradingCalendar:
+        return TradingCalendar(reset_time=self.reset_time, timezone=ZoneInfo(self.timezone))
+
+
+_STALE_INFO = ParamInfo(help="", unit=Unit.DURATION, gt=0)
+
+
+class PnlSettings(BaseModel):
+    """``[pnl]``: how P&L figures are computed."""
+
+    model_config = _SECTION
+
+    include_fees: StrictBool = Field(default=True, description="Subtract fees from realized P&L.")
+    stale_quote_seconds: Annotated[StrictFloat, AfterValidator(bounds_check(_STALE_INFO))] = Field(
+        default=5.0, description="A quote older than this makes unrealized P&L stale (shown grey, triggers nothing)."
+    )
+
+
+class NotificationSettings(BaseModel):
+    """``[notifications]``: tray notifications."""
+
+    model_config = _SECTION
+
+    enabled: StrictBool = Field(default=True, description="Show tray notifications for warnings and enforcement.")
+    sound: StrictBool = Field(default=False, description="Play a sound with notifications.")
+
+
+class UiSettings(BaseModel):
+    """``[ui]``: the window's look."""
+
+    model_config = _SECTION
+
+    theme: Literal["system", "light", "dark"] = Field(default="system", description="system, light or dark.")
+
+
+class DeskGuardConfig(BaseModel):
+    """The whole ``config.toml``, validated. Sections left out of the file hold their defaults."""
+
+    model_config = _SECTION
+
+    connection: ConnectionSettings = Field(default_factory=ConnectionSettings)
+    trading_day: TradingDaySettings = Field(default_factory=TradingDaySettings)
+    pnl: PnlSettings = Field(default_factory=PnlSettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    ui: UiSettings = Field(default_factory=UiSettings)
+    rules: RulesSection = Field(default_factory=RulesSection)  # type: ignore[valid-type]
+
+    @property
+    def calendar(self) -> TradingCalendar:
+        return self.trading_day.calendar()
+
+    def rule(self, key: str) -> Any:
+        """One rule's engine ``Params``."""
+        if key not in RULES_BY_KEY:
+            raise KeyError(key)
+        return getattr(self.rules, key)
+
+    def rule_params(self) -> dict[str, Any]:
+        """Every rule's ``Params``, by key, in rule-book order."""
+        return {r.key: getattr(self.rules, r.key) for r in ALL_RULES}
+
+    def engine_settings(self) -> EngineSettings:
+        return EngineSettings(
+            rules=self.rule_params(),
+            calendar=self.calendar,
+            include_fees=self.pnl.include_fees,
+            stale_quote_seconds=self.pnl.stale_quote_seconds,
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        """The whole config as TOML-ready data (every key, defaults included)."""
+        return _drop_none(to_toml(self.model_dump(mode="python")))
+
+    def with_rule(self, key: str, params: Any = None, /, **changes: Any) -> DeskGuardConfig:
+        """A copy with one rule's params replaced (or some of its fields changed), validated like the
+        file is: an out-of-range value raises :class:`ConfigError` naming ``rules.<key>.<field>``."""
+        current = self.rule(key)
+        new = dataclasses.replace(params if params is not None else current, **changes)
+        data = self.to_data()
+        data["rules"][key] = to_toml(new)
+        return config_from_data(data)
+
+    def with_section(self, name: str, **changes: Any) -> DeskGuardConfig:
+        """A copy with some keys of a non-rule section changed, validated."""
+        if name == "rules" or name not in type(self).model_fields:
+            raise KeyError(name)
+        data = self.to_data()
+        data.setdefault(name, {}).update(to_toml(changes))
+        return config_from_data(data)
+
+
+KNOWN_KEYS[""] = tuple(DeskGuardConfig.model_fields)
+for _name, _field in DeskGuardConfig.model_fields.items():
+    if _name != "rules":
+        KNOWN_KEYS[_name] = tuple(_field.annotation.model_fields)  # type: ignore[union-attr]
+
+
+def _drop_none(data: Any) -> Any:
+    # TOML has no null: an unset optional key is simply absent.
+    if isinstance(data, dict):
+        return {k: _drop_none(v) for k, v in data.items() if v is not None}
+    if isinstance(data, list):
+        return [_drop_none(v) for v in data]
+    return data
+
+
+def config_from_data(data: Mapping[str, Any], path: str | Path | None = None) -> DeskGuardConfig:
+    """Validate parsed TOML data. Raises :class:`ConfigError` listing every problem found."""
+    try:
+        return DeskGuardConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError.collect(_errors(exc, path)) from None
+
+
+# --- turning pydantic's errors into messages a trader can act on -------------------------------
+
+_TYPE_WORDS = {
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "string_type": "must be text in quotes",
+    "list_type": "must be a list, e.g. [ ... ]",
+    "tuple_type": "must be a list, e.g. [ ... ]",
+    "dict_type": "must be a table",
+    "model_type": "must be a table",
+    "model_attributes_type": "must be a table",
+    "dataclass_type": "must be a table",
+}
+
+
+def dotted_key(loc: tuple[int | str, ...]) -> str:
+    """``('rules', 'cooldown_after_loss', 'tiers', 0, 'loss')`` → ``rules.cooldown_after_loss.tiers[0].loss``."""
+    out = ""
+    for part in loc:
+        if part == "[key]":  # pydantic's marker for an error in a map's key rather than its value
+            continue
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + key_text(part)
+    return out
+
+
+def _pattern(loc: tuple[int | str, ...]) -> str:
+    return ".".join("*" if isinstance(p, int) else p for p in loc)
+
+
+def _got(value: Any) -> str:
+    if isinstance(value, dict):
+        return " (got a table)"
+    if isinstance(value, float) and value.is_integer():
+        return f" (got {value!r})"  # "must be a whole number (got 5.0)", not "(got 5)"
+    return f" (got {render(value)})"
+
+
+def _suggest(name: str, valid: tuple[str, ...]) -> str | None:
+    close = difflib.get_close_matches(name.lower(), valid, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _problem(err: Any) -> str:
+    kind: str = err["type"]
+    loc: tuple[int | str, ...] = tuple(err["loc"])
+    if kind == "extra_forbidden":
+        parent, name = loc[:-1], str(loc[-1])
+        valid = KNOWN_KEYS.get(_pattern(parent), ())
+        what = "unknown rule" if parent == ("rules",) else "unknown key"
+        close = _suggest(name, valid)
+        if close:
+            return f"{what}; did you mean {close}?"
+        noun = "rules" if parent == ("rules",) else "keys"
+        return f"{what}; valid {noun}: {', '.join(valid)}" if valid else what
+    if kind == "config":
+        return str(err["msg"])
+    if kind == "value_error":
+        return str(err["ctx"]["error"])
+    if kind == "literal_error":
+        choices = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
+        text = "must be one of " + ", ".join(f'"{c}"' for c in choices) + _got(err["input"])
+        value = err["input"]
+        close = _suggest(value, tuple(choices)) if isinstance(value, str) else None
+        return text + (f'; did you mean "{close}"?' if close else "")
+    if kind == "missing":
+        return "is required"
+    if kind in _TYPE_WORDS:
+        return _TYPE_WORDS[kind] + _got(err["input"])
+    return str(err["msg"]) + _got(err.get("input"))
+
+
+def _errors(exc: ValidationError, path: str | Path | None) -> list[ConfigError]:
+    out = []
+    for err in exc.errors(include_url=False):
+        out.append(ConfigError(path, dotted_key(tuple(err["loc"])) or None, _problem(err)))
+    return out
