@@ -1,0 +1,57 @@
+"""The SDK's realtime client, taught to follow several accounts on one user-hub connection.
+
+``ProjectXRealtimeClient.subscribe_user_updates`` subscribes only the one ``account_id`` it was
+built with, and every restore path in the SDK (its hub ``on_open`` restore, ``force_health_reconnect``,
+``update_jwt_token``) calls that method. Overriding it here makes each of those paths re-subscribe
+every guarded account; the gateway (and the simulator) keep per-connection subscription sets, so
+``SubscribeOrders [id]`` for several ids on one connection works, and repeats are harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from project_x_py.models import ProjectXConfig
+from project_x_py.realtime import ProjectXRealtimeClient
+
+log = logging.getLogger(__name__)
+
+USER_TOPICS = ("SubscribeOrders", "SubscribePositions", "SubscribeTrades")
+
+
+class GuardRealtimeClient(ProjectXRealtimeClient):
+    def __init__(self, jwt_token: str, account_ids: Iterable[int], config: ProjectXConfig) -> None:
+        ids = [int(a) for a in account_ids]
+        if not ids:
+            raise ValueError("at least one account id is needed")
+        super().__init__(jwt_token=jwt_token, account_id=str(ids[0]), config=config)
+        self.guarded_account_ids: list[int] = ids
+        # The SDK reconnects both hubs after 30 s without a market-hub message, which churns on a
+        # quiet or closed market. The adapter's own watchdog decides instead.
+        self.stale_feed_seconds = math.inf
+
+    async def subscribe_user_updates(self) -> bool:  # type: ignore[override]
+        """SubscribeAccounts, then Orders/Positions/Trades for every guarded account."""
+        connection: Any = self.user_connection
+        if not self.user_connected or connection is None:
+            return False
+        try:
+            await asyncio.wait_for(self.user_hub_ready.wait(), timeout=5.0)
+        except TimeoutError:
+            return False
+        try:
+            await connection.send("SubscribeAccounts", [])
+            for account_id in self.guarded_account_ids:
+                for method in USER_TOPICS:
+                    await connection.send(method, [account_id])
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a socket that closed under us: the watchdog rebuilds it
+            log.warning("user hub subscription failed: %s: %s", type(exc).__name__, exc)
+            return False
+        self._user_updates_subscribed = True
+        return True
