@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -41,7 +40,7 @@ class AccountState:
     seen_trade_ids: set[int] = field(default_factory=set)  # today's and yesterday's, for de-duplication
 
     # What individual rules remember.
-    entries: deque[datetime] = field(default_factory=deque)  # 006: entry fill times today
+    entries: list[datetime] = field(default_factory=list)  # 006: today's entry fill times, sorted
     losing_streak: int = 0  # 016
     stop_grace: dict[str, datetime] = field(default_factory=dict)  # 008: contract -> deadline
     high_water_mark: float | None = None  # 014, persisted

@@ -7,7 +7,7 @@ never calls the broker or the store and never reads the wall clock: ``ctx.now`` 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Flag, auto
@@ -48,13 +48,21 @@ class Context:
     new_trades: list[Trade] = field(default_factory=list)  # trades first seen in this event
     quote: Quote | None = None  # QUOTE: the quote that arrived
     _open_pnl: tuple[float, bool] | None = None  # computed once per evaluation, shared by rules
+    _unrealized: dict[str, tuple[float, bool]] | None = None  # per contract, once per evaluation
 
     @property
     def account_id(self) -> int:
         return self.state.account_id
 
     def unrealized(self, position: Position) -> tuple[float, bool]:
-        return self.pricing.unrealized(position, self.now)
+        """A position's open P&L and staleness, computed once per evaluation (several rules ask)."""
+        memo = self._unrealized
+        if memo is None:
+            memo = self._unrealized = {}
+        found = memo.get(position.contract_id)
+        if found is None:
+            found = memo[position.contract_id] = self.pricing.unrealized(position, self.now)
+        return found
 
     def open_pnl(self) -> tuple[float, bool]:
         """Sum of unrealized P&L of all open positions, and whether any figure is stale."""
@@ -62,14 +70,16 @@ class Context:
             return self._open_pnl
         total, stale = 0.0, False
         for pos in self.state.positions.values():
-            value, is_stale = self.pricing.unrealized(pos, self.now)
+            value, is_stale = self.unrealized(pos)
             total += value
             stale = stale or is_stale
         self._open_pnl = (total, stale)
         return self._open_pnl
 
-    def warn_once(self, rule: str, scope: str, reached: bool, reason: str) -> list[Decision]:
-        """A warning the first time a figure reaches its warning level; re-armed once it falls back."""
+    def warn_once(self, rule: str, scope: str, reached: bool, reason: Callable[[], str]) -> list[Decision]:
+        """A warning the first time a figure reaches its warning level; re-armed once it falls back.
+
+        ``reason`` is called only when the warning is given (this runs on every quote)."""
         key = (rule, scope)
         if not reached:
             self.state.warned.discard(key)
@@ -77,7 +87,7 @@ class Context:
         if key in self.state.warned:
             return []
         self.state.warned.add(key)
-        return [Decision(self.account_id, Action.WARN, rule, reason, contract_id=None if scope == "account" else scope)]
+        return [Decision(self.account_id, Action.WARN, rule, reason(), contract_id=None if scope == "account" else scope)]
 
     def lock_until(self, duration: Duration, *, weekly: bool = False) -> tuple[LockKind, datetime]:
         """The end of a lock of a duration (or until the next daily/weekly reset)."""

@@ -46,7 +46,7 @@ class DailyRealizedLoss(Rule):
             return [ctx.flatten(self.key, reason), ctx.lock(self.key, reason, kind, until)]
         return ctx.warn_once(
             self.key, "account", pnl <= -p.warn_at * p.max_loss,
-            f"day's P&L {pnl:,.2f} is past {p.warn_at:.0%} of the daily loss limit ({p.max_loss:,.2f})",
+            lambda: f"day's P&L {pnl:,.2f} is past {p.warn_at:.0%} of the daily loss limit ({p.max_loss:,.2f})",
         )
 
     def figure(self, ctx: Context) -> Figure:

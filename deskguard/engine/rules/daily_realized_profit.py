@@ -31,7 +31,7 @@ class DailyRealizedProfit(Rule):
             reason = f"day's realized profit {pnl:,.2f} reached the target {p.target:,.2f}: done for the day"
             return [ctx.flatten(self.key, reason), ctx.lock(self.key, reason, kind, until)]
         return ctx.warn_once(self.key, "account", pnl >= p.warn_at * p.target,
-                             f"day's realized profit {pnl:,.2f} is past {p.warn_at:.0%} of the target {p.target:,.2f}")
+                             lambda: f"day's realized profit {pnl:,.2f} is past {p.warn_at:.0%} of the target {p.target:,.2f}")
 
     def figure(self, ctx: Context) -> Figure:
         pnl = max(0.0, ctx.state.realized_day)

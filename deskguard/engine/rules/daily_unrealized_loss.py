@@ -46,7 +46,7 @@ class DailyUnrealizedLoss(Rule):
             else:
                 out.extend(ctx.warn_once(
                     self.key, pos.contract_id, value <= -p.warn_at * p.max_loss,
-                    f"open loss {value:,.2f} on {symbol_of(pos.contract_id)} is past {p.warn_at:.0%} of {p.max_loss:,.2f}",
+                    lambda: f"open loss {value:,.2f} on {symbol_of(pos.contract_id)} is past {p.warn_at:.0%} of {p.max_loss:,.2f}",
                 ))
         return out
 

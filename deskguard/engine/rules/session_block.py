@@ -64,10 +64,25 @@ class SessionBlock(Rule):
         self.sessions = SessionCalendar(
             tuple(w.to_window() for w in params.windows), frozenset(params.holidays), dict(params.early_closes)
         )
+        self._known: tuple[datetime, datetime, bool] | None = None  # [from, to): open or closed
+
+    def is_open(self, now: datetime) -> bool:
+        """Whether trading is allowed now, remembered for the stretch where the answer holds
+        (zoneinfo arithmetic on every event would dominate the engine's cost)."""
+        known = self._known
+        if known is not None and known[0] <= now < known[1]:
+            return known[2]
+        span = self.sessions.current(now)
+        if span is not None:
+            self._known = (span[0], span[1], True)
+            return True
+        nxt = self.sessions.next_open(now)
+        self._known = (now, nxt if nxt is not None else now + timedelta(days=1), False)
+        return False
 
     def evaluate(self, ctx: Context):
         state = ctx.state
-        if self.sessions.is_open(ctx.now):
+        if self.is_open(ctx.now):
             state.session_carry.clear()
             return []
         carry = state.session_carry

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right, insort
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -28,6 +29,10 @@ class Params:
     day_cooldown: Duration = _cooldown(UNTIL_RESET, "the day")
 
 
+_MINUTE = timedelta(seconds=60)
+_HOUR = timedelta(hours=1)
+
+
 class TradeFrequency(Rule):
     key = "trade_frequency"
     number = "006"
@@ -39,15 +44,16 @@ class TradeFrequency(Rule):
     def evaluate(self, ctx: Context):
         p = self.params
         out = []
-        entries = ctx.state.entries
+        entries = ctx.state.entries  # kept sorted: trades from a re-sync may arrive out of order
         for trade in ctx.new_trades:
             if trade.pnl is not None or trade.voided:
                 continue
-            entries.append(trade.time)
             t = trade.time
+            insort(entries, t)
+            upto = bisect_right(entries, t)
             windows = (
-                ("minute", sum(1 for e in entries if t - timedelta(seconds=60) < e <= t), p.per_minute, p.minute_cooldown),
-                ("hour", sum(1 for e in entries if t - timedelta(hours=1) < e <= t), p.per_hour, p.hour_cooldown),
+                ("minute", upto - bisect_right(entries, t - _MINUTE), p.per_minute, p.minute_cooldown),
+                ("hour", upto - bisect_right(entries, t - _HOUR), p.per_hour, p.hour_cooldown),
                 ("day", len(entries), p.per_day, p.day_cooldown),
             )
             breached = [(name, n, limit, cd) for name, n, limit, cd in windows if n > limit]

@@ -77,7 +77,7 @@ class TrailingDrawdown(Rule):
             return [ctx.flatten(self.key, reason), ctx.lock(self.key, reason, kind, until)]
         room = hwm - stop_at
         return ctx.warn_once(self.key, "account", hwm - equity >= self.params.warn_at * room,
-                             f"equity {equity:,.2f} has used {self.params.warn_at:.0%} of the drawdown allowed (floor {floor:,.2f})")
+                             lambda: f"equity {equity:,.2f} has used {self.params.warn_at:.0%} of the drawdown allowed (floor {floor:,.2f})")
 
     def figure(self, ctx: Context) -> Figure | None:
         hwm = self._seed(ctx.state)

@@ -31,7 +31,7 @@ class WeeklyRealizedLoss(Rule):
             reason = f"week's P&L {pnl:,.2f} reached the weekly loss limit of {p.max_loss:,.2f}"
             return [ctx.flatten(self.key, reason), ctx.lock(self.key, reason, kind, until)]
         return ctx.warn_once(self.key, "account", pnl <= -p.warn_at * p.max_loss,
-                             f"week's P&L {pnl:,.2f} is past {p.warn_at:.0%} of the weekly loss limit ({p.max_loss:,.2f})")
+                             lambda: f"week's P&L {pnl:,.2f} is past {p.warn_at:.0%} of the weekly loss limit ({p.max_loss:,.2f})")
 
     def figure(self, ctx: Context) -> Figure:
         loss = max(0.0, -ctx.state.realized_week)
