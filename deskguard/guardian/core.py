@@ -1,0 +1,544 @@
+"""The guardian: wires broker, engine, enforcer and store, owns the timers, publishes state.
+
+Flow: the broker's callbacks put engine events on a queue (O(1), never awaiting the SDK inside its
+callbacks); one consumer task runs the engine and hands decisions to the enforcer at once; then the
+bookkeeping (locks, audit, trades, figures) goes to the store on its own thread, and only after a
+lock is committed is it announced to observers. A half-second heartbeat on the wall clock delivers
+ClockTicks (lock ends, resets, session sweeps, grace timers) even after the PC slept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..broker.base import Broker, BrokerListener, ConnectionHealth
+from ..engine.clock import Clock, SystemClock
+from ..engine.decisions import Action, Decision, Lock, LockKind
+from ..engine.engine import RiskEngine, Verdict
+from ..engine.events import ClockTick, Event, OrderUpdated, QuoteUpdated, Resync
+from ..engine.instruments import symbol_of
+from ..engine.models import Account
+from ..engine.settings import EngineSettings
+from ..engine.state import AccountStatus
+from .enforcer import NOTHING_TO_DO, CallRecord, Enforcer
+from .snapshot import AccountSnapshot, GuardianObserver, Notice, NoticeLevel, PnlPoint, PositionView
+
+log = logging.getLogger("deskguard.guardian")
+
+HEARTBEAT_S = 0.5
+PUBLISH_EVERY_S = 0.1  # snapshots are coalesced: at most ~10 per second per account
+GRACE_POLL_S = 2.0  # Order/searchOpen while a stop-loss grace timer runs (stops from the web screen)
+PNL_POINT_EVERY_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class PendingChange:
+    """A loosening waiting for the reset, as the rules panel shows it."""
+
+    key: str  # "daily_realized_loss.max_loss" (or just the rule key when it is switched off)
+    old: str | None
+    new: str | None
+    effective_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PendingSettings:
+    settings: EngineSettings
+    at: datetime
+    changes: tuple[Any, ...] = ()  # config ConfigChange records (key, old_text, new_text, text)
+
+
+class Guardian:
+    def __init__(
+        self,
+        broker: Broker,
+        store: Any,
+        settings: EngineSettings,
+        *,
+        clock: Clock | None = None,
+        accounts: Iterable[str | int] = (),
+        symbols: Iterable[str] = (),
+        pending: PendingSettings | None = None,
+        on_pending_applied: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.broker = broker
+        self.store = store
+        self.clock = clock or SystemClock()
+        self.engine = RiskEngine(settings, self.clock)
+        self.pending = pending
+        self.on_pending_applied = on_pending_applied
+        self.account_filter = [str(a).strip().lower() for a in accounts]
+        self.symbols = list(symbols)
+        self._health = ConnectionHealth()  # as last notified (for edge detection)
+        self.accounts: list[int] = []
+        self.account_info: dict[int, Account] = {}
+        self.observers: list[GuardianObserver] = []
+        self.enforcer = Enforcer(broker, self.engine.state, self._record_call, self._enforcement_done)
+        self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deskguard-store")
+        self._tasks: list[asyncio.Task] = []
+        self._dirty: set[int] = set()
+        self._publish_handle: asyncio.TimerHandle | None = None
+        self._pnl: dict[int, deque[PnlPoint]] = {}
+        self._last_point: dict[int, float] = {}
+        self._alerts: dict[int, str] = {}
+        self._persisted: dict[int, tuple] = {}
+        self._watched: set[str] = set()
+        self._resynced: set[int] = set()
+        self._uncommitted: set[Lock] = set()  # new locks not yet in the store: not shown yet
+        self._due: datetime | None = None  # the earliest deadline seen and not yet ticked
+        self.running = False
+        self.events_processed = 0
+
+    @property
+    def settings(self) -> EngineSettings:
+        return self.engine.settings
+
+    @property
+    def health(self) -> ConnectionHealth:
+        """The broker's live health (last-event ages move between notifications)."""
+        live = getattr(self.broker, "health", None)
+        return live if isinstance(live, ConnectionHealth) else self._health
+
+    # ----- observers ---------------------------------------------------------------------------
+
+    def add_observer(self, observer: GuardianObserver) -> None:
+        self.observers.append(observer)
+
+    def remove_observer(self, observer: GuardianObserver) -> None:
+        with contextlib.suppress(ValueError):
+            self.observers.remove(observer)
+
+    def _emit(self, method: str, arg: Any) -> None:
+        for obs in list(self.observers):
+            try:
+                getattr(obs, method)(arg)
+            except Exception:  # an observer's bug must never stop the guard
+                log.exception("observer %r failed in %s", obs, method)
+
+    def notify(self, level: NoticeLevel, account_id: int | None, text: str, rule: str | None = None) -> None:
+        """Tell observers and the audit log something (used by the runtime, e.g. config reloads)."""
+        self._notice(level, account_id, rule, text)
+
+    def _notice(self, level: NoticeLevel, account_id: int | None, rule: str | None, text: str) -> None:
+        notice = Notice(self.clock.now(), level, account_id, rule, text)
+        self._emit("on_notice", notice)
+        self._db_submit(self.store.audit, account_id, rule, level.value, text)
+
+    # ----- life cycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Sign in, pick the accounts, restore what the store kept, subscribe, and start guarding."""
+        loop = asyncio.get_running_loop()
+        accounts = await self.broker.connect()
+        chosen = [a for a in accounts if self._wanted(a)]
+        if not chosen:
+            names = ", ".join(a.name for a in accounts) or "none"
+            raise LookupError(f"no active account matches {self.account_filter} (active: {names})")
+        self.accounts = [a.id for a in chosen]
+        self.account_info = {a.id: a for a in chosen}
+        for acct in chosen:
+            await self._restore(acct)
+        self.running = True
+        self._tasks = [
+            loop.create_task(self._consume(), name="guardian-consume"),
+            loop.create_task(self._heartbeat(), name="guardian-heartbeat"),
+        ]
+        await self.broker.start(self.accounts, self.symbols, BrokerListener(self.submit_event, self._on_health))
+        specs = await self.broker.contract_specs([])
+        for spec in specs:
+            self.engine.add_contract_spec(spec)
+        unfinished = await self._db_call(self.store.unfinished_enforcements)
+        for item in unfinished:
+            self._resume_enforcement(item)
+        self._notice(NoticeLevel.INFO, None, None,
+                     f"guarding {len(self.accounts)} account(s): " + ", ".join(a.name for a in chosen))
+
+    def _wanted(self, account: Account) -> bool:
+        if not self.account_filter:
+            return True
+        return str(account.id) in self.account_filter or account.name.lower() in self.account_filter
+
+    async def _restore(self, account: Account) -> None:
+        state = self.engine.state(account.id)
+        state.account = account
+        cal = self.engine.calendar
+        now = self.clock.now()
+        week_start = cal.trading_date(cal.week_start(now) + timedelta(seconds=1))
+        today = cal.trading_date(now)
+        locks = await self._db_call(self.store.active_locks, account.id)
+        seen = await self._db_call(self.store.seen_trade_ids, account.id, cal.day_start(now) - timedelta(days=1))
+        hwm = await self._db_call(self.store.get_high_water_mark, account.id)
+        week = 0.0
+        if week_start < today:
+            week = await self._db_call(self.store.realized_between, account.id, week_start, today - timedelta(days=1))
+        streak = await self._db_call(self.store.get_memory, account.id, "losing_streak")
+        self.engine.restore(
+            account.id, locks=locks, seen_trade_ids=seen, high_water_mark=hwm,
+            realized_week_before_today=week, losing_streak=int(json.loads(streak)) if streak else 0,
+        )
+        self._persisted[account.id] = (state.high_water_mark, state.losing_streak)
+
+    def _resume_enforcement(self, item: Any) -> None:
+        """Complete an enforcement a killed process left unfinished (the next start completes it)."""
+        acct = item.account_id
+        if acct not in self.accounts:
+            return
+        action = Action(item.action)
+        if action not in (Action.FLATTEN, Action.CLOSE_POSITION, Action.CANCEL_ORDERS):
+            # A reduce's target size is not kept: resumed as is, it would close the whole position.
+            # The re-evaluation after the start's Resync decides again with the right size.
+            self._db_submit(self.store.finish_enforcement, item.id, "superseded by the re-evaluation after restart")
+            return
+        decision = Decision(acct, action, item.rule if hasattr(item, "rule") else "restart",
+                            f"completing an enforcement interrupted by a restart: {item.reason}",
+                            contract_id=item.contract_id)
+        self._db_submit(self.store.finish_enforcement, item.id, "resumed after restart")
+        self._enforce(decision)
+
+    async def stop(self) -> None:
+        self.running = False
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        if self._publish_handle is not None:
+            self._publish_handle.cancel()
+        await self.enforcer.drain(timeout=5.0)
+        await self.enforcer.cancel_all()
+        with contextlib.suppress(Exception):
+            await self.broker.stop()
+        await asyncio.get_running_loop().run_in_executor(self._db, lambda: None)  # flush queued writes
+        self._db.shutdown(wait=True)
+
+    # ----- events in ---------------------------------------------------------------------------
+
+    def submit_event(self, event: Event) -> None:
+        """Called from the broker's callbacks: O(1), never awaits."""
+        self._queue.put_nowait(event)
+
+    def _on_health(self, health: ConnectionHealth) -> None:
+        was = self._health.guarding
+        self._health = health
+        self._emit("on_health", health)
+        if was and not health.guarding:
+            self._notice(NoticeLevel.ALERT, None, None, f"NOT GUARDING: connection lost ({health.detail or 'user hub down'})")
+        elif not was and health.guarding and self.running:
+            self._notice(NoticeLevel.INFO, None, None, "connection restored: guarding again")
+        for acct in self.accounts:
+            self._dirty.add(acct)
+        self._schedule_publish()
+
+    async def _consume(self) -> None:
+        while True:
+            event = await self._queue.get()
+            try:
+                for verdict in self.engine.process(event):
+                    self._handle(verdict, event)
+                self.events_processed += 1
+                if not isinstance(event, QuoteUpdated):  # quotes set no timers: keep the hot path lean
+                    self._note_deadline()
+            except Exception:
+                log.exception("failed to process %s", type(event).__name__)
+
+    def _note_deadline(self) -> None:
+        """Remember the engine's next deadline until a ClockTick has been sent for it.
+
+        Rules report only deadlines still ahead (a grace timer that ran out, a window that just
+        closed, are no longer "next"), so asking only once the moment has passed would never see
+        them: the earliest deadline seen is kept until the heartbeat ticks for it."""
+        deadline = self.engine.next_deadline()
+        if deadline is not None and (self._due is None or deadline < self._due):
+            self._due = deadline
+
+    async def _heartbeat(self) -> None:
+        last_poll = 0.0
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            try:
+                now = self.clock.now()
+                if self.pending is not None and now >= self.pending.at:
+                    self._apply_pending()
+                self._note_deadline()
+                if self._due is not None and now >= self._due:
+                    self._due = None
+                    self.submit_event(ClockTick(now))
+                if time.monotonic() - last_poll >= GRACE_POLL_S:
+                    last_poll = time.monotonic()
+                    for acct in self.accounts:
+                        if self.engine.state(acct).stop_grace:
+                            asyncio.ensure_future(self._poll_orders(acct))
+            except Exception:
+                log.exception("heartbeat failed")
+
+    async def _poll_orders(self, account_id: int) -> None:
+        """Stops placed in the web screen may arrive late: read working orders while a timer runs."""
+        try:
+            orders = await self.broker.open_orders(account_id)
+        except Exception as exc:
+            log.warning("could not poll open orders of %s: %s", account_id, exc)
+            return
+        for order in orders:
+            self.submit_event(OrderUpdated(order))
+
+    # ----- decisions out -----------------------------------------------------------------------
+
+    def _handle(self, verdict: Verdict, event: Event) -> None:
+        acct = verdict.account_id
+        # Enforcement first: the broker calls leave before any bookkeeping.
+        for d in verdict.decisions:
+            if d.action not in (Action.LOCK, Action.WARN):
+                self._enforce(d)
+        if isinstance(event, Resync):
+            self._resynced.add(acct)
+            self._watch_positions(verdict)
+        elif verdict.state.positions.keys() - self._watched:
+            self._watch_positions(verdict)
+        if not verdict.state.positions and not verdict.state.orders:
+            self._alerts.pop(acct, None)  # flat again: the not-flat alert is over
+        self._uncommitted.update(verdict.new_locks)
+        if verdict.new_locks or verdict.ended_locks or verdict.new_trades or verdict.decisions:
+            asyncio.ensure_future(self._record_verdict(verdict))
+        self._dirty.add(acct)
+        self._schedule_publish()
+
+    def _enforce(self, d: Decision) -> None:
+        if not self.enforcer.submit(d):
+            return
+        if d.action in (Action.FLATTEN, Action.CLOSE_POSITION, Action.REDUCE_POSITION, Action.CANCEL_ORDERS):
+            self._db_submit(self.store.begin_enforcement, d.account_id, d.action.value, d.contract_id, d.reason)
+
+    def _watch_positions(self, verdict: Verdict) -> None:
+        for contract in verdict.state.positions.keys() - self._watched:
+            self._watched.add(contract)
+            asyncio.ensure_future(self._watch(contract))
+
+    async def _watch(self, contract_id: str) -> None:
+        try:
+            await self.broker.watch_contract(contract_id)
+            specs = await self.broker.contract_specs([contract_id])
+            for spec in specs:
+                self.engine.add_contract_spec(spec)
+        except Exception as exc:
+            log.warning("cannot stream quotes for %s: %s", contract_id, exc)
+
+    async def _record_verdict(self, v: Verdict) -> None:
+        """Persist, then announce: a lock is committed to the store before anyone is told of it."""
+        acct = v.account_id
+        for lock in v.new_locks:
+            try:
+                await self._db_call(self.store.save_lock, lock)
+            finally:
+                self._uncommitted.discard(lock)
+        for lock in v.ended_locks:
+            await self._db_call(self.store.end_lock, lock, self.clock.now(), "ended")
+        if v.new_trades:
+            state = v.state
+            cal = self.engine.calendar
+            self._db_submit(self.store.record_trades, acct, v.new_trades)
+            self._db_submit(self.store.record_day, acct, cal.trading_date(self.clock.now()),
+                            state.realized_day, len(state.trades_today))
+        marks = (v.state.high_water_mark, v.state.losing_streak)
+        if marks != self._persisted.get(acct):
+            self._persisted[acct] = marks
+            if marks[0] is not None:
+                self._db_submit(self.store.set_high_water_mark, acct, marks[0], self.clock.now())
+            self._db_submit(self.store.set_memory, acct, "losing_streak", json.dumps(marks[1]))
+        if v.new_locks:
+            self._dirty.add(acct)  # now committed: the snapshots may show them
+            self._schedule_publish()
+        for lock in v.new_locks:
+            self._notice(NoticeLevel.ENFORCEMENT, acct, lock.rule, f"LOCKED {_lock_text(lock)}: {lock.reason}")
+        for lock in v.ended_locks:
+            self._notice(NoticeLevel.LOCK_ENDED, acct, lock.rule, f"lock ended ({lock.rule}): trading allowed again")
+        for d in v.decisions:
+            if d.action == Action.WARN:
+                self._notice(NoticeLevel.WARNING, acct, d.rule, d.reason)
+            elif d.action in (Action.FLATTEN, Action.CLOSE_POSITION, Action.REDUCE_POSITION, Action.CANCEL_ORDERS):
+                target = f" {symbol_of(d.contract_id)}" if d.contract_id else ""
+                self._db_submit(self.store.audit, acct, d.rule, "decision", f"{d.action.value}{target}: {d.reason}")
+
+    def _record_call(self, rec: CallRecord) -> None:
+        result = "ok" if rec.ok else f"failed: {rec.error}"
+        detail = f"{rec.call} {rec.target} (try {rec.attempt}): {result}"
+        self._db_submit(self.store.audit, rec.account_id, rec.rule, "broker_call", detail,
+                        broker_call=rec.call, result="ok" if rec.ok else "failed", latency_ms=round(rec.latency_ms, 2))
+
+    def _enforcement_done(self, account_id: int, d: Decision, ok: bool, detail: str) -> None:
+        self._db_submit(self.store.finish_enforcement_for, account_id, d.action.value, d.contract_id,
+                        "done" if ok else f"failed: {detail}")
+        if ok and detail == NOTHING_TO_DO:
+            pass  # e.g. a web-screen market order already filled: the close does the work
+        elif ok:
+            if d.action in (Action.PLACE_STOP, Action.MOVE_STOP):
+                self._notice(NoticeLevel.INFO, account_id, d.rule, detail)
+            else:
+                self._notice(NoticeLevel.ENFORCEMENT, account_id, d.rule, f"{d.action.value}: {detail} — {d.reason}")
+        else:
+            text = f"ENFORCEMENT FAILED ({d.action.value}): {detail}"
+            if self._alerts.get(account_id) != detail:  # say it once per failure, not every retry cycle
+                self._notice(NoticeLevel.ALERT, account_id, d.rule, text)
+            else:
+                self._db_submit(self.store.audit, account_id, d.rule, NoticeLevel.ALERT.value, text)
+            self._alerts[account_id] = detail
+            asyncio.ensure_future(self._resync_after_failure(account_id))
+        self._dirty.add(account_id)
+        self._schedule_publish()
+
+    async def _resync_after_failure(self, account_id: int) -> None:
+        """Reconcile by reading: the broker's word decides what is still open."""
+        try:
+            self.submit_event(await self.broker.resync(account_id))
+        except Exception as exc:
+            log.warning("re-sync after a failed enforcement did not work: %s", exc)
+
+    # ----- settings ----------------------------------------------------------------------------
+
+    def update_settings(self, now_settings: EngineSettings, pending: PendingSettings | None = None) -> None:
+        """Apply a tightened config at once; keep loosenings pending until the reset."""
+        for lock in self.engine.apply_settings(now_settings):
+            self._notice(NoticeLevel.LOCK_ENDED, lock.account_id, lock.rule, f"{lock.symbol} is no longer blocked")
+        self.pending = pending
+        self.submit_event(ClockTick(self.clock.now()))
+
+    def _apply_pending(self) -> None:
+        assert self.pending is not None
+        pending, self.pending = self.pending, None
+        self.engine.apply_settings(pending.settings)
+        self._db_submit(self.on_pending_applied)
+        text = "; ".join(str(c) for c in pending.changes) or "rule changes"
+        self._notice(NoticeLevel.INFO, None, None, f"pending rule changes now in effect: {text}")
+        self.submit_event(ClockTick(self.clock.now()))
+
+    # ----- state out ---------------------------------------------------------------------------
+
+    def _schedule_publish(self) -> None:
+        if self._publish_handle is None:
+            loop = asyncio.get_running_loop()
+            self._publish_handle = loop.call_later(PUBLISH_EVERY_S, self._publish)
+
+    def _publish(self) -> None:
+        self._publish_handle = None
+        dirty, self._dirty = self._dirty, set()
+        for acct in dirty:
+            if acct in self.accounts:
+                snap = self.snapshot(acct)
+                self._add_pnl_point(snap)
+                self._emit("on_snapshot", snap)
+
+    def _add_pnl_point(self, snap: AccountSnapshot) -> None:
+        points = self._pnl.setdefault(snap.account_id, deque(maxlen=50_000))
+        if points and points[0].at < (snap.day_start or points[0].at):
+            points.clear()  # a new trading day starts a new curve
+        now = time.monotonic()
+        changed = not points or points[-1].realized != snap.realized_day
+        if changed or now - self._last_point.get(snap.account_id, 0.0) >= PNL_POINT_EVERY_S:
+            self._last_point[snap.account_id] = now
+            points.append(PnlPoint(snap.at, snap.realized_day, snap.total_pnl))
+
+    def pnl_history(self, account_id: int) -> list[PnlPoint]:
+        return list(self._pnl.get(account_id, ()))
+
+    def snapshot(self, account_id: int) -> AccountSnapshot:
+        state = self.engine.state(account_id)
+        now = self.clock.now()
+        pricing = self.engine.pricing
+        views = []
+        total, stale_any = 0.0, False
+        for pos in state.positions.values():
+            value, stale = pricing.unrealized(pos, now)
+            price, _ = pricing.price(pos.contract_id, now)
+            total += value
+            stale_any = stale_any or stale
+            views.append(PositionView(pos, symbol_of(pos.contract_id), price, value, stale, bool(state.protective_stops(pos))))
+        enforcing = self.enforcer.in_flight(account_id)
+        status = state.status
+        locks = tuple(lock for lock in state.locks if lock not in self._uncommitted)
+        if status == AccountStatus.LOCKED and not any(lock.symbol is None for lock in locks):
+            status = AccountStatus.ENFORCING  # persist before announce: LOCKED once the lock is committed
+        if not self.health.guarding:
+            status = AccountStatus.NOT_GUARDING
+        elif enforcing and status != AccountStatus.LOCKED:
+            status = AccountStatus.ENFORCING
+        info = state.account or self.account_info.get(account_id)
+        return AccountSnapshot(
+            account_id=account_id,
+            name=info.name if info else str(account_id),
+            at=now,
+            status=status,
+            balance=state.balance,
+            realized_day=state.realized_day,
+            open_pnl=total,
+            open_pnl_stale=stale_any,
+            realized_week=state.realized_week,
+            locks=locks,
+            positions=tuple(views),
+            orders=tuple(state.orders.values()),
+            figures=self.engine.figures(account_id),
+            warnings=tuple(f"{r}:{s}" for r, s in sorted(state.warned)),
+            day_start=state.day_start,
+            next_reset=state.next_reset,
+            enforcing=enforcing,
+            not_flat_alert=self._alerts.get(account_id),
+            trailing_floor=self._trailing_floor(state),
+        )
+
+    def _trailing_floor(self, state: Any) -> float | None:
+        rule = self.engine.rule("trailing_drawdown")
+        if rule is None or state.high_water_mark is None:
+            return None
+        return rule.floor(state.high_water_mark)  # type: ignore[attr-defined]
+
+    def pending_changes(self) -> list[PendingChange]:
+        """Loosenings waiting for the next reset (for the rules panel)."""
+        if self.pending is None:
+            return []
+        at = self.pending.at
+        return [PendingChange(c.key, c.old_text, c.new_text, at) for c in self.pending.changes]
+
+    # ----- the store, on its own thread -----------------------------------------------------------
+
+    async def _db_call(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._db, lambda: fn(*args, **kwargs))
+
+    def _db_submit(self, fn: Callable, *args: Any, **kwargs: Any) -> None:
+        """Fire-and-forget bookkeeping, in order, off the event loop; failures are logged loudly."""
+
+        def run() -> None:
+            try:
+                fn(*args, **kwargs)
+            except Exception:
+                log.exception("store write %s failed", getattr(fn, "__name__", fn))
+
+        try:
+            self._db.submit(run)
+        except RuntimeError:  # shut down: the guard is stopping
+            log.warning("store closed; dropped %s", getattr(fn, "__name__", fn))
+
+    async def store_call(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+        """For the UI: read the store on its thread (activity log, CSV export)."""
+        return await self._db_call(fn, *args, **kwargs)
+
+
+def _lock_text(lock: Lock) -> str:
+    scope = f"{lock.symbol} " if lock.symbol else ""
+    if lock.kind == LockKind.UNTIL_CAN_TRADE:
+        return f"{scope}until the broker allows trading again"
+    if lock.kind == LockKind.PERMANENT:
+        return f"{scope}permanently (while the rule stays)"
+    if lock.until is None:
+        return f"{scope}until the next session"
+    return f"{scope}until {lock.until.astimezone():%H:%M:%S %Z} ({lock.kind.value})"
+
+

@@ -1,0 +1,244 @@
+"""The enforcer: carries out the engine's decisions against the broker, and checks they worked.
+
+Broker calls go out first, bookkeeping after, so disk latency never delays a close. Every call is
+retried with backoff (bounded), every try is audited, and a flatten is verified by reading the
+broker's positions and orders again — an uncertain result is reconciled by reading, never by blind
+repetition. At most one flatten runs per account; decisions that arrive meanwhile are absorbed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from ..broker.base import Broker, BrokerError
+from ..engine.decisions import Action, Decision
+from ..engine.instruments import symbol_of
+from ..engine.state import AccountState
+
+log = logging.getLogger(__name__)
+
+#: Waits between tries of one broker call (so a call is tried len+1 times).
+CALL_BACKOFF = (0.05, 0.2, 0.5, 1.0)
+#: Rounds of a flatten (cancel, close, verify) before the account is declared not flat.
+FLATTEN_ROUNDS = 5
+ROUND_PAUSE = 0.25
+#: The outcome detail of an enforcement that found nothing left to do (audited, not announced).
+NOTHING_TO_DO = "nothing left to do"
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """One broker call of an enforcement, for the audit log."""
+
+    account_id: int
+    rule: str
+    call: str
+    target: str
+    ok: bool
+    latency_ms: float
+    attempt: int
+    error: str = ""
+
+
+class Enforcer:
+    def __init__(
+        self,
+        broker: Broker,
+        state_of: Callable[[int], AccountState],
+        record: Callable[[CallRecord], None],
+        outcome: Callable[[int, Decision, bool, str], None],
+        backoff: tuple[float, ...] = CALL_BACKOFF,
+        rounds: int = FLATTEN_ROUNDS,
+    ) -> None:
+        self.broker = broker
+        self.state_of = state_of
+        self.record = record
+        self.outcome = outcome  # (account, decision, succeeded, detail) once a decision is finished
+        self.backoff = backoff
+        self.rounds = rounds
+        self._flattening: dict[int, asyncio.Task] = {}
+        self._busy: dict[tuple[int, str, str], asyncio.Task] = {}  # (account, action, target)
+        self._tasks: set[asyncio.Task] = set()
+
+    # ----- submitting ------------------------------------------------------------------------
+
+    def in_flight(self, account_id: int) -> bool:
+        return account_id in self._flattening or any(k[0] == account_id for k in self._busy)
+
+    def submit(self, decision: Decision) -> bool:
+        """Start carrying out a decision; False when it is already covered by one in flight."""
+        acct = decision.account_id
+        if decision.action == Action.FLATTEN:
+            if acct in self._flattening:
+                return False
+            task = self._spawn(self._flatten(decision))
+            self._flattening[acct] = task
+            task.add_done_callback(lambda _t: self._flattening.pop(acct, None))
+            return True
+        if acct in self._flattening and decision.action in (
+            Action.CLOSE_POSITION, Action.REDUCE_POSITION, Action.CANCEL_ORDERS,
+        ):
+            return False  # the flatten in flight covers it
+        key = (acct, decision.action.value, decision.contract_id or "*")
+        if key in self._busy:
+            return False
+        runner = {
+            Action.CLOSE_POSITION: self._close,
+            Action.REDUCE_POSITION: self._reduce,
+            Action.CANCEL_ORDERS: self._cancel,
+            Action.PLACE_STOP: self._place_stop,
+            Action.MOVE_STOP: self._move_stop,
+        }.get(decision.action)
+        if runner is None:
+            return False
+        task = self._spawn(runner(decision))
+        self._busy[key] = task
+        task.add_done_callback(lambda _t: self._busy.pop(key, None))
+        return True
+
+    def _spawn(self, coro: Awaitable) -> asyncio.Task:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait for every enforcement in flight (shutdown, tests)."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+
+    async def cancel_all(self) -> None:
+        for t in list(self._tasks):
+            t.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # ----- one broker call, retried ------------------------------------------------------------
+
+    async def _call(self, d: Decision, name: str, target: str, fn: Callable[[], Awaitable]) -> tuple[bool, object, str]:
+        error = ""
+        for attempt in range(1, len(self.backoff) + 2):
+            started = time.perf_counter()
+            try:
+                result = await fn()
+            except BrokerError as exc:
+                error = str(exc)
+                self.record(CallRecord(d.account_id, d.rule, name, target, False, _ms(started), attempt, error))
+            except Exception as exc:  # the SDK can raise anything; the guard must not die of it
+                error = f"{type(exc).__name__}: {exc}"
+                log.exception("unexpected error from broker call %s", name)
+                self.record(CallRecord(d.account_id, d.rule, name, target, False, _ms(started), attempt, error))
+            else:
+                self.record(CallRecord(d.account_id, d.rule, name, target, True, _ms(started), attempt))
+                return True, result, ""
+            if attempt <= len(self.backoff):
+                await asyncio.sleep(self.backoff[attempt - 1])
+        return False, None, error
+
+    # ----- the actions ------------------------------------------------------------------------
+
+    async def _flatten(self, d: Decision) -> None:
+        acct = d.account_id
+        state = self.state_of(acct)
+        orders = list(state.orders.values())
+        positions = list(state.positions.values())
+        for round_no in range(1, self.rounds + 1):
+            # Cancel first so a resting stop cannot fill against the close; then close by contract.
+            await asyncio.gather(*(
+                self._call(d, "Order/cancel", f"order {o.id} ({symbol_of(o.contract_id)})",
+                           lambda o=o: self.broker.cancel_order(acct, o.id))
+                for o in orders
+            ))
+            await asyncio.gather(*(
+                self._call(d, "Position/closeContract", symbol_of(p.contract_id),
+                           lambda p=p: self.broker.close_position(acct, p.contract_id))
+                for p in positions
+            ))
+            ok_p, fresh_positions, _ = await self._call(d, "Position/searchOpen", "verify flat",
+                                                         lambda: self.broker.open_positions(acct))
+            ok_o, fresh_orders, _ = await self._call(d, "Order/searchOpen", "verify no working orders",
+                                                      lambda: self.broker.open_orders(acct))
+            if ok_p and ok_o and not fresh_positions and not fresh_orders:
+                self.outcome(acct, d, True, f"flat after {round_no} round(s)")
+                return
+            positions = list(fresh_positions) if ok_p else positions
+            orders = list(fresh_orders) if ok_o else orders
+            await asyncio.sleep(ROUND_PAUSE * round_no)
+        left = ", ".join(f"{p.size} {symbol_of(p.contract_id)}" for p in positions) or "unknown positions"
+        self.outcome(acct, d, False, f"still not flat after {self.rounds} rounds: {left}")
+
+    async def _close(self, d: Decision) -> None:
+        acct, contract = d.account_id, d.contract_id
+        assert contract is not None
+        for _ in range(self.rounds):
+            ok, _, err = await self._call(d, "Position/closeContract", symbol_of(contract),
+                                          lambda: self.broker.close_position(acct, contract))
+            ok_p, fresh, _ = await self._call(d, "Position/searchOpen", f"verify {symbol_of(contract)} closed",
+                                              lambda: self.broker.open_positions(acct))
+            if ok_p and not any(p.contract_id == contract for p in fresh):  # type: ignore[union-attr]
+                self.outcome(acct, d, True, f"{symbol_of(contract)} closed")
+                return
+            await asyncio.sleep(ROUND_PAUSE)
+        self.outcome(acct, d, False, f"{symbol_of(contract)} position still open")
+
+    async def _reduce(self, d: Decision) -> None:
+        """Partial close down to the target size. The size comes from the event that triggered the
+        decision (the broker's latest word), so the close leaves first; the result is then read back
+        and any remaining excess closed in the next round."""
+        acct, contract, target = d.account_id, d.contract_id, d.size or 0
+        assert contract is not None
+        current = self.state_of(acct).positions.get(contract)
+        size = current.size if current is not None else 0
+        for _ in range(self.rounds):
+            if size <= target:
+                self.outcome(acct, d, True, f"{symbol_of(contract)} at {size}, limit {target}")
+                return
+            excess = size - target
+            await self._call(d, "Position/partialCloseContract", f"{excess} {symbol_of(contract)}",
+                             lambda excess=excess: self.broker.partial_close(acct, contract, excess))
+            ok_p, fresh, _ = await self._call(d, "Position/searchOpen", f"verify {symbol_of(contract)} size",
+                                              lambda: self.broker.open_positions(acct))
+            if ok_p:
+                pos = next((p for p in fresh if p.contract_id == contract), None)  # type: ignore[union-attr]
+                size = pos.size if pos is not None else 0
+            else:
+                await asyncio.sleep(ROUND_PAUSE)
+        self.outcome(acct, d, size <= target, f"{symbol_of(contract)} still at {size}, limit {target}")
+
+    async def _cancel(self, d: Decision) -> None:
+        acct = d.account_id
+        orders = [o for o in self.state_of(acct).orders.values() if d.contract_id in (None, o.contract_id)]
+        results = await asyncio.gather(*(
+            self._call(d, "Order/cancel", f"order {o.id} ({symbol_of(o.contract_id)})",
+                       lambda o=o: self.broker.cancel_order(acct, o.id))
+            for o in orders
+        ))
+        ok = all(r[0] for r in results)
+        if not orders:
+            self.outcome(acct, d, True, NOTHING_TO_DO)  # filled or gone before the cancel ran
+            return
+        self.outcome(acct, d, ok, f"{len(orders)} order(s) cancelled" if ok else "some orders could not be cancelled")
+
+    async def _place_stop(self, d: Decision) -> None:
+        assert d.contract_id and d.stop_price is not None and d.side is not None and d.size
+        ok, _, err = await self._call(
+            d, "Order/place", f"stop {symbol_of(d.contract_id)} @ {d.stop_price}",
+            lambda: self.broker.place_stop(d.account_id, d.contract_id, d.side, d.size, d.stop_price),  # type: ignore[arg-type]
+        )
+        self.outcome(d.account_id, d, ok, d.reason if ok else err)
+
+    async def _move_stop(self, d: Decision) -> None:
+        assert d.order_id is not None and d.stop_price is not None
+        ok, _, err = await self._call(
+            d, "Order/modify", f"stop order {d.order_id} → {d.stop_price}",
+            lambda: self.broker.modify_stop(d.account_id, d.order_id, d.stop_price),  # type: ignore[arg-type]
+        )
+        self.outcome(d.account_id, d, ok, d.reason if ok else err)
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0
