@@ -1,0 +1,452 @@
+"""The desktop app's shell: QApplication, asyncio inside Qt's loop (qasync), window, tray, guardian.
+
+Order matters for how fast the window appears: Qt and the window first (first paint), then the
+guardian factory, which may import the SDK (~0.5 s) and connect. Quitting goes through one path
+(:meth:`MainWindow.confirm_quit` or the desktop session ending): the guardian is stopped while the
+loop still runs, then the loop ends.
+
+With no credentials anywhere the window comes up "not guarding" and offers the sign-in dialog, with
+"Try the demo instead"; signing in (or out, or switching to the demo) stops one guard and starts
+the next. Dialogs are opened with ``open()`` and answer through signals: nothing here ever blocks
+the event loop, so a running guard keeps enforcing while a dialog is up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import qasync
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
+
+from ..broker.base import AuthenticationError
+from .icons import app_icon
+from .main_window import MainWindow
+from .port import GuardianPort, PracticeDesk
+from .tray import TrayController
+from .viewmodel import GuardianViewModel
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_CONFIG = 2
+EXIT_AUTH_FAILED = 3
+
+NOT_SIGNED_IN = "Not signed in: DeskGuard is not guarding any account. Sign in (Account → Sign in…), or try the demo."
+
+
+@dataclass
+class Startup:
+    """What a guardian factory hands the app."""
+
+    guardian: GuardianPort  # built, not started: the app attaches the view-model, then starts it
+    practice: PracticeDesk | None = None  # demo mode: backs the practice ticket
+    cleanup: Callable[[], Awaitable[None]] | None = None  # after guardian.stop(), e.g. stop the simulator
+    runtime: Any = None  # the real guard's Runtime (store, plan): what the rule editor and settings change
+
+
+#: Builds the guardian (reads config and credentials, may import the SDK). Runs after first paint.
+StartupFactory = Callable[[Any], Awaitable[Startup]]
+
+
+async def default_startup(args: Any) -> Startup:
+    """The real guard: config, store, credentials and broker (or the built-in simulator in demo mode)."""
+    from ..runtime import prepare_runtime
+
+    runtime = await prepare_runtime(demo=bool(getattr(args, "demo", False)), credentials=getattr(args, "credentials", None))
+    runtime.watch_config()
+    return Startup(runtime.guardian, practice=runtime.practice, cleanup=runtime.close, runtime=runtime)
+
+
+def _make_app() -> QApplication:
+    app = QApplication.instance()
+    if app is None:
+        # Fractional scaling (125 %, 150 %) without rounding: crisp text on high-DPI desktops.
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+        app = QApplication(sys.argv[:1])
+    app.setApplicationName("DeskGuard")
+    app.setOrganizationName("DeskGuard")
+    app.setDesktopFileName("deskguard")
+    app.setWindowIcon(app_icon())
+    app.setQuitOnLastWindowClosed(False)  # quitting is ours to decide (tray, lock question)
+    return app
+
+
+class DesktopApp:
+    """The window, the tray and the guardian, for one run."""
+
+    def __init__(self, args: Any, startup_factory: StartupFactory | None = None, *, tray_available: bool | None = None,
+                 offer_sign_in: bool = False, credential_store: Any = None, broker_factory: Any = None) -> None:
+        from ..secrets import CredentialStore
+
+        self.args = args
+        self.startup_factory = startup_factory or default_startup
+        self.offer_sign_in = offer_sign_in  # no credentials: offer the sign-in dialog instead of guarding
+        self.credential_store = credential_store or CredentialStore()  # also holds a session-only key
+        self.broker_factory = broker_factory  # the sign-in dialog's "test connection" (None: project-x-py)
+        self.home_env = os.environ.get("DESKGUARD_HOME")  # the demo moves it; a real sign-in puts it back
+        self.demo = bool(getattr(args, "demo", False))
+        self.app = _make_app()
+        self.vm = GuardianViewModel()
+        self.window = MainWindow(self.vm, demo=self.demo)
+        self.tray = TrayController(self.vm, self.window, tray_available=tray_available)
+        self.window.keep_running_in_tray = self.tray.available
+        self.tray.showWindowRequested.connect(self.show_window)
+        self.tray.quitRequested.connect(self.window.request_quit)
+        self.window.closedToTray.connect(self.tray.tell_still_running)
+        self.window.signInRequested.connect(self.open_sign_in)
+        self.window.signOutRequested.connect(self.ask_sign_out)
+        self.window.editRulesRequested.connect(self.open_rule_editor)
+        self.window.settingsRequested.connect(self.open_settings)
+        self.startup: Startup | None = None
+        self.guardian: GuardianPort | None = None
+        self.username: str | None = None  # who the running guard signed in as (None: demo or nobody)
+        self.dialogs: dict[str, Any] = {}  # open dialogs by kind: one of each at a time
+        self._switching: asyncio.Task | None = None
+        self.exit_code = EXIT_OK
+        self.first_paint_s: float | None = None
+        self.first_paint_at: float | None = None  # wall clock (time.time()), for the start-up benchmark
+        self._quit = asyncio.Event()
+
+    def show_window(self) -> None:
+        self.window.showNormal()
+        self.window.raise_()
+        self.window.activateWindow()
+
+    async def _first_paint(self, started: float) -> None:
+        self.window.show()
+        handle = self.window.windowHandle()
+        for _ in range(100):  # at most ~1 s: an exposed window has been painted once processed
+            QApplication.processEvents()
+            if handle is not None and handle.isExposed():
+                break
+            await asyncio.sleep(0.01)
+        self.first_paint_s = time.perf_counter() - started
+        self.first_paint_at = time.time()
+
+    async def main(self) -> int:
+        started = time.perf_counter()
+        self.window.quitConfirmed.connect(self._quit.set)
+        self.app.aboutToQuit.connect(self._quit.set)  # the desktop session is ending
+        await self._first_paint(started)
+        try:
+            if self.offer_sign_in:
+                self.window.set_signed_in(None)
+                self.window.show_startup_error(NOT_SIGNED_IN)
+                self.open_sign_in(first_run=True)
+            else:
+                await self.start_guarding(started)
+            await self._quit.wait()
+        finally:
+            await self._shutdown()
+        return self.exit_code
+
+    async def start_guarding(self, started: float | None = None) -> bool:
+        """Build and start the guard ``self.args`` describe (the demo, or credentials), replacing
+        any running one. A failure is shown in the window in red; returns whether it is guarding."""
+        # Imported after the first paint: the window shows before config/pydantic/SDK load.
+        from ..config import ConfigError
+        from ..runtime import MissingCredentials
+
+        await self.stop_guarding()
+        self._restore_home()
+        self.window.show_startup_error("")
+        try:
+            self.startup = await self.startup_factory(self.args)
+            self.guardian = self.startup.guardian
+            self.vm.attach(self.guardian)
+            if self.window.ticket is not None:
+                self.window.ticket.set_desk(self.startup.practice)
+            self._apply_desktop_settings()
+            await self.guardian.start()
+            self.username = self._guard_username()
+            self.window.set_signed_in(self.username)
+            if getattr(self.args, "smoke", False):
+                await self._smoke(self.guardian, started if started is not None else time.perf_counter())
+            return True
+        except AuthenticationError as exc:
+            self.exit_code = EXIT_AUTH_FAILED
+            self.window.show_startup_error(f"The gateway refused the credentials: {exc}")
+            self._offer_sign_in_again()
+        except ConfigError as exc:
+            self.exit_code = EXIT_CONFIG
+            self.window.show_startup_error(f"config.toml has a problem; nothing was changed:\n{exc}")
+        except MissingCredentials as exc:
+            self.exit_code = EXIT_AUTH_FAILED
+            self.window.show_startup_error(str(exc))
+            self._offer_sign_in_again()
+        except Exception as exc:  # shown in the window in red; the trader must know at once
+            log.exception("start-up failed")
+            self.window.show_startup_error(f"DeskGuard could not start guarding: {exc}")
+        return False
+
+    async def stop_guarding(self) -> None:
+        """Stop the running guard (if any) and release what it holds. Locks stay in the store."""
+        guardian, startup = self.guardian, self.startup
+        self.guardian, self.startup, self.username = None, None, None
+        self.vm.detach()
+        if guardian is not None:
+            try:
+                await guardian.stop()
+            except Exception:
+                log.exception("stopping the guardian failed")
+        if startup is not None and startup.cleanup is not None:
+            try:
+                await startup.cleanup()
+            except Exception:
+                log.exception("clean-up failed")
+
+    def _switch_guard(self) -> None:
+        """Start the guard the args now describe, on the loop (dialog signals call this)."""
+        self.vm.forget()
+        self.window.forget_accounts()
+        self._switching = asyncio.ensure_future(self.start_guarding())
+
+    def _restore_home(self) -> None:
+        # The demo runs in a home of its own (prepare_runtime moves DESKGUARD_HOME); a real guard,
+        # and the next demo, start from the user's own.
+        if self.home_env is None:
+            os.environ.pop("DESKGUARD_HOME", None)
+        else:
+            os.environ["DESKGUARD_HOME"] = self.home_env
+
+    def user_config_file(self) -> Any:
+        """The user's own config.toml (never the demo's): where a sign-in is remembered."""
+        from ..config import config_path
+
+        return config_path({"DESKGUARD_HOME": self.home_env or ""})
+
+    def _guard_username(self) -> str | None:
+        if getattr(self.args, "demo", False):
+            return None
+        creds = getattr(self.args, "credentials", None)
+        if creds is not None:
+            return creds.username
+        config = getattr(self._runtime(), "config", None)
+        return config.connection.username if config is not None else None
+
+    def _runtime(self) -> Any:
+        return getattr(self.startup, "runtime", None) if self.startup is not None else None
+
+    def _apply_desktop_settings(self, config: Any = None) -> None:
+        """Theme and notifications, from config.toml."""
+        from .theme import apply_theme
+
+        if config is None:
+            config = getattr(self._runtime(), "config", None)
+        if config is None:
+            return
+        apply_theme(config.ui.theme, self.app)
+        self.tray.set_notifications(config.notifications.enabled, config.notifications.sound)
+
+    # -- dialogs ------------------------------------------------------------------------------
+
+    def _show_dialog(self, kind: str, dialog: QDialog) -> None:
+        self.dialogs[kind] = dialog
+        dialog.finished.connect(lambda _result: self._dialog_closed(kind, dialog))
+        dialog.open()  # never exec(): the guard keeps running while the dialog is up
+
+    def _dialog_closed(self, kind: str, dialog: QDialog) -> None:
+        if self.dialogs.get(kind) is dialog:
+            del self.dialogs[kind]
+        dialog.deleteLater()
+
+    def _raise_dialog(self, kind: str) -> bool:
+        dialog = self.dialogs.get(kind)
+        if dialog is not None and dialog.isVisible():
+            dialog.raise_()
+            dialog.activateWindow()
+            return True
+        return False
+
+    def _message(self, title: str, text: str) -> QMessageBox:
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self.window)
+        box.finished.connect(box.deleteLater)
+        box.open()
+        return box
+
+    def open_sign_in(self, first_run: bool = False) -> Any:
+        """The sign-in dialog (with "Try the demo instead"); signing in switches the guard."""
+        if self._raise_dialog("sign_in"):
+            return self.dialogs["sign_in"]
+        from .dialogs.login import SignInDialog
+
+        dialog = SignInDialog(self.window, config_file=self.user_config_file(), credential_store=self.credential_store,
+                              broker_factory=self.broker_factory, first_run=first_run)
+        dialog.signedIn.connect(self._signed_in)
+        dialog.demoRequested.connect(self._demo_chosen)
+        self._show_dialog("sign_in", dialog)
+        return dialog
+
+    def _offer_sign_in_again(self) -> None:
+        # Only for the real guard: a test's or a benchmark's own factory has no dialog to answer.
+        if self.startup_factory is default_startup and not getattr(self.args, "demo", False):
+            self.open_sign_in()
+
+    def _signed_in(self, result: Any) -> None:
+        self.args.demo = False
+        self.args.credentials = result.credentials
+        self.window.set_demo(False)
+        self.exit_code = EXIT_OK
+        self._switch_guard()
+
+    def _demo_chosen(self) -> None:
+        self.args.demo = True
+        self.args.credentials = None
+        self.window.set_demo(True)
+        self.exit_code = EXIT_OK
+        self._switch_guard()
+
+    def ask_sign_out(self) -> None:
+        username = self.username
+        if not username or self._raise_dialog("sign_out"):
+            return
+        box = QMessageBox(QMessageBox.Icon.Warning, "Sign out?",
+                          f"Sign out {username}? DeskGuard stops guarding until you sign in again, and the API key "
+                          "is removed from this computer's keyring. Locks stay: they are enforced again as soon as "
+                          "you sign in.", QMessageBox.StandardButton.Cancel, self.window)
+        sign_out_button = box.addButton("Sign out", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.buttonClicked.connect(lambda button: self._start_sign_out(username) if button is sign_out_button else None)
+        self._show_dialog("sign_out", box)
+
+    def _start_sign_out(self, username: str) -> None:
+        self._switching = asyncio.ensure_future(self.sign_out(username))
+
+    async def sign_out(self, username: str) -> None:
+        """Stop guarding, remove the key (keyring and session memory), offer the sign-in dialog."""
+        from .dialogs.login import sign_out
+
+        await self.stop_guarding()
+        sign_out(username, self.credential_store)
+        self.args.credentials = None
+        self.window.set_signed_in(None)
+        self.window.show_startup_error(NOT_SIGNED_IN)
+        self.open_sign_in()
+
+    def open_rule_editor(self) -> Any:
+        if self._raise_dialog("rules"):
+            return self.dialogs["rules"]
+        from ..config import ConfigError, config_path
+        from .dialogs.rule_editor import RuleEditorDialog
+
+        try:
+            dialog = RuleEditorDialog(self.window, config_file=config_path(), runtime=self._runtime())
+        except ConfigError as exc:
+            self._message("config.toml has a problem", f"Fix config.toml before editing the rules (nothing was changed):\n{exc}")
+            return None
+        dialog.saved.connect(self._rules_saved)
+        self._show_dialog("rules", dialog)
+        return dialog
+
+    def _rules_saved(self, plan: Any) -> None:
+        self.vm.refresh_settings()
+        if plan is None:
+            self.window.statusBar().showMessage("Rules saved; they apply when DeskGuard starts guarding.", 15000)
+            return
+        text = f"Rules saved: {len(plan.applied_changes)} change(s) applied now"
+        if plan.pending_changes:
+            text += f", {len(plan.pending_changes)} waiting for the next reset"
+        self.window.statusBar().showMessage(text + ".", 15000)
+
+    def open_settings(self) -> Any:
+        if self._raise_dialog("settings"):
+            return self.dialogs["settings"]
+        from ..config import ConfigError, config_path
+        from .dialogs.settings import SettingsDialog
+
+        runtime = self._runtime()
+        guardian = getattr(runtime, "guardian", None)
+        known = [(a.id, a.name) for a in (getattr(guardian, "account_info", None) or {}).values()]
+        try:
+            dialog = SettingsDialog(self.window, config_file=config_path(), runtime=runtime, known_accounts=known)
+        except ConfigError as exc:
+            self._message("config.toml has a problem", f"Fix config.toml before changing the settings (nothing was changed):\n{exc}")
+            return None
+        dialog.saved.connect(self._settings_saved)
+        self._show_dialog("settings", dialog)
+        return dialog
+
+    def _settings_saved(self, config: Any) -> None:
+        self._apply_desktop_settings(config)
+        self.vm.refresh_settings()
+        self.window.statusBar().showMessage("Settings saved.", 15000)
+
+    async def _smoke(self, guardian: GuardianPort, started: float, timeout: float = 30.0) -> None:
+        """Build check: guarding, a snapshot shown, the window painted; then quit with 0."""
+        deadline = time.perf_counter() + timeout
+        while not (guardian.health.guarding and self.vm.all_latest()):
+            if time.perf_counter() > deadline:
+                self.exit_code = 1
+                print("smoke: not guarding after %.0f s" % timeout, flush=True)
+                self._quit.set()
+                return
+            await asyncio.sleep(0.01)
+        guarding_at = time.time()
+        guarding_s = time.perf_counter() - started
+        painted = not self.window.grab().isNull()
+        self.exit_code = 0 if painted else 1
+        print(f"smoke: first paint {self.first_paint_s:.2f} s, guarding {guarding_s:.2f} s, "
+              f"painted={painted}, first_paint_at={self.first_paint_at:.6f}, guarding_at={guarding_at:.6f}",
+              flush=True)
+        self._quit.set()
+
+    async def _shutdown(self) -> None:
+        for dialog in list(self.dialogs.values()):
+            dialog.reject()
+        switching = self._switching
+        if switching is not None and not switching.done():
+            switching.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await switching
+        await self.stop_guarding()
+        self.window.quitting = True
+        self.window.close()
+        if self.tray.tray is not None:
+            self.tray.tray.hide()
+
+    def run(self) -> int:
+        try:
+            return asyncio.run(self.main(), loop_factory=lambda: qasync.QEventLoop(self.app))
+        except RuntimeError as exc:
+            # The desktop ended Qt's loop under us (logout): main() was cancelled and cleaned up.
+            if "Event loop stopped before Future completed" in str(exc):
+                return self.exit_code
+            raise
+
+
+def run_app(args: Any, startup_factory: StartupFactory | None = None) -> int:
+    """Run the desktop app until the user quits; returns the process exit code."""
+    from ..config import log_dir
+    from ..logs import setup_logging
+
+    if getattr(args, "smoke", False):
+        args.demo = True
+    # No credentials anywhere: the window offers the sign-in dialog, with "Try the demo instead".
+    offer = startup_factory is None and not args.demo and not has_credentials()
+    setup_logging(None if args.demo else log_dir())
+    if offer:
+        log.info("no ProjectX credentials stored: offering the sign-in dialog")
+    return DesktopApp(args, startup_factory, offer_sign_in=offer).run()
+
+
+def has_credentials() -> bool:
+    try:
+        from ..config import load_config
+        from ..runtime import MissingCredentials, resolve_credentials
+
+        resolve_credentials(load_config(), None)
+        return True
+    except MissingCredentials:
+        return False
+    except Exception:  # a broken config: let start-up show the real error
+        return True

@@ -1,0 +1,116 @@
+"""Save a picture of a window (the README's screenshot of the demo)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication, QWidget
+
+
+def save_screenshot(widget: QWidget, path: str | Path) -> Path:
+    """Grab ``widget`` as it is drawn now (pending repaints first) and write it as a PNG.
+
+    Works offscreen too; under a real X server (Xvfb) fonts and the style are the system's."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    QApplication.processEvents()
+    if not widget.grab().save(str(path), "PNG"):
+        raise OSError(f"could not write the screenshot to {path}")
+    return path
+
+
+# ----- the README's screenshot: the demo after a daily-loss breach, on a real X server -------------
+
+XVFB_PACKAGES = (
+    "xvfb xauth libgl1 libegl1 libglib2.0-0 libfontconfig1 fonts-dejavu-core libdbus-1-3 libxkbcommon0 "
+    "libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 "
+    "libxcb-randr0 libxcb-render-util0 libxcb-image0"
+).split()
+
+
+def _ensure_xvfb() -> None:
+    import os
+    import shutil
+    import subprocess
+
+    if shutil.which("xvfb-run"):
+        return
+    if os.geteuid() != 0:
+        raise SystemExit("xvfb-run is missing: apt-get install " + " ".join(XVFB_PACKAGES))
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *XVFB_PACKAGES], check=True, env=env)
+
+
+async def _breach_scenario(desktop: object, path: Path) -> None:
+    """Trade in the demo like a new user would: a winner, then a loser past the daily loss limit."""
+    import asyncio
+
+    app = desktop  # DesktopApp
+    while app.startup is None or not app.startup.guardian.health.guarding:  # type: ignore[attr-defined]
+        await asyncio.sleep(0.1)
+    sim = app.startup.practice.sim  # type: ignore[attr-defined]
+    sim.pause_walk()
+    acct = app.startup.guardian.accounts[0]  # type: ignore[attr-defined]
+    price = sim.set_price("MNQ", 21000.0)
+    sim.place_order(acct, "MNQ", "buy", 1)
+    for step in range(1, 13):
+        await asyncio.sleep(0.25)
+        sim.set_price("MNQ", price + step * 2.5)
+    sim.close_position(acct, "MNQ")
+    await asyncio.sleep(1.0)
+    sim.place_order(acct, "MNQ", "buy", 3)
+    await asyncio.sleep(1.0)
+    sim.set_price("MNQ", price - 100.0)  # −$600 open: the per-position stop closes it, the day is done
+    await asyncio.sleep(4.0)
+    sim.resume_walk()
+    await asyncio.sleep(1.0)
+    save_screenshot(app.window, path)  # type: ignore[attr-defined]
+    print(f"screenshot saved to {path}", flush=True)
+    app._quit.set()  # type: ignore[attr-defined]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m deskguard.ui.screenshot [PATH]``: screenshot the demo under Xvfb."""
+    import argparse
+    import asyncio
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("path", nargs="?", default="resources/screenshots/demo.png")
+    args = parser.parse_args(argv)
+    path = Path(args.path).resolve()
+    if not os.environ.get("DISPLAY"):
+        _ensure_xvfb()
+        cmd = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-m", "deskguard.ui.screenshot", str(path)]
+        return subprocess.call(cmd, env=dict(os.environ, QT_QPA_PLATFORM="xcb"))
+
+    from types import SimpleNamespace
+
+    from .app import DesktopApp
+
+    os.environ.setdefault("DESKGUARD_HOME", tempfile.mkdtemp(prefix="deskguard-shot-"))
+    desktop = DesktopApp(SimpleNamespace(demo=True, smoke=False), tray_available=False)
+    desktop.window.resize(1500, 940)
+    original_main = desktop.main
+
+    async def main_with_scenario() -> int:
+        # Started after the first paint: the paint pumps Qt events inside a coroutine, and a task
+        # that became ready then would be entered re-entrantly.
+        tasks: list[asyncio.Task] = []
+        asyncio.get_running_loop().call_later(
+            1.0, lambda: tasks.append(asyncio.ensure_future(_breach_scenario(desktop, path))))
+        code = await original_main()
+        for task in tasks:
+            task.cancel()
+        return code
+
+    desktop.main = main_with_scenario  # type: ignore[method-assign]
+    return desktop.run()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

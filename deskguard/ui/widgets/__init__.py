@@ -1,0 +1,1 @@
+"""The dashboard's parts, each fed immutable snapshots by the main window."""

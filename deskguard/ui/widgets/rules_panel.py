@@ -1,0 +1,146 @@
+"""Each enabled rule: its current figure against its limit (with a bar), its state, pending changes."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QProgressBar,
+    QTableWidget,
+    QTableWidgetItem,
+    QWidget,
+)
+
+from ...engine.rules import ALL_RULES, RULES_BY_KEY, Figure
+from ...engine.settings import EngineSettings
+from ...guardian.snapshot import AccountSnapshot
+from ..display import AMBER, LOSS_COLOR, PROFIT_COLOR, RED
+from ..port import PendingChange
+
+COLUMNS = ("Rule", "Now", "State", "Pending")
+
+
+def rule_state(key: str, snap: AccountSnapshot | None, figure: Figure | None, warn_at: float | None) -> str:
+    """``locked``, ``breached``, ``warning`` or ``ok`` for one rule of one account."""
+    if snap is not None:
+        if any(lock.rule == key for lock in snap.locks):
+            return "locked"
+        if any(w == key or w.startswith(key + ":") or w.startswith(key + "/") or w.startswith(key + ".") for w in snap.warnings):
+            return "warning"
+    if figure is not None and figure.limit > 0:
+        if figure.used >= 1:
+            return "breached"
+        if warn_at is not None and figure.used >= warn_at:
+            return "warning"
+    return "ok"
+
+
+def pending_text(key: str, changes: list[PendingChange]) -> str:
+    parts = []
+    for change in changes:
+        rule, _, name = change.key.partition(".")
+        if rule != key:
+            continue
+        when = f" at {change.effective_at.astimezone():%a %H:%M}" if change.effective_at else " at the reset"
+        parts.append(f"{name or 'rule'}: {change.old} → {change.new}{when}")
+    return "; ".join(parts)
+
+
+_STATE_COLOUR = {"ok": PROFIT_COLOR, "warning": AMBER, "breached": LOSS_COLOR, "locked": RED}
+
+
+class RulesPanel(QTableWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(0, len(COLUMNS), parent)
+        self.setHorizontalHeaderLabels(list(COLUMNS))
+        self.verticalHeader().setVisible(False)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
+        self.setColumnHidden(3, True)  # shown only while a change waits for the reset
+        self.settings: EngineSettings | None = None
+        self.changes: list[PendingChange] = []
+        self.keys: list[str] = []
+        self._snap: AccountSnapshot | None = None
+        self._bars: dict[str, QProgressBar] = {}
+        self._shown: dict[str, tuple] = {}
+
+    def set_settings(self, settings: EngineSettings, changes: list[PendingChange]) -> None:
+        self.settings, self.changes = settings, changes
+        keys = [r.key for r in ALL_RULES if settings.rules[r.key].enabled]
+        if keys != self.keys:
+            self._rebuild(keys)
+        any_pending = False
+        for row, key in enumerate(self.keys):
+            text = pending_text(key, changes)
+            any_pending = any_pending or bool(text)
+            self.item(row, 3).setText(text)
+            rule = RULES_BY_KEY[key]
+            self.item(row, 0).setToolTip(rule.summary + (f"\nPending: {text}" if text else ""))
+        self.setColumnHidden(3, not any_pending)
+        self._shown.clear()
+        self.show_snapshot(self._snap)
+
+    def _rebuild(self, keys: list[str]) -> None:
+        self.keys = keys
+        self.setRowCount(len(keys))
+        self._bars.clear()
+        for row, key in enumerate(keys):
+            rule = RULES_BY_KEY[key]
+            title = QTableWidgetItem(f"{rule.number}  {rule.title}")
+            title.setToolTip(rule.summary)
+            self.setItem(row, 0, title)
+            bar = QProgressBar()
+            bar.setRange(0, 1000)
+            bar.setTextVisible(True)
+            bar.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            self.setCellWidget(row, 1, bar)
+            self._bars[key] = bar
+            self.setItem(row, 2, QTableWidgetItem(""))
+            self.setItem(row, 3, QTableWidgetItem(""))
+
+    def show_snapshot(self, snap: AccountSnapshot | None) -> None:
+        self._snap = snap
+        if self.settings is None:
+            return
+        for row, key in enumerate(self.keys):
+            figure = snap.figures.get(key) if snap is not None else None
+            warn_at = getattr(self.settings.rules[key], "warn_at", None)
+            state = rule_state(key, snap, figure, warn_at)
+            lock = next((lk for lk in snap.locks if lk.rule == key), None) if snap is not None else None
+            shown = (figure, state, lock)
+            if self._shown.get(key) == shown:
+                continue
+            self._shown[key] = shown
+            bar = self._bars[key]
+            if figure is None:
+                bar.setValue(0)
+                bar.setFormat("—")
+            else:
+                bar.setValue(int(min(1.0, figure.used) * 1000))
+                bar.setFormat(figure.text)
+            colour = _STATE_COLOUR[state]
+            bar.setStyleSheet(f"QProgressBar::chunk {{ background: {colour}; }}")
+            label = state.upper()
+            if lock is not None and lock.symbol:
+                label = f"LOCKED ({lock.symbol})"
+            item = self.item(row, 2)
+            item.setText(label)
+            item.setForeground(self.palette().text() if state == "ok" else QBrush(QColor(colour)))
+
+    def row_of(self, key: str) -> dict[str, str]:
+        """What the panel shows for one rule (for tests and screen readers)."""
+        row = self.keys.index(key)
+        return {
+            "rule": self.item(row, 0).text(),
+            "now": self._bars[key].format(),
+            "used": str(self._bars[key].value() / 1000),
+            "state": self.item(row, 2).text(),
+            "pending": self.item(row, 3).text(),
+        }
