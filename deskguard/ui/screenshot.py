@@ -11,9 +11,18 @@ def save_screenshot(widget: QWidget, path: str | Path) -> Path:
     """Grab ``widget`` as it is drawn now (pending repaints first) and write it as a PNG.
 
     Works offscreen too; under a real X server (Xvfb) fonts and the style are the system's."""
+    import asyncio
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    QApplication.processEvents()
+    try:
+        in_task = asyncio.current_task() is not None
+    except RuntimeError:
+        in_task = False
+    if not in_task:
+        # Pumping Qt events inside a coroutine would re-enter other asyncio tasks (qasync);
+        # grab() renders the widget synchronously anyway.
+        QApplication.processEvents()
     if not widget.grab().save(str(path), "PNG"):
         raise OSError(f"could not write the screenshot to {path}")
     return path
