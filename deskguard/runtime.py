@@ -322,7 +322,9 @@ async def prepare_runtime(
             from .simulator import DEMO_API_KEY, DEMO_USERNAME, Simulator
 
             progress("starting the built-in simulator")
-            simulator = Simulator(seed=simulator_seed if simulator_seed is not None else int.from_bytes(os.urandom(2)))
+            # A short request log: the demo runs for hours in the app's own process and loop.
+            simulator = Simulator(seed=simulator_seed if simulator_seed is not None else int.from_bytes(os.urandom(2)),
+                                  log_limit=5_000)
             await simulator.start()
             credentials = Credentials(DEMO_USERNAME, DEMO_API_KEY)
             urls = dict(api_url=simulator.api_url, user_hub_url=simulator.user_hub_url,

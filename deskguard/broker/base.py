@@ -23,6 +23,11 @@ class AuthenticationError(BrokerError):
     """The credentials were refused (exit code 3)."""
 
 
+class GatewayUnreachable(BrokerError):
+    """No answer from the gateway at all (no network, wrong URL, firewall), as opposed to an error
+    the gateway answered with. The sign-in dialog tells the two apart."""
+
+
 class HubState(StrEnum):
     CONNECTING = "connecting"
     CONNECTED = "connected"

@@ -49,7 +49,7 @@ from ..engine.events import (
 )
 from ..engine.models import Account, ContractSpec, Order, OrderType, Position, Quote, Side, Trade
 from . import parsing
-from .base import AuthenticationError, BrokerError, BrokerListener, ConnectionHealth, HubState
+from .base import AuthenticationError, BrokerError, BrokerListener, ConnectionHealth, GatewayUnreachable, HubState
 from .sdk_logging import quiet_sdk_logging, redact, register_secret
 
 log = logging.getLogger(__name__)
@@ -276,7 +276,7 @@ class ProjectXBroker:
                         "POST", "/Auth/loginKey", data={"userName": self._username, "apiKey": self._api_key}
                     )
             except TimeoutError:
-                raise BrokerError(
+                raise GatewayUnreachable(
                     f"cannot reach the gateway at {self.api_url} (no answer within {self._request_timeout:.0f}s)"
                 ) from None
             except Exception as exc:
@@ -305,7 +305,7 @@ class ProjectXBroker:
                 f"the gateway at {self.api_url} refused the credentials of user {self._username!r} ({text})"
             )
         if isinstance(exc, ProjectXConnectionError | OSError):
-            return BrokerError(f"cannot reach the gateway at {self.api_url} ({type(exc).__name__}: {text})")
+            return GatewayUnreachable(f"cannot reach the gateway at {self.api_url} ({type(exc).__name__}: {text})")
         if isinstance(exc, ProjectXServerError):
             return BrokerError(f"the gateway at {self.api_url} failed during login ({text})")
         if isinstance(exc, ProjectXDataError):
@@ -410,7 +410,7 @@ class ProjectXBroker:
                     continue
                 raise AuthenticationError(f"{what}: the gateway refused the session ({redact(str(exc))})") from None
             except ProjectXConnectionError as exc:
-                raise BrokerError(f"{what}: cannot reach the gateway at {self.api_url} ({redact(str(exc))})") from None
+                raise GatewayUnreachable(f"{what}: cannot reach the gateway at {self.api_url} ({redact(str(exc))})") from None
             except ProjectXError as exc:
                 raise BrokerError(f"{what}: {type(exc).__name__}: {redact(str(exc), self._api_key)}") from None
             except asyncio.CancelledError:

@@ -1,0 +1,176 @@
+"""Start DeskGuard when the user logs in: one small, separate function set per OS.
+
+- Linux and other XDG desktops: ``$XDG_CONFIG_HOME/autostart/deskguard.desktop`` (XDG Autostart
+  specification; ``~/.config`` when the variable is unset).
+- Windows: a ``DeskGuard`` value under ``HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Run``
+  (what the Startup folder's shortcut would do, without needing a COM call to make a ``.lnk``).
+- macOS: ``~/Library/LaunchAgents/com.deskguard.app.plist`` with ``RunAtLoad``.
+
+The command started is the running DeskGuard: the frozen executable, or ``python -m deskguard``.
+Nothing here needs Qt, so the settings dialog and the tests use it alike.
+"""
+
+from __future__ import annotations
+
+import os
+import plistlib
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+APP_ID = "deskguard"
+DESKTOP_FILE = "deskguard.desktop"
+WINDOWS_RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
+WINDOWS_VALUE = "DeskGuard"
+MAC_LABEL = "com.deskguard.app"
+
+
+def launch_command() -> list[str]:
+    """How to start this DeskGuard again: the frozen app itself, else this Python with ``-m``."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable]
+    return [sys.executable, "-m", "deskguard"]
+
+
+def is_enabled(env: Mapping[str, str] | None = None) -> bool:
+    if sys.platform.startswith("win"):
+        return windows_is_enabled()
+    if sys.platform == "darwin":
+        return mac_plist_path(env).exists()
+    return xdg_entry_path(env).exists()
+
+
+def enable(command: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> str:
+    """Create the autostart entry; returns where it lives (a path, or the registry value)."""
+    command = list(command or launch_command())
+    if sys.platform.startswith("win"):
+        return windows_enable(command)
+    if sys.platform == "darwin":
+        return str(mac_enable(command, env))
+    return str(xdg_enable(command, env))
+
+
+def disable(env: Mapping[str, str] | None = None) -> None:
+    """Remove the autostart entry (nothing happens when there is none)."""
+    if sys.platform.startswith("win"):
+        windows_disable()
+    elif sys.platform == "darwin":
+        mac_plist_path(env).unlink(missing_ok=True)
+    else:
+        xdg_entry_path(env).unlink(missing_ok=True)
+
+
+def set_enabled(on: bool, command: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> None:
+    if on:
+        enable(command, env)
+    else:
+        disable(env)
+
+
+# --- Linux / XDG -----------------------------------------------------------------------------------
+
+
+def xdg_entry_path(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    base = env.get("XDG_CONFIG_HOME", "").strip()
+    # The spec says a relative XDG_CONFIG_HOME is invalid and must be ignored.
+    root = Path(base) if base and os.path.isabs(base) else Path(env.get("HOME") or Path.home()) / ".config"
+    return root / "autostart" / DESKTOP_FILE
+
+
+def _desktop_exec_arg(arg: str) -> str:
+    # Desktop Entry spec, "The Exec key": quote an argument holding reserved characters, escaping
+    # ", `, $ and \ inside the quotes; a literal % is always written %%.
+    arg = arg.replace("%", "%%")
+    reserved = set(" \t\n\"'\\><~|&;$*?#()`")
+    if not arg or any(c in reserved for c in arg):
+        escaped = "".join("\\" + c if c in '"`$\\' else c for c in arg)
+        return f'"{escaped}"'
+    return arg
+
+
+def desktop_entry_text(command: Sequence[str]) -> str:
+    exec_line = " ".join(_desktop_exec_arg(a) for a in command)
+    return (
+        "[Desktop Entry]\n"
+        "Type=Application\n"
+        "Name=DeskGuard\n"
+        "Comment=Enforces your trading rules on TopstepX accounts\n"
+        f"Exec={exec_line}\n"
+        "Icon=deskguard\n"
+        "Terminal=false\n"
+        "Categories=Office;Finance;\n"
+        "X-GNOME-Autostart-enabled=true\n"
+    )
+
+
+def xdg_enable(command: Sequence[str], env: Mapping[str, str] | None = None) -> Path:
+    path = xdg_entry_path(env)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(desktop_entry_text(command), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+# --- Windows ---------------------------------------------------------------------------------------
+
+
+def windows_command_line(command: Sequence[str]) -> str:
+    """The Run value: one command line, quoted the way Windows programs parse it."""
+    return subprocess.list2cmdline(list(command))
+
+
+def windows_is_enabled() -> bool:
+    import winreg  # type: ignore[import-not-found]  # Windows only
+
+    try:
+        with winreg.OpenKey(winreg.HKEY_CURRENT_USER, WINDOWS_RUN_KEY) as key:
+            winreg.QueryValueEx(key, WINDOWS_VALUE)
+            return True
+    except OSError:
+        return False
+
+
+def windows_enable(command: Sequence[str]) -> str:
+    import winreg  # type: ignore[import-not-found]
+
+    with winreg.CreateKey(winreg.HKEY_CURRENT_USER, WINDOWS_RUN_KEY) as key:
+        winreg.SetValueEx(key, WINDOWS_VALUE, 0, winreg.REG_SZ, windows_command_line(command))
+    return f"HKCU\\{WINDOWS_RUN_KEY}\\{WINDOWS_VALUE}"
+
+
+def windows_disable() -> None:
+    import winreg  # type: ignore[import-not-found]
+
+    try:
+        with winreg.OpenKey(winreg.HKEY_CURRENT_USER, WINDOWS_RUN_KEY, 0, winreg.KEY_SET_VALUE) as key:
+            winreg.DeleteValue(key, WINDOWS_VALUE)
+    except FileNotFoundError:
+        pass
+
+
+# --- macOS -----------------------------------------------------------------------------------------
+
+
+def mac_plist_path(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    home = Path(env.get("HOME") or Path.home())
+    return home / "Library" / "LaunchAgents" / f"{MAC_LABEL}.plist"
+
+
+def launch_agent_plist(command: Sequence[str]) -> bytes:
+    return plistlib.dumps({
+        "Label": MAC_LABEL,
+        "ProgramArguments": list(command),
+        "RunAtLoad": True,
+        "ProcessType": "Interactive",
+    })
+
+
+def mac_enable(command: Sequence[str], env: Mapping[str, str] | None = None) -> Path:
+    path = mac_plist_path(env)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(launch_agent_plist(command))
+    return path
