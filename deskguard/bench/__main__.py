@@ -1,0 +1,85 @@
+"""``python -m deskguard.bench [NAME ...]``: run benchmarks, print a table, write bench-results.json.
+
+Names: engine, reaction, storm, startup, memory (default: all). Figures are medians of repeated runs
+(p99 and max where named). Storm and memory run the app or the guard and the simulator as separate
+processes on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+NAMES = ("engine", "reaction", "storm", "startup", "memory")
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": str(os.cpu_count()), "python": platform.python_version(), "os": platform.platform()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("names", nargs="*", help=f"{', '.join(NAMES)} (default: all)")
+    parser.add_argument("--breaches", type=int, default=1000, help="reaction: breaches per side (default 1000)")
+    parser.add_argument("--storm-seconds", type=float, default=60.0, help="storm: measured seconds (default 60)")
+    parser.add_argument("--startup-runs", type=int, default=5, help="startup: runs (default 5)")
+    parser.add_argument("--out", default="bench-results.json")
+    args = parser.parse_args(argv)
+    names = args.names or list(NAMES)
+    unknown = set(names) - set(NAMES)
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}; choose {', '.join(NAMES)}")
+    results: dict[str, float] = {}
+    started = time.perf_counter()
+    if "engine" in names:
+        from .engine_throughput import bench as engine_bench
+
+        print("engine throughput (5 runs of 100,000 events)…", flush=True)
+        results.update(engine_bench())
+    if "reaction" in names:
+        from .reaction import bench as reaction_bench
+
+        print(f"reaction time ({args.breaches} breaches through the SDK, and the SDK floor)…", flush=True)
+        results.update(reaction_bench(args.breaches))
+    if "storm" in names:
+        from .storm import bench as storm_bench
+
+        print(f"quote storm (the app, 2,000 quotes/s for {args.storm_seconds:.0f} s, a breach every 2 s)…",
+              flush=True)
+        results.update(storm_bench(duration_s=args.storm_seconds))
+    if "startup" in names:
+        from .startup import bench as startup_bench
+
+        print(f"start-up ({args.startup_runs} runs of deskguard --smoke)…", flush=True)
+        results.update(startup_bench(args.startup_runs))
+    if "memory" in names:
+        from .memory import bench as memory_bench
+
+        print("memory (one simulated hour: 360,000 quotes and 240 fills through the guard)…", flush=True)
+        results.update(memory_bench())
+    width = max(len(k) for k in results)
+    print()
+    for key, value in results.items():
+        print(f"{key:<{width}}  {value:>12,}")
+    print(f"\n{machine()['cpu']}, {machine()['cores']} cores, Python {machine()['python']}; "
+          f"took {time.perf_counter() - started:.0f} s")
+    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

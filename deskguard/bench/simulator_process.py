@@ -1,0 +1,269 @@
+"""The simulator in a process of its own, so its work never shares the measured app's event loop.
+
+``python -m deskguard.bench.simulator_process --quotes-per-s 2000 --symbols ES,NQ,…`` starts a
+:class:`~deskguard.simulator.Simulator` on 127.0.0.1 with its own walk paused and prints
+``listening <base_url>``. With a rate, once a market-hub client subscribed every listed contract,
+it steps their random walks round-robin at ``quotes-per-s`` in all (one step of each contract per
+round: the SDK keeps only the latest of one contract's quotes that arrive back to back, so bursts
+of one contract would never reach the guard). The pacer is drift-free: each wake-up makes every
+round due since the start (the simulator's own ``walk_interval_s`` loop sleeps *then* works, so it
+falls below its nominal rate as soon as a step costs anything). Each step pushes a GatewayQuote, a
+GatewayTrade and a GatewayDepth to the subscribed connections, as the gateway does. With
+``--total-quotes`` it stops after that many and prints ``fed <json>``. On SIGTERM it prints
+``pacer <json>`` (steps, seconds, its own loop lag and GC pauses, RSS) and exits.
+
+:class:`SimulatorProcess` starts and stops one from a benchmark, with bounded waits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from ..simulator import DEMO_API_KEY, DEMO_USERNAME, SimulatorControl
+
+#: The ten instruments the storm and memory benchmarks stream (as the engine benchmark's mix).
+SYMBOLS = ("ES", "NQ", "MNQ", "MES", "YM", "RTY", "CL", "GC", "ZN", "6E")
+PACER_TICK_S = 0.002
+MAX_CATCH_UP_STEPS = 50  # per contract and wake-up: after a long stall, do not flood the hub at once
+
+
+class LineReader:
+    """Lines of a child's stdout, read on a thread, handed out with bounded waits."""
+
+    def __init__(self, stream: Any) -> None:
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, stream: Any) -> None:
+        try:
+            for line in stream:
+                self.lines.put(line.rstrip("\n"))
+        except (OSError, ValueError):
+            pass
+        finally:
+            self.lines.put(None)  # end of stream
+
+    def wait_for(self, prefix: str, timeout: float) -> str:
+        """The first line starting with ``prefix`` (earlier lines are skipped); TimeoutError after
+        ``timeout`` seconds, EOFError if the child closed its output first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no {prefix!r} line within {timeout:.0f} s")
+            try:
+                line = self.lines.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if line is None:
+                raise EOFError(f"the process ended before printing {prefix!r}")
+            if line.startswith(prefix):
+                return line
+
+    def latest(self, prefix: str) -> str | None:
+        """The newest line starting with ``prefix`` among those already read (without waiting)."""
+        found = None
+        while True:
+            try:
+                line = self.lines.get_nowait()
+            except queue.Empty:
+                return found
+            if line is None:
+                self.lines.put(None)  # keep the end-of-stream mark for later readers
+                return found
+            if line.startswith(prefix):
+                found = line
+
+
+def gateway_free_env() -> dict[str, str]:
+    """``os.environ`` without the gateway and credential variables (``PROJECTX_*``, ``PROJECT_X_*``),
+    so a benchmark never reaches the user's real gateway or account."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("PROJECTX_", "PROJECT_X_"))}
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL after ``timeout``; always reaped."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5.0)
+
+
+class SimulatorProcess:
+    """``with SimulatorProcess(quotes_per_s=2000) as sim:`` → ``sim.base_url``, ``sim.control``, ``sim.env()``."""
+
+    def __init__(self, *, quotes_per_s: float = 0.0, symbols: Sequence[str] = SYMBOLS, seed: int = 1,
+                 log_limit: int = 100_000, total_quotes: int = 0, start_timeout: float = 30.0) -> None:
+        self.quotes_per_s = quotes_per_s
+        self.log_limit = log_limit
+        self.total_quotes = total_quotes
+        self.symbols = tuple(symbols)
+        self.seed = seed
+        self.start_timeout = start_timeout
+        self.proc: subprocess.Popen | None = None
+        self.reader: LineReader | None = None
+        self.base_url = ""
+        self.pacer: dict[str, Any] = {}
+
+    def __enter__(self) -> SimulatorProcess:
+        cmd = [sys.executable, "-m", "deskguard.bench.simulator_process", "--seed", str(self.seed),
+               "--quotes-per-s", str(self.quotes_per_s), "--symbols", ",".join(self.symbols),
+               "--log-limit", str(self.log_limit), "--total-quotes", str(self.total_quotes)]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        try:
+            self.reader = LineReader(self.proc.stdout)
+            self.base_url = self.reader.wait_for("listening ", self.start_timeout).split(" ", 1)[1].strip()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    @property
+    def control(self) -> SimulatorControl:
+        return SimulatorControl(self.base_url, timeout_s=10.0)
+
+    def env(self) -> dict[str, str]:
+        """This process's environment, pointing DeskGuard (and the SDK) at this simulator only."""
+        return {
+            **gateway_free_env(),
+            "PYTHONUNBUFFERED": "1",
+            "PROJECTX_API_URL": f"{self.base_url}/api",
+            "PROJECTX_USER_HUB_URL": f"{self.base_url}/hubs/user",
+            "PROJECTX_MARKET_HUB_URL": f"{self.base_url}/hubs/market",
+            "PROJECT_X_USERNAME": DEMO_USERNAME,
+            "PROJECT_X_API_KEY": DEMO_API_KEY,
+        }
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        try:
+            stop_process(self.proc)
+            if self.reader is not None:
+                try:
+                    self.pacer = json.loads(self.reader.wait_for("pacer ", 2.0).split(" ", 1)[1])
+                except (TimeoutError, EOFError, ValueError):
+                    pass
+        finally:
+            if self.proc.stdout is not None:
+                self.proc.stdout.close()
+            self.proc = None
+
+
+# --------------------------------------------------------------------- the child process
+
+
+async def _pace(sim: Any, contracts: list[Any], quotes_per_s: float, total_quotes: int, stop: asyncio.Event,
+                stats: dict[str, Any]) -> None:
+    """Once every contract is subscribed on the market hub, step the walks round-robin (one step
+    of each contract per round, so one contract's quotes never arrive back to back) at
+    ``quotes_per_s``; after ``total_quotes`` (0: no end) print ``fed <json>``."""
+    wanted = {c.id for c in contracts}
+
+    def subscribed() -> bool:  # quotes, trades and depth of every contract, on one connection
+        return any(wanted <= set(c["subscriptions"]["quotes"]) & set(c["subscriptions"]["marketTrades"])
+                   & set(c["subscriptions"]["depth"]) for c in sim.hubs.describe()["market"])
+
+    while not subscribed():
+        if stop.is_set():
+            return
+        await asyncio.sleep(0.01)
+    rounds_per_s = quotes_per_s / len(contracts)
+    last_round = total_quotes // len(contracts) if total_quotes > 0 else None
+    started = time.perf_counter()
+    done = 0  # rounds due so far (made, or dropped after a stall)
+    made = 0
+    while not stop.is_set() and (last_round is None or made < last_round):
+        due = int((time.perf_counter() - started) * rounds_per_s) - done
+        if due > 0:
+            take = min(due, MAX_CATCH_UP_STEPS)
+            if last_round is not None:
+                take = min(take, last_round - made)
+            stats["max_catch_up"] = max(stats["max_catch_up"], due)
+            for _ in range(take):
+                for contract in contracts:
+                    sim.step_walk(contract, 1)
+            done += due  # rounds beyond the cap are dropped, not owed: the rate stays honest
+            made += take
+            stats["steps"] += take * len(contracts)
+        await asyncio.sleep(PACER_TICK_S)
+    stats["seconds"] = round(time.perf_counter() - started, 3)
+    if last_round is not None:
+        print("fed " + json.dumps(stats), flush=True)
+
+
+async def _serve(seed: int, quotes_per_s: float, symbols: list[str], log_limit: int,
+                 total_quotes: int = 0) -> dict[str, Any]:
+    from ..simulator import Simulator
+    from .probes import GcPauses, LoopLag, rss_mb
+    from .reaction import percentile
+
+    sim = Simulator(seed=seed, walk_paused=True, idle_quote_interval_s=None if quotes_per_s > 0 else 5.0,
+                    log_limit=log_limit)
+    await sim.start()
+    # No cyclic garbage collection in this process: with thousands of log records alive, each full
+    # collection stalled this loop (and so the measured app's feed, and the stamps of the requests
+    # it receives) for 100-250 ms. Reference counting still frees everything; the few cycles
+    # aiohttp makes are left for the process's end, a couple of minutes away.
+    gc.freeze()
+    gc.disable()
+    lag, gc_pauses = LoopLag(), GcPauses()
+    lag.start()
+    gc_pauses.install()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    contracts = [sim.contract(s) for s in symbols]
+    stats: dict[str, Any] = {"steps": 0, "seconds": 0.0, "max_catch_up": 0}
+    print(f"listening {sim.base_url}", flush=True)
+    try:
+        if quotes_per_s > 0:
+            await _pace(sim, contracts, quotes_per_s, total_quotes, stop, stats)
+        await stop.wait()
+        return stats
+    finally:
+        await lag.stop()
+        if lag.samples:
+            stats["loop_lag_p99_ms"] = round(percentile(lag.samples, 99), 3)
+            stats["loop_lag_max_ms"] = round(max(lag.samples), 3)
+        stats.update(gc_pauses.summary())
+        stats["rss_mb"] = round(rss_mb(), 1)
+        await sim.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--quotes-per-s", type=float, default=0.0, help="0: the walk stays still")
+    parser.add_argument("--symbols", default=",".join(SYMBOLS))
+    parser.add_argument("--log-limit", type=int, default=100_000, help="records kept in each request/push log")
+    parser.add_argument("--total-quotes", type=int, default=0, help="stop the walk after this many (0: never)")
+    args = parser.parse_args(argv)
+    symbols = [s for s in args.symbols.split(",") if s]
+    stats = asyncio.run(_serve(args.seed, args.quotes_per_s, symbols, args.log_limit, args.total_quotes))
+    print("pacer " + json.dumps(stats), flush=True)
+
+
+if __name__ == "__main__":
+    main()

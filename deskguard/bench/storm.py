@@ -1,0 +1,302 @@
+"""Quote storm: the whole desktop app, fed 2,000 quotes/s for 60 s while breaches are injected.
+
+Three processes, so that no one's work shares another's event loop or CPU accounting:
+
+- the **simulator** (:mod:`.simulator_process`) steps ten instruments' walks at 200/s each; every
+  step is a GatewayQuote, a GatewayTrade and a GatewayDepth on the market hub, as the gateway sends;
+- the **app** (this module, ``app`` mode): the real :class:`~deskguard.ui.app.DesktopApp`
+  (offscreen, no tray) with the real guardian, store and broker assembled by
+  :func:`~deskguard.runtime.prepare_runtime` from a config.toml that streams those instruments.
+  Inside it, for the measured window (after a warm-up): a task sleeping 10 ms in a loop
+  (loop lag = actual − expected sleep), a 60 Hz ``QTimer`` frame clock (frame time = interval
+  between ticks), ``getrusage`` of the process over wall time (CPU, % of one core), and the
+  GatewayQuote messages its SDK client received (counted where the SDK's hub dispatches them,
+  before the SDK coalesces quotes per contract);
+- the **driver** (the benchmark's own process): every 2 s, a fill from the "web screen" on one of
+  three accounts holding 2 contracts, against ``max_contracts`` = 2. Reaction = the simulator's
+  push of that fill (GatewayUserTrade, found by order id) → the first enforcement request for the
+  account it receives, both stamped by the simulator with ``perf_counter`` (as :mod:`.reaction`).
+  A breach not enforced within 5 s counts as 5,000 ms (and in ``storm_breaches_missed``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+from .probes import GcPauses, LoopLag
+from .reaction import ENFORCEMENT, percentile
+from .simulator_process import SYMBOLS, LineReader, SimulatorProcess, stop_process
+
+LIMIT = 2
+#: Accounts of the simulator's default book, each holding LIMIT contracts of one instrument.
+HOLDINGS = ((1001, "MNQ"), (1002, "MES"), (1003, "NQ"))
+LAG_SLEEP_S = 0.010
+FRAME_INTERVAL_MS = 16  # 60 Hz, as close as a millisecond timer gets
+ENFORCE_TIMEOUT_S = 5.0
+#: The simulator logs every push (6,000 a second here) in a ring: ~5 s of history is plenty to find
+#: a fill's push, and a small ring keeps the simulator's own garbage collections short.
+SIM_LOG_LIMIT = 30_000
+
+
+# --------------------------------------------------------------------- the driver
+
+
+def bench(duration_s: float = 60.0, quotes_per_s: float = 2000.0, breach_every_s: float = 2.0,
+          warmup_s: float = 5.0) -> dict[str, float]:
+    """Run the storm once; the figures are percentiles over the run (one 60 s run is thousands of
+    lag and frame samples; reaction p99 is over its ~30 breaches)."""
+    with tempfile.TemporaryDirectory(prefix="deskguard-storm-") as home, \
+            SimulatorProcess(quotes_per_s=quotes_per_s, symbols=SYMBOLS, log_limit=SIM_LOG_LIMIT) as sim:
+        control = sim.control
+        for account_id, symbol in HOLDINGS:
+            control.place_order(account_id, symbol, "buy", LIMIT)
+        env = {**sim.env(), "DESKGUARD_HOME": home, "QT_QPA_PLATFORM": "offscreen"}
+        cmd = [sys.executable, "-m", "deskguard.bench.storm", "app", "--duration", str(duration_s),
+               "--warmup", str(warmup_s)]
+        with open(os.path.join(home, "app-stderr.txt"), "w+") as stderr:
+            app = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=stderr,
+                                   stdin=subprocess.DEVNULL, text=True)
+            try:
+                assert app.stdout is not None
+                lines = LineReader(app.stdout)
+                try:
+                    lines.wait_for("READY", 90.0)
+                    time.sleep(warmup_s)
+                    reactions, missed = _inject_breaches(control, duration_s, breach_every_s)
+                    measured = json.loads(lines.wait_for("RESULT ", 60.0).split(" ", 1)[1])
+                except (TimeoutError, EOFError) as exc:
+                    stderr.seek(0)
+                    raise RuntimeError(f"storm app: {exc}\n{stderr.read()[-3000:]}") from None
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    app.wait(timeout=30.0)  # a clean quit; if it hangs, stop_process ends it
+            finally:
+                stop_process(app)
+    pacer = sim.pacer
+    out = {
+        "storm_loop_lag_p99_ms": measured["loop_lag_p99_ms"],
+        "storm_frame_p99_ms": measured["frame_p99_ms"],
+        "storm_reaction_p99_ms": round(percentile(reactions, 99), 3),
+        "storm_cpu_percent": measured["cpu_percent"],
+        "storm_quotes_per_s": measured["quotes_per_s"],
+        "storm_quotes_to_guard_per_s": measured["quotes_to_guard_per_s"],
+        "storm_loop_lag_p50_ms": measured["loop_lag_p50_ms"],
+        "storm_loop_lag_max_ms": measured["loop_lag_max_ms"],
+        "storm_frame_p50_ms": measured["frame_p50_ms"],
+        "storm_frame_max_ms": measured["frame_max_ms"],
+        "storm_reaction_p50_ms": round(statistics.median(reactions), 3),
+        "storm_reaction_max_ms": round(max(reactions), 3),
+        "storm_breaches": len(reactions),
+        "storm_breaches_missed": missed,
+        "storm_app_gc_max_ms": measured["gc_max_ms"],
+    }
+    if pacer.get("seconds"):
+        out["storm_simulator_quotes_per_s"] = round(pacer["steps"] / pacer["seconds"])
+        out["storm_simulator_loop_lag_p99_ms"] = pacer.get("loop_lag_p99_ms", float("nan"))
+        out["storm_simulator_gc_max_ms"] = pacer.get("gc_max_ms", float("nan"))
+    return out
+
+
+def _inject_breaches(control: Any, duration_s: float, every_s: float) -> tuple[list[float], int]:
+    reactions: list[float] = []
+    missed = 0
+    marker = 0  # every log record we look for is newer than this sequence number
+    started = time.monotonic()
+    i = 0
+    # Breaches fall inside the app's measured window (which started with this loop): one that
+    # could not start by its last half-second (the previous ones ran late) is not made.
+    while i * every_s < duration_s and (i == 0 or time.monotonic() - started < duration_s - 0.5):
+        time.sleep(max(0.0, started + i * every_s - time.monotonic()))
+        account_id, symbol = HOLDINGS[i % len(HOLDINGS)]
+        i += 1
+        order_id = control.place_order(account_id, symbol, "buy", 1).get("orderId")
+        deadline = time.monotonic() + ENFORCE_TIMEOUT_S
+        # The fill's push first, while it is surely still in the simulator's (bounded) push log.
+        push = _poll(lambda: next((p for p in control.pushes(target="GatewayUserTrade", since=marker)
+                                   if _payload(p["arguments"]).get("orderId") == order_id), None), deadline)
+        request = None
+        if push is not None:
+            request = _poll(lambda: next((r for r in control.requests(since=push["seq"])
+                                          if r["endpoint"] in ENFORCEMENT and isinstance(r["body"], dict)
+                                          and r["body"].get("accountId") == account_id), None), deadline)
+        if request is None:
+            missed += 1
+            reactions.append(ENFORCE_TIMEOUT_S * 1000)
+        else:
+            reactions.append((request["mono"] - push["mono"]) * 1000)
+        _wait_size(control, account_id, time.monotonic() + ENFORCE_TIMEOUT_S)
+        marker = max([marker] + [r["seq"] for r in control.requests(since=marker)])
+    return reactions, missed
+
+
+def _poll(find: Any, deadline: float, every: float = 0.01) -> Any:
+    while True:
+        found = find()
+        if found is not None or time.monotonic() > deadline:
+            return found
+        time.sleep(every)
+
+
+def _wait_size(control: Any, account_id: int, deadline: float) -> None:
+    """Until the account is back at the limit (the guard reduced it), so breaches stay separate."""
+    while time.monotonic() < deadline:
+        if sum(p["size"] for p in control.state()["positions"] if p["accountId"] == account_id) <= LIMIT:
+            return
+        time.sleep(0.05)
+
+
+def _payload(arguments: list[Any]) -> dict:
+    payload = arguments[0] if arguments else {}
+    if isinstance(payload, dict) and isinstance(payload.get("data"), dict):
+        payload = payload["data"]
+    return payload if isinstance(payload, dict) else {}
+
+
+# --------------------------------------------------------------------- the app
+
+
+class QuoteCounter:
+    """GatewayQuote messages as the SDK's market hub dispatches them (before its per-contract
+    coalescing), and quote callbacks reaching DeskGuard's broker adapter (after it)."""
+
+    def __init__(self) -> None:
+        self.wire = 0
+        self.to_guard = 0
+
+    def install(self) -> None:
+        from ..broker.realtime import GuardRealtimeClient
+
+        original = GuardRealtimeClient._forward_quote_update
+        counter = self
+
+        def counted(rt: Any, *args: Any) -> None:
+            counter.wire += 1
+            original(rt, *args)
+
+        # The hub handler is bound when each realtime client sets up its connections: patching
+        # the class (in this benchmark-only process) counts every client the broker builds.
+        GuardRealtimeClient._forward_quote_update = counted  # type: ignore[method-assign]
+
+    def wrap_broker(self, broker: Any) -> None:
+        original = broker._on_quote_raw
+
+        def counted(data: Any) -> None:
+            self.to_guard += 1
+            original(data)
+
+        broker._on_quote_raw = counted  # bound into the SDK's callbacks when the broker starts
+
+
+def _run_app(duration_s: float, warmup_s: float) -> int:
+    import asyncio
+    import resource
+
+    import qasync
+    from PySide6.QtCore import Qt, QTimer
+
+    from ..config import config_path, log_dir, save_config
+    from ..logs import setup_logging
+    from ..ui.app import DesktopApp, Startup
+    from .guard_config import bench_config
+
+    save_config(bench_config(SYMBOLS, max_contracts=LIMIT), config_path())
+    setup_logging(log_dir())
+    quotes = QuoteCounter()
+    quotes.install()
+
+    async def startup(args: Any) -> Startup:
+        from ..runtime import prepare_runtime
+
+        runtime = await prepare_runtime()
+        quotes.wrap_broker(runtime.guardian.broker)
+        return Startup(runtime.guardian, cleanup=runtime.close)
+
+    desk = DesktopApp(argparse.Namespace(demo=False, smoke=False), startup, tray_available=False)
+    lag, gc_pauses = LoopLag(LAG_SLEEP_S), GcPauses()
+    frames: list[float] = []
+    last_frame: list[float] = []
+
+    def on_frame() -> None:
+        now = time.perf_counter()
+        if last_frame:
+            frames.append((now - last_frame[0]) * 1000)
+            last_frame[0] = now
+        else:
+            last_frame.append(now)
+
+    async def main() -> int:
+        timer = QTimer()
+        timer.setTimerType(Qt.TimerType.PreciseTimer)
+        timer.setInterval(FRAME_INTERVAL_MS)
+        timer.timeout.connect(on_frame)
+        timer.start()
+        lag.start()
+        gc_pauses.install()
+        app_task = asyncio.create_task(desk.main())
+        try:
+            deadline = time.monotonic() + 60.0
+            while not (desk.startup is not None and desk.startup.guardian.health.guarding):
+                if app_task.done() or time.monotonic() > deadline:
+                    print("FAILED the app did not start guarding", flush=True)
+                    return 1
+                await asyncio.sleep(0.05)
+            print("READY", flush=True)
+            await asyncio.sleep(warmup_s)
+            guardian: Any = desk.startup.guardian
+            lag.samples.clear()
+            gc_pauses.clear()
+            frames.clear()
+            last_frame.clear()
+            wire0, guard0, events0 = quotes.wire, quotes.to_guard, guardian.events_processed
+            r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+            await asyncio.sleep(duration_s)
+            r1, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - t0
+            cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+            lags = lag.samples
+            result = {
+                "loop_lag_p50_ms": round(statistics.median(lags), 3),
+                "loop_lag_p99_ms": round(percentile(lags, 99), 3),
+                "loop_lag_max_ms": round(max(lags), 3),
+                "frame_p50_ms": round(statistics.median(frames), 3),
+                "frame_p99_ms": round(percentile(frames, 99), 3),
+                "frame_max_ms": round(max(frames), 3),
+                "cpu_percent": round(100 * cpu / wall, 1),
+                "quotes_per_s": round((quotes.wire - wire0) / wall),
+                "quotes_to_guard_per_s": round((quotes.to_guard - guard0) / wall),
+                "events_per_s": round((guardian.events_processed - events0) / wall),
+                **gc_pauses.summary(),
+            }
+            print("RESULT " + json.dumps(result), flush=True)
+            return 0
+        finally:
+            timer.stop()
+            await lag.stop()
+            desk.window.quitConfirmed.emit()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(app_task, 30.0)
+
+    return asyncio.run(main(), loop_factory=lambda: qasync.QEventLoop(desk.app))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="the quote-storm benchmark (app mode is its child process)")
+    parser.add_argument("mode", nargs="?", default="bench", choices=("bench", "app"))
+    parser.add_argument("--duration", type=float, default=60.0)
+    parser.add_argument("--warmup", type=float, default=5.0)
+    args = parser.parse_args(argv)
+    if args.mode == "app":
+        return _run_app(args.duration, args.warmup)
+    print(json.dumps(bench(duration_s=args.duration, warmup_s=args.warmup), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""The storm, start-up and memory benchmarks, each in a tiny configuration: every figure is there
+and plausible. Not timed tests: nothing here asserts how fast anything is."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def _finite(results: dict, keys: list[str]) -> None:
+    missing = [k for k in keys if k not in results]
+    assert not missing, f"missing figures: {missing}"
+    for key in keys:
+        assert isinstance(results[key], (int, float)) and math.isfinite(results[key]), (key, results[key])
+
+
+def test_storm_reports_every_figure_with_breaches_enforced_under_quotes() -> None:
+    from deskguard.bench.storm import bench
+
+    results = bench(duration_s=2.0, quotes_per_s=1000.0, breach_every_s=0.5, warmup_s=0.5)
+
+    _finite(results, ["storm_loop_lag_p99_ms", "storm_frame_p99_ms", "storm_reaction_p99_ms",
+                      "storm_cpu_percent", "storm_quotes_per_s"])
+    assert results["storm_breaches"] >= 2
+    assert results["storm_breaches_missed"] == 0  # every breach was enforced at the simulator
+    assert 0 < results["storm_reaction_p99_ms"] < 5000
+    assert results["storm_loop_lag_p99_ms"] > -10  # a 10 ms sleep never returns before it began
+    assert results["storm_frame_p99_ms"] > 0
+    assert 0 < results["storm_cpu_percent"] < 100 * 64
+    assert results["storm_quotes_per_s"] > 0  # the app's SDK received the simulator's quotes
+
+
+def test_startup_reports_first_paint_before_guarding() -> None:
+    from deskguard.bench.startup import bench
+
+    results = bench(runs=1)
+
+    _finite(results, ["startup_first_paint_s", "startup_guarding_s"])
+    assert 0 < results["startup_first_paint_s"] <= results["startup_guarding_s"] < 60
+
+
+def test_memory_reports_rss_after_warm_up_and_at_the_end() -> None:
+    from deskguard.bench.memory import bench
+
+    results = bench(quotes=3000)
+
+    _finite(results, ["rss_start_mb", "rss_end_mb", "rss_growth_percent"])
+    assert 10 < results["rss_start_mb"] < 4096 and 10 < results["rss_end_mb"] < 4096
+    assert results["memory_quotes"] >= 3000  # every quote reached the guard's SDK
+    assert results["memory_fills"] >= 2
+    assert 0 < results["memory_quotes_to_guard"] <= results["memory_quotes"]
