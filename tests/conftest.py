@@ -1,0 +1,65 @@
+"""What every Qt test folder shares: offscreen Qt, one qasync loop for the session, and a test
+failing on any Qt warning the offscreen platform does not print by itself.
+
+The platform must be set before any QApplication exists (pytest-qt creates it lazily, in ``qapp``),
+so it is set when this file is imported. No test needs a screen.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+#: Folders whose tests drive Qt widgets.
+QT_FOLDERS = (TESTS / "ui", TESTS / "dialogs")
+
+#: Qt messages the offscreen platform itself prints; anything else at WARNING or above fails a test.
+OFFSCREEN_NOISE = (
+    r"This plugin does not support propagateSizeHints\(\)",
+    r"This plugin does not support raise\(\)",
+    r"This plugin does not support grabbing the keyboard",
+    r"QFont::setPointSizeF: Point size <= 0",
+    r"QObject::connect: No such signal QPlatformNativeInterface::systemTrayWindowChanged",  # a tray, offscreen
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        parents = Path(str(item.path)).resolve().parents
+        if any(folder in parents for folder in QT_FOLDERS):
+            item.add_marker(pytest.mark.qt_log_level_fail("WARNING"))
+            item.add_marker(pytest.mark.qt_log_ignore(*OFFSCREEN_NOISE))
+
+
+@pytest.fixture(scope="session")
+def qt_loop(qapp):
+    """One qasync loop for the whole session, never stopped or closed (see shared desktop.md:
+    stop() calls QApplication.exit() outside exec(), after which every qtbot wait returns at once)."""
+    import qasync
+
+    loop = qasync.QEventLoop(qapp, already_running=True)
+    asyncio.events._set_running_loop(None)
+    return loop
+
+
+@pytest.fixture
+def aio(qt_loop, qtbot):
+    """The session loop, marked running while this test holds it; leftover tasks cancelled after."""
+    asyncio.events._set_running_loop(qt_loop)
+    before = set(asyncio.all_tasks(qt_loop))
+    yield qt_loop
+    left = [t for t in asyncio.all_tasks(qt_loop) if t not in before and not t.done()]
+    for task in left:
+        task.cancel()
+    deadline = time.monotonic() + 5
+    while any(not t.done() for t in left) and time.monotonic() < deadline:
+        qtbot.wait(10)
+    asyncio.events._set_running_loop(None)
