@@ -14,6 +14,7 @@ no queue, no DeskGuard. ``reaction / floor`` is DeskGuard's own overhead.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import statistics
 import time
@@ -88,6 +89,8 @@ async def _deskguard(sim: Any, n: int, tmp: str) -> list[float]:
     store = Store(f"{tmp}/state.db")
     guardian = Guardian(broker, store, settings, accounts=[GUARDED], symbols=["MNQ"])
     await guardian.start()
+    gc.collect()
+    gc.freeze()  # as the app and headless mode do after start-up
     try:
         await _wait(lambda: guardian.health.guarding and _size(sim, GUARDED) == LIMIT)
         await asyncio.sleep(0.5)
