@@ -7,8 +7,9 @@ it steps their random walks round-robin at ``quotes-per-s`` in all (one step of 
 round: the SDK keeps only the latest of one contract's quotes that arrive back to back, so bursts
 of one contract would never reach the guard). The pacer is drift-free: each wake-up makes every
 round due since the start (the simulator's own ``walk_interval_s`` loop sleeps *then* works, so it
-falls below its nominal rate as soon as a step costs anything). Each step pushes a GatewayQuote, a
-GatewayTrade and a GatewayDepth to the subscribed connections, as the gateway does. With
+falls below its nominal rate as soon as a step costs anything). Each step pushes what each
+connection subscribed to: DeskGuard subscribes quotes only (a raw SDK client would also get the
+GatewayTrade and GatewayDepth the gateway sends with each quote). With
 ``--total-quotes`` it stops after that many and prints ``fed <json>``. On SIGTERM it prints
 ``pacer <json>`` (steps, seconds, its own loop lag and GC pauses, RSS) and exits.
 
@@ -180,9 +181,8 @@ async def _pace(sim: Any, contracts: list[Any], quotes_per_s: float, total_quote
     ``quotes_per_s``; after ``total_quotes`` (0: no end) print ``fed <json>``."""
     wanted = {c.id for c in contracts}
 
-    def subscribed() -> bool:  # quotes, trades and depth of every contract, on one connection
-        return any(wanted <= set(c["subscriptions"]["quotes"]) & set(c["subscriptions"]["marketTrades"])
-                   & set(c["subscriptions"]["depth"]) for c in sim.hubs.describe()["market"])
+    def subscribed() -> bool:  # quotes of every contract, on one connection
+        return any(wanted <= set(c["subscriptions"]["quotes"]) for c in sim.hubs.describe()["market"])
 
     while not subscribed():
         if stop.is_set():

@@ -3,7 +3,7 @@
 Three processes, so that no one's work shares another's event loop or CPU accounting:
 
 - the **simulator** (:mod:`.simulator_process`) steps ten instruments' walks at 200/s each; every
-  step is a GatewayQuote, a GatewayTrade and a GatewayDepth on the market hub, as the gateway sends;
+  step is a GatewayQuote to every connection subscribed to that contract's quotes;
 - the **app** (this module, ``app`` mode): the real :class:`~deskguard.ui.app.DesktopApp`
   (offscreen, no tray) with the real guardian, store and broker assembled by
   :func:`~deskguard.runtime.prepare_runtime` from a config.toml that streams those instruments.
