@@ -16,6 +16,18 @@ from pathlib import Path
 from .secrets import RedactingFilter
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+FILE_MODE = 0o600
+
+
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log whose every file is user-only: the first one and each one a rollover starts
+    (the standard handler opens those with the umask's mode, typically world-readable)."""
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+        if os.name != "nt" and os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, FILE_MODE)  # a file left by an older version, or made by hand
+        return open(fd, self.mode, encoding=self.encoding, errors=self.errors)  # noqa: SIM115
 
 
 def setup_logging(log_dir: Path | None, *, stdout: bool = False, level: int = logging.INFO) -> None:
@@ -26,13 +38,11 @@ def setup_logging(log_dir: Path | None, *, stdout: bool = False, level: int = lo
     root.setLevel(level)
     handlers: list[logging.Handler] = []
     if log_dir is not None:
-        log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        from .config.save import make_private_dirs
+
+        make_private_dirs(log_dir)  # missing folders (DESKGUARD_HOME too) are created user-only
         path = log_dir / "deskguard.log"
-        fh = logging.handlers.RotatingFileHandler(path, maxBytes=5_000_000, backupCount=5, encoding="utf-8")
-        handlers.append(fh)
-        if not path.exists():
-            path.touch(mode=0o600)
-        os.chmod(path, 0o600)
+        handlers.append(PrivateRotatingFileHandler(path, maxBytes=5_000_000, backupCount=5, encoding="utf-8"))
     if stdout:
         sh = logging.StreamHandler(sys.stdout)
         handlers.append(sh)

@@ -168,7 +168,7 @@ def parse_time(value: Any) -> datetime | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, datetime):
-        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+        return _in_utc(value)
     if isinstance(value, int | float):
         if not math.isfinite(value):
             return None
@@ -195,8 +195,15 @@ def parse_time(value: Any) -> datetime | None:
             parsed = datetime.fromisoformat(text)
         except ValueError:
             return None
-        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return _in_utc(parsed)
     return None
+
+
+def _in_utc(value: datetime) -> datetime | None:
+    try:
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before the first representable UTC moment
+        return None
 
 
 def req_time(d: Mapping[str, Any], *names: str) -> datetime:
@@ -360,7 +367,8 @@ class Deduplicator:
     """Drops hub events that repeat the last state seen for the same entity.
 
     Positions, orders and accounts are compared with the *latest* state known for the entity
-    (so a size that goes 1 -> 2 -> 1 is three events), trades by id. A ``Resync`` sets the
+    (so a size that goes 1 -> 2 -> 1 is three events), trades by id; an order update older than
+    the latest one known (by its update time) is stale and dropped. A ``Resync`` sets the
     baseline, so an event repeating what the resync already said is dropped too."""
 
     def __init__(self, max_trades: int = 200_000) -> None:
@@ -387,8 +395,11 @@ class Deduplicator:
 
     def order_is_new(self, o: Order) -> bool:
         fp = order_fingerprint(o)
-        if self._orders.get(o.id) == fp:
+        known = self._orders.get(o.id)
+        if known == fp:
             return False
+        if known is not None and o.updated_at is not None and known[-1] is not None and o.updated_at < known[-1]:
+            return False  # an older update arriving after a newer one (out of order): stale
         self._orders[o.id] = fp
         self._order_accounts[o.id] = o.account_id
         return True

@@ -109,6 +109,8 @@ def _render(value: Any) -> str:
         return f"{value:g}" if value.is_integer() or abs(value) < 1e15 else repr(value)
     if isinstance(value, (int,)):
         return str(value)
+    if isinstance(value, datetime):  # a TOML date-time where something else belongs (to_toml keeps it)
+        return value.isoformat()
     if isinstance(value, (timedelta, time, date)) or dataclasses.is_dataclass(value):
         return _render(to_toml(value))
     if isinstance(value, dict):

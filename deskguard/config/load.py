@@ -10,7 +10,8 @@ import tomlkit
 from tomlkit.exceptions import ParseError, TOMLKitError
 
 from .errors import ConfigError
-from .model import DeskGuardConfig, config_from_data
+from .locate import KeyLines
+from .model import DeskGuardConfig, config_from_data, dotted_key
 from .paths import config_path
 
 _POSITION = re.compile(r"\s+at line \d+ col \d+\s*$")
@@ -77,7 +78,19 @@ def read_text(path: Path) -> str:
 def loads_config(text: str, path: str | Path | None = "config.toml") -> DeskGuardConfig:
     """Validate the text of a config file (``path`` only names it in messages)."""
     data: dict[str, Any] = parse_document(text, path).unwrap()
-    return config_from_data(data, path)
+    try:
+        return config_from_data(data, path)
+    except ConfigError as exc:
+        raise _with_lines(exc, text) from None
+
+
+def _with_lines(exc: ConfigError, text: str) -> ConfigError:
+    """The same problems, each with the line its key is written on (file, line and key)."""
+    lines = KeyLines(text, dotted_key)
+    return ConfigError.collect(
+        ConfigError(e.path, e.key, e.problem, e.line if e.line is not None else lines.line_of(e.key))
+        for e in exc.errors
+    )
 
 
 def load_config(path: str | Path | None = None) -> DeskGuardConfig:

@@ -83,7 +83,8 @@ class Guardian:
         self.accounts: list[int] = []
         self.account_info: dict[int, Account] = {}
         self.observers: list[GuardianObserver] = []
-        self.enforcer = Enforcer(broker, self.engine.state, self._record_call, self._enforcement_done)
+        self.enforcer = Enforcer(broker, self.engine.state, self._record_call, self._enforcement_done,
+                                 stale=self._picture_was_stale, idle=self._evaluate_again)
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deskguard-store")
         self._tasks: list[asyncio.Task] = []
@@ -94,7 +95,7 @@ class Guardian:
         self._alerts: dict[int, str] = {}
         self._persisted: dict[int, tuple] = {}
         self._watched: set[str] = set()
-        self._resynced: set[int] = set()
+        self._resynced: set[int] = set()  # accounts re-synced since the last (re)connect
         self._uncommitted: set[Lock] = set()  # new locks not yet in the store: not shown yet
         self._due: datetime | None = None  # the earliest deadline seen and not yet ticked
         self.running = False
@@ -229,6 +230,10 @@ class Guardian:
 
     def _on_health(self, health: ConnectionHealth) -> None:
         was = self._health.guarding
+        if health.reconnects != self._health.reconnects:
+            # Every reconnect is followed by a Resync per account; until it arrives, what happened
+            # during the gap is unknown (a failing Trade/search keeps it unknown): not guarded.
+            self._resynced.clear()
         self._health = health
         self._emit("on_health", health)
         if was and not health.guarding:
@@ -395,6 +400,18 @@ class Guardian:
         self._dirty.add(account_id)
         self._schedule_publish()
 
+    def _evaluate_again(self, account_id: int) -> None:
+        """The enforcer absorbed decisions while busy and is idle now: evaluate with the latest
+        picture (a lock's close on sight of a position opened during a flatten's last read)."""
+        if self.running:
+            self.submit_event(ClockTick(self.clock.now()))
+
+    def _picture_was_stale(self, account_id: int) -> None:
+        """An enforcement found the broker without what the engine believed (hub events out of
+        order, a missed close): the broker's word wins, read it again."""
+        log.info("account %s: the broker had nothing to enforce on; re-syncing its picture", account_id)
+        asyncio.ensure_future(self._resync_after_failure(account_id))
+
     async def _resync_after_failure(self, account_id: int) -> None:
         """Reconcile by reading: the broker's word decides what is still open."""
         try:
@@ -466,7 +483,7 @@ class Guardian:
         locks = tuple(lock for lock in state.locks if lock not in self._uncommitted)
         if status == AccountStatus.LOCKED and not any(lock.symbol is None for lock in locks):
             status = AccountStatus.ENFORCING  # persist before announce: LOCKED once the lock is committed
-        if not self.health.guarding:
+        if not self.health.guarding or account_id not in self._resynced:
             status = AccountStatus.NOT_GUARDING
         elif enforcing and status != AccountStatus.LOCKED:
             status = AccountStatus.ENFORCING

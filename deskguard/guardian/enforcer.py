@@ -3,7 +3,14 @@
 Broker calls go out first, bookkeeping after, so disk latency never delays a close. Every call is
 retried with backoff (bounded), every try is audited, and a flatten is verified by reading the
 broker's positions and orders again — an uncertain result is reconciled by reading, never by blind
-repetition. At most one flatten runs per account; decisions that arrive meanwhile are absorbed.
+repetition. At most one flatten runs per account; decisions that arrive meanwhile are absorbed —
+and once nothing is in flight for the account any more, the enforcer says so (``idle``) so the
+guardian re-evaluates it: a position opened after the flatten's last read is not forgotten.
+
+When a call fails but the read shows there was nothing to act on (a position already gone, an order
+no longer working), the decision came from a stale picture — e.g. hub events that arrived out of
+order. The enforcer then says so (``stale``), and the guardian re-syncs the account from the broker,
+rather than acting on the phantom again at every quote.
 """
 
 from __future__ import annotations
@@ -53,11 +60,16 @@ class Enforcer:
         outcome: Callable[[int, Decision, bool, str], None],
         backoff: tuple[float, ...] = CALL_BACKOFF,
         rounds: int = FLATTEN_ROUNDS,
+        stale: Callable[[int], None] = lambda account_id: None,
+        idle: Callable[[int], None] = lambda account_id: None,
     ) -> None:
         self.broker = broker
         self.state_of = state_of
         self.record = record
         self.outcome = outcome  # (account, decision, succeeded, detail) once a decision is finished
+        self.stale = stale  # (account): the broker had nothing where the decision saw something
+        self.idle = idle  # (account): nothing in flight any more, and decisions were absorbed meanwhile
+        self._absorbed: set[int] = set()
         self.backoff = backoff
         self.rounds = rounds
         self._flattening: dict[int, asyncio.Task] = {}
@@ -74,17 +86,20 @@ class Enforcer:
         acct = decision.account_id
         if decision.action == Action.FLATTEN:
             if acct in self._flattening:
+                self._absorbed.add(acct)
                 return False
             task = self._spawn(self._flatten(decision))
             self._flattening[acct] = task
-            task.add_done_callback(lambda _t: self._flattening.pop(acct, None))
+            task.add_done_callback(lambda _t: self._finished(acct, self._flattening.pop(acct, None)))
             return True
         if acct in self._flattening and decision.action in (
             Action.CLOSE_POSITION, Action.REDUCE_POSITION, Action.CANCEL_ORDERS,
         ):
+            self._absorbed.add(acct)
             return False  # the flatten in flight covers it
         key = (acct, decision.action.value, decision.contract_id or "*")
         if key in self._busy:
+            self._absorbed.add(acct)
             return False
         runner = {
             Action.CLOSE_POSITION: self._close,
@@ -97,8 +112,15 @@ class Enforcer:
             return False
         task = self._spawn(runner(decision))
         self._busy[key] = task
-        task.add_done_callback(lambda _t: self._busy.pop(key, None))
+        task.add_done_callback(lambda _t: self._finished(acct, self._busy.pop(key, None)))
         return True
+
+    def _finished(self, acct: int, _task: object) -> None:
+        """An enforcement ended: if it absorbed decisions and nothing else runs for the account,
+        have it evaluated again (what it absorbed may have come after its last read)."""
+        if acct in self._absorbed and not self.in_flight(acct):
+            self._absorbed.discard(acct)
+            self.idle(acct)
 
     def _spawn(self, coro: Awaitable) -> asyncio.Task:
         task = asyncio.ensure_future(coro)
@@ -148,12 +170,12 @@ class Enforcer:
         positions = list(state.positions.values())
         for round_no in range(1, self.rounds + 1):
             # Cancel first so a resting stop cannot fill against the close; then close by contract.
-            await asyncio.gather(*(
+            cancels = await asyncio.gather(*(
                 self._call(d, "Order/cancel", f"order {o.id} ({symbol_of(o.contract_id)})",
                            lambda o=o: self.broker.cancel_order(acct, o.id))
                 for o in orders
             ))
-            await asyncio.gather(*(
+            closes = await asyncio.gather(*(
                 self._call(d, "Position/closeContract", symbol_of(p.contract_id),
                            lambda p=p: self.broker.close_position(acct, p.contract_id))
                 for p in positions
@@ -164,12 +186,17 @@ class Enforcer:
                                                       lambda: self.broker.open_orders(acct))
             if ok_p and ok_o and not fresh_positions and not fresh_orders:
                 self.outcome(acct, d, True, f"flat after {round_no} round(s)")
+                if not all(r[0] for r in (*cancels, *closes)):
+                    self.stale(acct)  # a call failed on something that was not there
                 return
             positions = list(fresh_positions) if ok_p else positions
             orders = list(fresh_orders) if ok_o else orders
             await asyncio.sleep(ROUND_PAUSE * round_no)
-        left = ", ".join(f"{p.size} {symbol_of(p.contract_id)}" for p in positions) or "unknown positions"
-        self.outcome(acct, d, False, f"still not flat after {self.rounds} rounds: {left}")
+        left = [f"{p.size} {symbol_of(p.contract_id)}" for p in positions]
+        if orders:
+            left.append(f"{len(orders)} working order(s)")
+        what = ", ".join(left) or "could not read the positions and orders"
+        self.outcome(acct, d, False, f"still not flat after {self.rounds} rounds: {what}")
 
     async def _close(self, d: Decision) -> None:
         acct, contract = d.account_id, d.contract_id
@@ -180,7 +207,11 @@ class Enforcer:
             ok_p, fresh, _ = await self._call(d, "Position/searchOpen", f"verify {symbol_of(contract)} closed",
                                               lambda: self.broker.open_positions(acct))
             if ok_p and not any(p.contract_id == contract for p in fresh):  # type: ignore[union-attr]
-                self.outcome(acct, d, True, f"{symbol_of(contract)} closed")
+                if ok:
+                    self.outcome(acct, d, True, f"{symbol_of(contract)} closed")
+                else:  # the close failed, yet the broker has no such position (any more)
+                    self.outcome(acct, d, True, f"{symbol_of(contract)} no longer open")
+                    self.stale(acct)
                 return
             await asyncio.sleep(ROUND_PAUSE)
         self.outcome(acct, d, False, f"{symbol_of(contract)} position still open")
@@ -198,13 +229,15 @@ class Enforcer:
                 self.outcome(acct, d, True, f"{symbol_of(contract)} at {size}, limit {target}")
                 return
             excess = size - target
-            await self._call(d, "Position/partialCloseContract", f"{excess} {symbol_of(contract)}",
-                             lambda excess=excess: self.broker.partial_close(acct, contract, excess))
+            ok, _, _ = await self._call(d, "Position/partialCloseContract", f"{excess} {symbol_of(contract)}",
+                                        lambda excess=excess: self.broker.partial_close(acct, contract, excess))
             ok_p, fresh, _ = await self._call(d, "Position/searchOpen", f"verify {symbol_of(contract)} size",
                                               lambda: self.broker.open_positions(acct))
             if ok_p:
                 pos = next((p for p in fresh if p.contract_id == contract), None)  # type: ignore[union-attr]
                 size = pos.size if pos is not None else 0
+                if not ok and size <= target:
+                    self.stale(acct)  # the position was already within the limit at the broker
             else:
                 await asyncio.sleep(ROUND_PAUSE)
         self.outcome(acct, d, size <= target, f"{symbol_of(contract)} still at {size}, limit {target}")
@@ -217,11 +250,24 @@ class Enforcer:
                        lambda o=o: self.broker.cancel_order(acct, o.id))
             for o in orders
         ))
-        ok = all(r[0] for r in results)
         if not orders:
             self.outcome(acct, d, True, NOTHING_TO_DO)  # filled or gone before the cancel ran
             return
-        self.outcome(acct, d, ok, f"{len(orders)} order(s) cancelled" if ok else "some orders could not be cancelled")
+        failed = {o.id for o, r in zip(orders, results, strict=True) if not r[0]}
+        if not failed:
+            self.outcome(acct, d, True, f"{len(orders)} order(s) cancelled")
+            return
+        # Reconcile by reading: an order that is no longer working needed no cancel.
+        ok_o, fresh, _ = await self._call(d, "Order/searchOpen", "verify cancelled",
+                                          lambda: self.broker.open_orders(acct))
+        still = {o.id for o in fresh if o.is_working} & failed if ok_o else failed  # type: ignore[union-attr]
+        if still:
+            self.outcome(acct, d, False, f"{len(still)} order(s) could not be cancelled")
+            return
+        done = len(orders) - len(failed)
+        gone = f"{len(failed)} no longer working"
+        self.outcome(acct, d, True, f"{done} order(s) cancelled, {gone}" if done else f"order(s) {gone}")
+        self.stale(acct)
 
     async def _place_stop(self, d: Decision) -> None:
         assert d.contract_id and d.stop_price is not None and d.side is not None and d.size

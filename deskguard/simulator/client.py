@@ -25,8 +25,9 @@ class SimulatorControl:
 
     # ----------------------------------------------------------------- reading
 
-    def state(self) -> dict[str, Any]:
-        return self._get("state")
+    def state(self, only: list[str] | tuple[str, ...] | None = None) -> dict[str, Any]:
+        """The simulator's state; ``only`` some sections (``("positions", "openOrders")``)."""
+        return self._get("state", only=",".join(only) if only else None)
 
     def contract(self, symbol: str) -> dict[str, Any]:
         return self._get("contract", symbol=symbol)
@@ -138,6 +139,13 @@ class SimulatorControl:
 
     def send_malformed(self, hub: str, kind: str) -> int:
         return int(self._post("faults/malformed", hub=hub, kind=kind)["sent"])
+
+    def replay_user_pushes(
+        self, count: int = 1, *, target: str | None = None, reverse: bool = False, extra_fields: bool = False
+    ) -> int:
+        return int(
+            self._post("faults/replay", count=count, target=target, reverse=reverse, extraFields=extra_fields)["sent"]
+        )
 
     def set_hub_silent(self, hub: str, silent: bool = True) -> None:
         self._post("faults/silence", hub=hub, silent=silent)

@@ -1,6 +1,7 @@
 """HTTP control API under ``/control`` (no auth, loopback only), mirroring ``Simulator``'s methods.
 
-GET  /control/state                               full state (accounts, positions, orders, trades, …)
+GET  /control/state?only=positions,openOrders,…   full state (accounts, positions, orders, trades, …),
+                                                  or only the sections named
 GET  /control/contract?symbol=MNQ                 one contract (id, name, tickSize, …)
 GET  /control/requests?endpoint=…&since=N         REST request log
 GET  /control/pushes?hub=…&target=…&since=N       hub push log
@@ -21,6 +22,7 @@ POST /control/faults/refuse-hubs    {seconds}
 POST /control/faults/fail           {endpoint, count?, status?}
 POST /control/faults/delay          {endpoint, count?, seconds?}
 POST /control/faults/malformed      {hub, kind}                      -> {sent}
+POST /control/faults/replay         {count?, target?, reverse?, extraFields?} -> {sent}
 POST /control/faults/silence        {hub, silent?}
 POST /control/faults/token-lifetime {seconds}
 POST /control/faults/expire-tokens  {}
@@ -58,7 +60,7 @@ class ControlApi:
 
     def add_routes(self, app: web.Application) -> None:
         gets: dict[str, Callable[[web.Request], Any]] = {
-            "state": lambda r: self._sim.state(),
+            "state": lambda r: self._sim.state(r.query["only"].split(",") if r.query.get("only") else None),
             "contract": self._contract,
             "requests": lambda r: as_dicts(self._sim.requests(r.query.get("endpoint"), _since(r))),
             "pushes": lambda r: as_dicts(self._sim.pushes(r.query.get("hub"), r.query.get("target"), _since(r))),
@@ -91,6 +93,12 @@ class ControlApi:
                 _str(b, "endpoint"), int(b.get("count", 1)), float(b.get("seconds", 1.0))
             ),
             "faults/malformed": lambda b: {"sent": self._sim.send_malformed(_str(b, "hub"), _str(b, "kind"))},
+            "faults/replay": lambda b: {
+                "sent": self._sim.replay_user_pushes(
+                    int(b.get("count", 1)), target=b.get("target") or None, reverse=bool(b.get("reverse", False)),
+                    extra_fields=bool(b.get("extraFields", False)),
+                )
+            },
             "faults/silence": lambda b: self._sim.set_hub_silent(_str(b, "hub"), bool(b.get("silent", True))),
             "faults/token-lifetime": lambda b: self._sim.set_token_lifetime(_float(b, "seconds")),
             "faults/expire-tokens": lambda b: self._sim.expire_tokens(),

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
+import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -19,7 +21,16 @@ from aiohttp import web
 from deskguard.simulator.book import Account, ActionResult, Book, default_accounts
 from deskguard.simulator.contracts import Contract, ContractCatalog
 from deskguard.simulator.control import ControlApi
-from deskguard.simulator.enums import Hub, MalformedKind, MarketEvent, OrderSide, OrderType, PayloadForm, UserEvent
+from deskguard.simulator.enums import (
+    WORKING_STATUSES,
+    Hub,
+    MalformedKind,
+    MarketEvent,
+    OrderSide,
+    OrderType,
+    PayloadForm,
+    UserEvent,
+)
 from deskguard.simulator.faults import FaultPlan
 from deskguard.simulator.hubs import SignalRHubs, encode, invocation
 from deskguard.simulator.market import Market
@@ -30,6 +41,7 @@ from deskguard.simulator.tokens import DEFAULT_TOKEN_LIFETIME_S, TokenIssuer
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
+_USER_TARGETS = frozenset(e.value for e in UserEvent)
 
 
 class UnknownContractError(KeyError):
@@ -180,20 +192,29 @@ class Simulator:
     def price(self, contract: str | Contract) -> float:
         return self.market.price(self.contract(contract))
 
-    def state(self) -> dict[str, Any]:
-        """Everything a test or the practice ticket may want to look at, in gateway field names."""
-        return {
-            "accounts": [a.to_api() for a in self.book.accounts.values()],
-            "positions": [p.to_api() for p in self.book.positions()],
-            "orders": [o.to_api() for o in self.book.orders()],
-            "trades": [t.to_api() for t in self.book.trades()],
-            "prices": self.market.known_prices(),
-            "walkPaused": self.walk_paused,
-            "payloadForms": {h.value: f.value for h, f in self.hubs.payload_forms.items()},
-            "tokenLifetimeS": self.tokens.lifetime_s,
-            "faults": self.faults.describe(),
-            "hubs": self.hubs.describe(),
+    def state(self, only: Iterable[str] | None = None) -> dict[str, Any]:
+        """Everything a test or the practice ticket may want to look at, in gateway field names.
+
+        ``only`` names the sections wanted (a long-running driver polling positions need not copy
+        every order and trade of the day each time); ``openOrders`` is the working orders alone."""
+        sections: dict[str, Callable[[], Any]] = {
+            "accounts": lambda: [a.to_api() for a in self.book.accounts.values()],
+            "positions": lambda: [p.to_api() for p in self.book.positions()],
+            "orders": lambda: [o.to_api() for o in self.book.orders()],
+            "openOrders": lambda: [o.to_api() for o in self.book.orders() if o.status in WORKING_STATUSES],
+            "trades": lambda: [t.to_api() for t in self.book.trades()],
+            "prices": self.market.known_prices,
+            "walkPaused": lambda: self.walk_paused,
+            "payloadForms": lambda: {h.value: f.value for h, f in self.hubs.payload_forms.items()},
+            "tokenLifetimeS": lambda: self.tokens.lifetime_s,
+            "faults": self.faults.describe,
+            "hubs": self.hubs.describe,
         }
+        wanted = [name for name in sections if name != "openOrders"] if only is None else list(only)
+        unknown = [name for name in wanted if name not in sections]
+        if unknown:
+            raise ValueError(f"unknown state section(s): {', '.join(unknown)}")
+        return {name: sections[name]() for name in wanted}
 
     def requests(self, endpoint: str | None = None, since: int = 0) -> list[RequestRecord]:
         """REST calls received, oldest first (``endpoint`` like "Position/closeContract")."""
@@ -346,6 +367,37 @@ class Simulator:
             return sent
         frame = self._odd_event(hub, extra_fields=kind is MalformedKind.UNKNOWN_FIELDS)
         return self.hubs.send_raw(hub, frame, f"<{kind.value}>")
+
+    def replay_user_pushes(
+        self, count: int = 1, *, target: UserEvent | str | None = None, reverse: bool = False, extra_fields: bool = False
+    ) -> int:
+        """Send the last ``count`` user-hub events again (``target`` only, if given): duplicates of
+        what the gateway already sent; ``reverse`` sends them newest first (out of order);
+        ``extra_fields`` adds unheard-of fields to each payload. Returns how many messages were
+        written (one per event and user-hub connection)."""
+        wanted = UserEvent(target).value if target else None
+        picked: list[tuple[str, list[Any]]] = []
+        seen: set[str] = set()
+        for push in reversed(self.recorder.pushes):
+            if len(picked) >= count:
+                break
+            if push.hub != Hub.USER.value or push.target not in _USER_TARGETS or wanted not in (None, push.target):
+                continue
+            key = json.dumps([push.target, push.arguments], sort_keys=True, default=str)
+            if key in seen:  # one record per connection: the same event
+                continue
+            seen.add(key)
+            picked.append((push.target, copy.deepcopy(push.arguments)))
+        if not reverse:
+            picked.reverse()  # oldest first, as they were sent
+        sent = 0
+        for event_target, arguments in picked:
+            if extra_fields and arguments and isinstance(arguments[0], dict):
+                payload = arguments[0]
+                body = payload["data"] if isinstance(payload.get("data"), dict) else payload
+                body.update({"simulatorReplay": {"nested": [1, 2, 3]}, "riskTier": "experimental"})
+            sent += self.hubs.send_raw(Hub.USER, invocation(event_target, arguments), f"<replay {event_target}>")
+        return sent
 
     def _odd_event(self, hub: Hub, *, extra_fields: bool) -> str:
         """A real event target whose payload has unknown extra fields, or lacks required ones."""

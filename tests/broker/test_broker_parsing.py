@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -16,7 +16,7 @@ from deskguard.broker.projectx import (
     resolve_gateway_urls,
 )
 from deskguard.broker.sdk_logging import RedactingFilter, quiet_sdk_logging, redact, register_secret
-from deskguard.engine.models import OrderStatus, OrderType, PositionType, Side
+from deskguard.engine.models import Order, OrderStatus, OrderType, PositionType, Side
 
 POSITION = {
     "id": 7,
@@ -106,6 +106,20 @@ def test_deduplicator_compares_with_the_latest_state() -> None:
     assert d.known_open_positions(1001) == {}
     assert not d.position_is_new(flat)  # the baseline already said flat
     assert not d.account_is_new(account)
+
+
+def test_an_order_update_older_than_the_latest_is_stale() -> None:
+    t = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
+    working = Order(7, 1001, "CON.F.US.MNQ.Z26", OrderStatus.OPEN, OrderType.STOP, Side.SELL, 1, None, 19_990.0,
+                    t, t)
+    moved = Order(7, 1001, "CON.F.US.MNQ.Z26", OrderStatus.OPEN, OrderType.STOP, Side.SELL, 1, None, 19_995.0,
+                  t, t + timedelta(seconds=1))
+    filled = Order(7, 1001, "CON.F.US.MNQ.Z26", OrderStatus.FILLED, OrderType.STOP, Side.SELL, 1, None, 19_995.0,
+                   t, t + timedelta(seconds=2))
+    dedupe = parsing.Deduplicator()
+    assert [dedupe.order_is_new(o) for o in (working, moved, filled)] == [True, True, True]
+    assert [dedupe.order_is_new(o) for o in (moved, working, filled)] == [False, False, False]
+    assert dedupe.known_working_orders(1001) == set()
 
 
 def test_gateway_urls_explicit_then_env_then_topstepx() -> None:

@@ -34,8 +34,8 @@ def test_bad_file_prints_every_problem_to_stderr_and_returns_2(tmp_path: Path, c
     assert check_config(path) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert f"{path}: rules.daily_realized_loss.max_loss: must be a positive amount (got -500)" in err.splitlines()
-    assert f"{path}: rules.daily_realized_loss.max_los: unknown key; did you mean max_loss?" in err.splitlines()
+    assert f"{path}: line 2: rules.daily_realized_loss.max_loss: must be a positive amount (got -500)" in err.splitlines()
+    assert f"{path}: line 3: rules.daily_realized_loss.max_los: unknown key; did you mean max_loss?" in err.splitlines()
     assert len(err.splitlines()) == 3
 
 

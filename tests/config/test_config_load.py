@@ -157,7 +157,7 @@ distance_ticks = 6
 
 def test_negative_money_says_it_must_be_positive():
     msg = only_problem("[rules.daily_realized_loss]\nmax_loss = -500\n")
-    assert msg == "config.toml: rules.daily_realized_loss.max_loss: must be a positive amount (got -500)"
+    assert msg == "config.toml: line 2: rules.daily_realized_loss.max_loss: must be a positive amount (got -500)"
     assert "must be a positive amount" in only_problem("[rules.daily_realized_loss]\nmax_loss = 0\n")
     assert "must be a positive amount" in only_problem(
         '[rules.cooldown_after_loss]\ntiers = [{ loss = -100, cooldown = "5m" }]\n'
@@ -169,32 +169,32 @@ def test_single_problem_str_is_one_line():
     with pytest.raises(ConfigError) as info:
         loads_config("[rules.daily_realized_loss]\nmax_loss = -500\n", "config.toml")
     err = info.value
-    assert str(err) == "config.toml: rules.daily_realized_loss.max_loss: must be a positive amount (got -500)"
-    assert (err.path, err.key, err.line) == ("config.toml", "rules.daily_realized_loss.max_loss", None)
+    assert str(err) == "config.toml: line 2: rules.daily_realized_loss.max_loss: must be a positive amount (got -500)"
+    assert (err.path, err.key, err.line) == ("config.toml", "rules.daily_realized_loss.max_loss", 2)
     assert err.problem == "must be a positive amount (got -500)"
 
 
 def test_unknown_key_names_file_key_and_closest_name():
     msg = only_problem("[rules.daily_realized_loss]\nmax_los = 500\n")
-    assert msg == "config.toml: rules.daily_realized_loss.max_los: unknown key; did you mean max_loss?"
-    assert only_problem("[conection]\n") == "config.toml: conection: unknown key; did you mean connection?"
+    assert msg == "config.toml: line 2: rules.daily_realized_loss.max_los: unknown key; did you mean max_loss?"
+    assert only_problem("[conection]\n") == "config.toml: line 1: conection: unknown key; did you mean connection?"
     assert "did you mean trigger_ticks?" in only_problem("[rules.trade_management.breakeven]\ntrigger_tick = 5\n")
     assert "rules.session_block.windows[0].tz: unknown key" in only_problem(
         '[rules.session_block]\nwindows = [{ days = "Mon", start = "08:30", end = "15:00", tz = "UTC" }]\n'
     )
     far = only_problem("[ui]\nzzzz = 1\n")
-    assert far == "config.toml: ui.zzzz: unknown key; valid keys: theme"
+    assert far == "config.toml: line 2: ui.zzzz: unknown key; valid keys: theme"
 
 
 def test_unknown_rule():
     msg = only_problem("[rules.daily_realised_loss]\nmax_loss = 500\n")
-    assert msg == "config.toml: rules.daily_realised_loss: unknown rule; did you mean daily_realized_loss?"
+    assert msg == "config.toml: line 1: rules.daily_realised_loss: unknown rule; did you mean daily_realized_loss?"
     assert "unknown rule; valid rules: max_contracts, " in only_problem("[rules.xyzzy]\n")
 
 
 def test_bad_durations_name_the_key():
     msg = only_problem('[rules.losing_streak]\ncooldown = "30 minutes"\n')
-    assert msg.startswith("config.toml: rules.losing_streak.cooldown: ")
+    assert msg.startswith("config.toml: line 2: rules.losing_streak.cooldown: ")
     assert "not a duration" in msg
     assert "rules.trade_frequency.hour_cooldown: " in only_problem("[rules.trade_frequency]\nhour_cooldown = 30\n")
     assert "not a positive duration" in only_problem('[rules.no_stop_loss_grace]\ngrace = "0s"\n')
@@ -202,30 +202,30 @@ def test_bad_durations_name_the_key():
 
 def test_until_reset_only_where_allowed():
     msg = only_problem('[rules.no_stop_loss_grace]\ngrace = "until_reset"\n')
-    assert msg.startswith("config.toml: rules.no_stop_loss_grace.grace: ")
+    assert msg.startswith("config.toml: line 2: rules.no_stop_loss_grace.grace: ")
     assert '"until_reset" is not allowed here' in msg
 
 
 def test_bad_time_zones():
     assert only_problem('[trading_day]\ntimezone = "America/Chicgo"\n').startswith(
-        "config.toml: trading_day.timezone: unknown time zone"
+        "config.toml: line 2: trading_day.timezone: unknown time zone"
     )
     msg = only_problem(
         '[rules.session_block]\nwindows = [{ days = "Mon-Fri", start = "08:30", end = "15:10", timezone = "CT" }]\n'
     )
-    assert msg.startswith("config.toml: rules.session_block.windows[0].timezone: unknown time zone")
+    assert msg.startswith("config.toml: line 2: rules.session_block.windows[0].timezone: unknown time zone")
 
 
 def test_bad_days():
     msg = only_problem(
         '[rules.session_block]\nwindows = [{ days = "Mon-Fry", start = "08:30", end = "15:10", timezone = "America/Chicago" }]\n'
     )
-    assert msg.startswith("config.toml: rules.session_block.windows[0].days: unknown day")
+    assert msg.startswith("config.toml: line 2: rules.session_block.windows[0].days: unknown day")
 
 
 def test_bad_times_and_dates():
     assert only_problem('[trading_day]\nreset_time = "5pm"\n') == (
-        'config.toml: trading_day.reset_time: must be a time like "17:00" (got "5pm")'
+        'config.toml: line 2: trading_day.reset_time: must be a time like "17:00" (got "5pm")'
     )
     assert "windows[0].end: must be a time" in only_problem(
         '[rules.session_block]\nwindows = [{ days = "Mon", start = "08:30", end = "24:00", timezone = "UTC" }]\n'
@@ -243,12 +243,12 @@ def test_empty_window_is_refused_at_the_window():
     msg = only_problem(
         '[rules.session_block]\nwindows = [{ days = "Mon", start = "08:30", end = "08:30", timezone = "UTC" }]\n'
     )
-    assert msg.startswith("config.toml: rules.session_block.windows[0]: start and end are the same time")
+    assert msg.startswith("config.toml: line 2: rules.session_block.windows[0]: start and end are the same time")
 
 
 def test_wrong_types():
     assert only_problem('[rules.max_contracts]\nlimit = "5"\n') == (
-        'config.toml: rules.max_contracts.limit: must be a whole number (got "5")'
+        'config.toml: line 2: rules.max_contracts.limit: must be a whole number (got "5")'
     )
     assert "must be a whole number (got 2.5)" in only_problem("[rules.max_contracts]\nlimit = 2.5\n")
     assert "must be true or false (got 1)" in only_problem("[rules.max_contracts]\nenabled = 1\n")
@@ -299,6 +299,69 @@ def test_every_problem_is_reported_at_once():
     assert len(str(info.value).splitlines()) == 4
 
 
+LINES_EXAMPLE = '''\
+# my rules
+[connection]
+note = """
+max_loss = -1
+"""
+
+[rules.daily_realized_loss]
+enabled = true
+"max_loss" = -500          # line 9
+
+[rules.cooldown_after_loss]
+tiers = [
+  { loss = 100, cooldown = "5m" },
+  # a comment inside the array
+  { loss = 300, cooldwn = "30m" },
+]
+
+[[rules.session_block.windows]]
+days = "Mon-Fri"
+start = "08:30"
+end = "15:10"
+timezone = "America/Chicago"
+[[rules.session_block.windows]]
+days = "Sat"
+start = "25:00"
+end = "12:00"
+timezone = "UTC"
+
+[rules.max_contracts_per_instrument]
+limits = { MNQ = 2, ES = "one" }
+rules_note.x = 1
+'''
+
+
+def test_validation_errors_name_the_line_of_their_key(tmp_path: Path):
+    path = tmp_path / "config.toml"
+    path.write_text(LINES_EXAMPLE)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    lines = {e.key: e.line for e in info.value.errors}
+    assert lines == {
+        "connection.note": 3,
+        "rules.daily_realized_loss.max_loss": 9,
+        "rules.cooldown_after_loss.tiers[1].cooldwn": 15,  # inside a multi-line array
+        "rules.cooldown_after_loss.tiers[1].cooldown": 15,  # missing: the line of its table
+        "rules.session_block.windows[1].start": 25,  # the second [[array table]]
+        "rules.max_contracts_per_instrument.limits.ES": 30,
+        "rules.max_contracts_per_instrument.rules_note": 31,  # a dotted key
+    }
+    for problem in info.value.errors:
+        assert problem.line_text().startswith(f"{path}: line {problem.line}: {problem.key}: ")
+        assert LINES_EXAMPLE.splitlines()[problem.line - 1].strip()  # a real, non-blank line
+    assert path.read_text() == LINES_EXAMPLE  # reading never rewrites the user's file
+
+
+def test_a_key_that_cannot_be_placed_falls_back_to_its_table():
+    with pytest.raises(ConfigError) as info:
+        loads_config("# top\n\n[rules.cooldown_after_loss]\ntiers = [{ loss = 100 }]\n")
+    [problem] = info.value.errors
+    assert (problem.key, problem.line) == ("rules.cooldown_after_loss.tiers[0].cooldown", 4)
+
+
 def test_not_utf8_is_an_error(tmp_path: Path):
     path = tmp_path / "config.toml"
     path.write_bytes(b'[ui]\ntheme = "\xff"\n')
@@ -324,7 +387,7 @@ def test_with_rule_validates_like_the_file():
 
 def test_one_symbol_listed_twice_is_refused():
     msg = only_problem("[rules.max_contracts_per_instrument]\nlimits = { ES = 1, EP = 2 }\n")
-    assert msg == "config.toml: rules.max_contracts_per_instrument.limits: ES and EP name the same symbol (ES); keep one"
+    assert msg == "config.toml: line 2: rules.max_contracts_per_instrument.limits: ES and EP name the same symbol (ES); keep one"
 
 
 def test_demo_config_is_the_defaults_without_session_block():

@@ -240,3 +240,28 @@ async def test_reconnect_with_the_same_connection_id_is_accepted(
     with pytest.raises(aiohttp.WSServerHandshakeError) as expired:
         await http.ws_connect(ws_url, params={"access_token": token, "id": connection_id})
     assert expired.value.status == 401
+
+
+async def test_user_events_replayed_as_sent_reversed_or_padded(sim: Simulator, user_hub: RawHubClient) -> None:
+    await user_hub.invoke("SubscribeOrders", 1001)
+    await wait_until(lambda: len(sim.hub_events("user", "invoke")) == 1)
+    sim.place_order(1001, "MNQ", 0, 1)  # order open, then filled
+    await wait_until(lambda: len(user_hub.invocations("GatewayUserOrder")) == 2)
+    assert sim.replay_user_pushes(2) == 2  # duplicates, in the order sent
+    assert sim.replay_user_pushes(2, target="GatewayUserOrder", reverse=True, extra_fields=True) == 2
+    await wait_until(lambda: len(user_hub.invocations("GatewayUserOrder")) == 6)
+    orders = [args[0] for args in user_hub.invocations("GatewayUserOrder")]
+    assert [o["status"] for o in orders] == [1, 2, 1, 2, 2, 1]
+    assert orders[2] == orders[0] and "simulatorReplay" in orders[4] and "simulatorReplay" not in orders[3]
+    assert [p.target for p in sim.pushes("user")][-4:] == ["<replay GatewayUserOrder>"] * 4
+
+
+async def test_state_sections(sim: Simulator) -> None:
+    sim.place_order(1001, "MNQ", 0, 1)
+    sim.place_order(1001, "MNQ", 1, 1, 1, limit_price=sim.price("MNQ") + 100)
+    slim = sim.state(["positions", "openOrders"])
+    assert sorted(slim) == ["openOrders", "positions"]
+    assert [(o["type"], o["status"]) for o in slim["openOrders"]] == [(1, 1)]
+    assert "openOrders" not in sim.state() and len(sim.state()["orders"]) == 2
+    with pytest.raises(ValueError, match="unknown state section"):
+        sim.state(["nothing"])
