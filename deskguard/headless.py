@@ -7,7 +7,6 @@ refused (or no credentials).
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import signal
 import sys
@@ -52,7 +51,7 @@ class ConsoleObserver:
 
 
 async def _run(demo: bool) -> int:
-    from .runtime import MissingCredentials, start_runtime
+    from .runtime import MissingCredentials, freeze_startup_objects, start_runtime
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -69,8 +68,7 @@ async def _run(demo: bool) -> int:
     except (BrokerError, StoreError, LookupError) as exc:
         print(f"deskguard: cannot start: {exc}", file=sys.stderr)
         return EXIT_FAILURE
-    gc.collect()
-    gc.freeze()  # start-up objects out of the collector's reach: no long pauses under quote bursts
+    freeze_startup_objects()
     observer = ConsoleObserver()
     runtime.guardian.add_observer(observer)
     for note in runtime.notes:

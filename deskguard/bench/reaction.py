@@ -14,7 +14,6 @@ no queue, no DeskGuard. ``reaction / floor`` is DeskGuard's own overhead.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import statistics
 import time
@@ -73,6 +72,7 @@ async def _deskguard(sim: Any, n: int, tmp: str) -> list[float]:
     from ..broker.projectx import ProjectXBroker
     from ..engine.settings import EngineSettings
     from ..guardian import Guardian
+    from ..runtime import freeze_startup_objects
     from ..simulator import DEMO_API_KEY, DEMO_USERNAME
     from ..store import Store
 
@@ -89,8 +89,7 @@ async def _deskguard(sim: Any, n: int, tmp: str) -> list[float]:
     store = Store(f"{tmp}/state.db")
     guardian = Guardian(broker, store, settings, accounts=[GUARDED], symbols=["MNQ"])
     await guardian.start()
-    gc.collect()
-    gc.freeze()  # as the app and headless mode do after start-up
+    freeze_startup_objects()  # as the app and headless mode do after start-up
     try:
         await _wait(lambda: guardian.health.guarding and _size(sim, GUARDED) == LIMIT)
         await asyncio.sleep(0.5)

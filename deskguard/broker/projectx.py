@@ -551,39 +551,26 @@ class ProjectXBroker:
     # ------------------------------------------------------------------ reading
 
     async def open_positions(self, account_id: int) -> list[Position]:
-        reply = await self._post(
-            "/Position/searchOpen",
-            {"accountId": account_id},
-            what=f"Position/searchOpen account {account_id}",
-            mutating=False,
-        )
-        out: list[Position] = []
-        for payload in self._items(reply, "positions"):
-            try:
-                position = parsing.parse_position(payload)
-            except parsing.PayloadError as exc:
-                self._warnings.warn("rest-position", "skipped a position in Position/searchOpen: %s", exc)
-                continue
-            if position.account_id == account_id and position.size > 0:
-                out.append(position)
-        return out
+        positions = await self._search_open(account_id, "Position", "positions", parsing.parse_position)
+        return [p for p in positions if p.size > 0]
 
     async def open_orders(self, account_id: int) -> list[Order]:
-        reply = await self._post(
-            "/Order/searchOpen",
-            {"accountId": account_id},
-            what=f"Order/searchOpen account {account_id}",
-            mutating=False,
-        )
-        out: list[Order] = []
-        for payload in self._items(reply, "orders"):
+        return await self._search_open(account_id, "Order", "orders", parsing.parse_order)
+
+    async def _search_open(self, account_id: int, area: str, key: str, parse: Any) -> list[Any]:
+        """``<area>/searchOpen`` for one account, parsed tolerantly: a malformed item is skipped."""
+        endpoint = f"{area}/searchOpen"
+        reply = await self._post(f"/{endpoint}", {"accountId": account_id},
+                                 what=f"{endpoint} account {account_id}", mutating=False)
+        out: list[Any] = []
+        for payload in self._items(reply, key):
             try:
-                order = parsing.parse_order(payload)
+                item = parse(payload)
             except parsing.PayloadError as exc:
-                self._warnings.warn("rest-order", "skipped an order in Order/searchOpen: %s", exc)
+                self._warnings.warn(f"rest-{area.lower()}", "skipped an item in %s: %s", endpoint, exc)
                 continue
-            if order.account_id == account_id:
-                out.append(order)
+            if item.account_id == account_id:
+                out.append(item)
         return out
 
     async def _trades_since(self, account_id: int, start: datetime) -> list[Trade]:

@@ -173,6 +173,8 @@ class DesktopApp:
                 self.window.ticket.set_desk(self.startup.practice)
             self._apply_desktop_settings()
             await self.guardian.start()
+            from ..runtime import freeze_startup_objects
+
             freeze_startup_objects()
             self.username = self._guard_username()
             self.window.set_signed_in(self.username)
@@ -446,16 +448,6 @@ def run_app(args: Any, startup_factory: StartupFactory | None = None) -> int:
     if offer:
         log.info("no ProjectX credentials stored: offering the sign-in dialog")
     return DesktopApp(args, startup_factory, offer_sign_in=offer).run()
-
-
-def freeze_startup_objects() -> None:
-    """Move everything alive after start-up (Qt, pyqtgraph, numpy, the SDK: ~200k objects) out of
-    the garbage collector's reach. Without it, each full collection walks them all, and under a
-    quote storm that stalled the event loop for 100-700 ms (measured by the storm benchmark)."""
-    import gc
-
-    gc.collect()
-    gc.freeze()
 
 
 def has_credentials() -> bool:

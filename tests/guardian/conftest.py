@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest_asyncio
-from guardian_harness import ACCOUNT, API_KEY, FAST_BROKER, MES_PRICE, MNQ_PRICE, USERNAME, Watcher, base_settings
+from guardian_harness import ACCOUNT, API_KEY, FAST_BROKER, USERNAME, Watcher, base_settings, started_simulator
 
 from deskguard.broker.projectx import ProjectXBroker
 from deskguard.engine.settings import EngineSettings
@@ -24,16 +24,8 @@ from deskguard.store import Store
 
 @pytest_asyncio.fixture
 async def sim() -> AsyncIterator[Simulator]:
-    """A started simulator, walk paused (prices move only when a test moves them), known prices.
-    Idle quotes every second keep the guardian's prices fresh (stale prices trigger no rule)."""
-    simulator = Simulator(seed=5, walk_paused=True, idle_quote_interval_s=1.0)
-    await simulator.start()
-    simulator.set_price("MNQ", MNQ_PRICE)
-    simulator.set_price("MES", MES_PRICE)
-    try:
+    async with started_simulator(seed=5) as simulator:
         yield simulator
-    finally:
-        await simulator.stop()
 
 
 @dataclass

@@ -3,6 +3,8 @@ of the simulator's own state (the tests judge enforcement by what the gateway ho
 
 from __future__ import annotations
 
+import contextlib
+
 import asyncio
 import time
 from collections.abc import Callable, Iterable
@@ -156,3 +158,19 @@ def contract_id(sim: Simulator, symbol: str) -> str:
 
 def by_symbol(items: Iterable[Any]) -> dict[str, Any]:
     return {i.contract_id.split(".")[3]: i for i in items}
+
+
+@contextlib.asynccontextmanager
+async def started_simulator(seed: int):
+    """A started simulator, walk paused (prices move only when a test moves them), known prices.
+    Idle quotes every second keep the guardian's prices fresh (stale prices trigger no rule)."""
+    from deskguard.simulator import Simulator
+
+    simulator = Simulator(seed=seed, walk_paused=True, idle_quote_interval_s=1.0)
+    await simulator.start()
+    simulator.set_price("MNQ", MNQ_PRICE)
+    simulator.set_price("MES", MES_PRICE)
+    try:
+        yield simulator
+    finally:
+        await simulator.stop()

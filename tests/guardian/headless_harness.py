@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest_asyncio
+
 
 def deskguard_command() -> list[str]:
     script = Path(sys.executable).with_name("deskguard")
@@ -86,3 +88,20 @@ class Headless:
             self.proc.kill()
         with contextlib.suppress(Exception):
             await self.exit_code(10)
+
+
+def make_home(tmp_path: Path, config: str) -> Path:
+    """A DESKGUARD_HOME holding ``config`` as its config.toml."""
+    path = tmp_path / "home"
+    path.mkdir()
+    (path / "config.toml").write_text(config)
+    return path
+
+
+@pytest_asyncio.fixture
+async def processes():
+    """Headless guards a test starts; every one is killed at teardown."""
+    started: list[Headless] = []
+    yield started
+    for p in started:
+        await p.kill()

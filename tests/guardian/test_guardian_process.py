@@ -8,9 +8,8 @@ import signal
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from guardian_harness import ACCOUNT, MNQ_PRICE, ok, sim_flat, sim_realized, sim_size, wait_for
-from headless_harness import Headless, headless_env
+from headless_harness import Headless, headless_env, make_home, processes  # noqa: F401 (fixture)
 
 from deskguard.simulator import Simulator
 
@@ -38,18 +37,7 @@ enabled = false
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    path = tmp_path / "home"
-    path.mkdir()
-    (path / "config.toml").write_text(CONFIG)
-    return path
-
-
-@pytest_asyncio.fixture
-async def processes():
-    started: list[Headless] = []
-    yield started
-    for p in started:
-        await p.kill()
+    return make_home(tmp_path, CONFIG)
 
 
 async def test_sigkill_during_a_lock_the_next_process_keeps_it_and_closes_new_positions(sim, home, processes):

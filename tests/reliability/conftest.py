@@ -20,11 +20,10 @@ from guardian_harness import (  # noqa: E402
     ACCOUNT,
     API_KEY,
     FAST_BROKER,
-    MES_PRICE,
-    MNQ_PRICE,
     USERNAME,
     Watcher,
     base_settings,
+    started_simulator,
     wait_for,
 )
 
@@ -38,15 +37,8 @@ from deskguard.store import Store  # noqa: E402
 
 @pytest_asyncio.fixture
 async def sim() -> AsyncIterator[Simulator]:
-    """A started simulator, walk paused, known prices, idle quotes every second."""
-    simulator = Simulator(seed=8, walk_paused=True, idle_quote_interval_s=1.0)
-    await simulator.start()
-    simulator.set_price("MNQ", MNQ_PRICE)
-    simulator.set_price("MES", MES_PRICE)
-    try:
+    async with started_simulator(seed=8) as simulator:
         yield simulator
-    finally:
-        await simulator.stop()
 
 
 @dataclass

@@ -13,9 +13,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from guardian_harness import ACCOUNT, MNQ_PRICE, ok, sim_flat, sim_size, wait_for
-from headless_harness import Headless, headless_env
+from headless_harness import Headless, headless_env, make_home, processes  # noqa: F401 (fixture)
 
 from deskguard.store import LATEST_VERSION, Store
 
@@ -42,18 +41,7 @@ enabled = false
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    path = tmp_path / "home"
-    path.mkdir()
-    (path / "config.toml").write_text(CONFIG)
-    return path
-
-
-@pytest_asyncio.fixture
-async def processes():
-    started: list[Headless] = []
-    yield started
-    for p in started:
-        await p.kill()
+    return make_home(tmp_path, CONFIG)
 
 
 async def start(processes: list[Headless], sim, home: Path) -> Headless:
