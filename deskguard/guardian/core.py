@@ -251,10 +251,22 @@ class Guardian:
                 for verdict in self.engine.process(event):
                     self._handle(verdict, event)
                 self.events_processed += 1
-                if not isinstance(event, QuoteUpdated):  # quotes set no timers: keep the hot path lean
+                if isinstance(event, QuoteUpdated):
+                    self._quote_moved(event.quote.contract_id)
+                else:  # quotes set no timers: keep the hot path lean
                     self._note_deadline()
             except Exception:
                 log.exception("failed to process %s", type(event).__name__)
+
+    def _quote_moved(self, contract_id: str) -> None:
+        """A quote that decided nothing still moves the holders' open P&L: their snapshots are due
+        (publishing is coalesced to ~10 per second, so a quote storm costs no more than that)."""
+        for acct in self.accounts:
+            state = self.engine.accounts.get(acct)
+            if state is not None and contract_id in state.positions:
+                self._dirty.add(acct)
+        if self._dirty:
+            self._schedule_publish()
 
     def _note_deadline(self) -> None:
         """Remember the engine's next deadline until a ClockTick has been sent for it.
