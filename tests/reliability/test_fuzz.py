@@ -16,6 +16,7 @@ import os
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import pytest
 import tomlkit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -248,7 +249,6 @@ def test_config_loading_raises_nothing_but_config_error(text: str) -> None:
 def test_toml_dates_and_times_where_other_values_belong_are_config_errors() -> None:
     for value in (datetime(2026, 1, 1, tzinfo=UTC), date(2026, 1, 1), time(17, 0), timedelta(minutes=5).total_seconds()):
         text = tomlkit.dumps({"rules": {"losing_streak": {"cooldown": value}}, "trading_day": {"timezone": value}})
-        try:
+        with pytest.raises(ConfigError) as caught:  # a ConfigError, not a crash and not accepted
             loads_config(text)
-        except ConfigError:
-            pass
+        assert "rules.losing_streak.cooldown" in str(caught.value)
