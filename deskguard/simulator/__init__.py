@@ -4,7 +4,7 @@ Demo mode and the integration tests run the real SDK (project-x-py 4.4.1) agains
 127.0.0.1, so it speaks the protocol the SDK uses (see ``docs/projectx.md``): ``POST /api/<Area>/
 <verb>`` with bearer tokens, and the ``/hubs/user`` and ``/hubs/market`` SignalR hubs (negotiate,
 websocket, JSON protocol). It keeps accounts, a seeded random-walk market on each contract's tick
-grid, order matching, netted positions, trades with P&L and round-turn fees, and balances. A
+grid, order matching, netted positions, trades with P&L and fees on every fill, and balances. A
 control API (Python methods here, HTTP under ``/control`` for other processes) acts as the trader
 in the web screen, sets prices exactly, and injects faults; every REST call and hub push is logged
 with ``time.perf_counter()`` and wall-clock stamps.

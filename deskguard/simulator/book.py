@@ -14,11 +14,16 @@ Matching rules (deterministic, so tests can predict every fill):
 - A stop or stop-limit whose stop is already at or through the market is rejected (status 5), as
   are orders on an account whose ``canTrade`` is false. Closing a position is always allowed.
 - Positions are netted per account and contract. A fill against a position first closes (one
-  trade with ``profitAndLoss`` and the round-turn ``fees``), and any rest opens a new position (a
-  second trade with ``profitAndLoss`` null and fees 0). A reversal therefore reports the old
-  position closed (size 0) and a new position (new id) opened.
-- Balance changes by ``profitAndLoss - fees`` of every closing trade, so the sum of
-  ``profitAndLoss - fees`` over trades with a non-null ``profitAndLoss`` equals the balance change.
+  trade with ``profitAndLoss``), and any rest opens a new position (a second trade with
+  ``profitAndLoss`` null). A reversal therefore reports the old position closed (size 0) and a new
+  position (new id) opened.
+- Fees are charged on every fill, as the gateway does (its ``Trade/search`` example shows an
+  opening half-turn with ``"profitAndLoss": null, "fees": 1.40``): each trade record carries half
+  the contract's round-turn fee times its own size, opening and closing fills alike, and the
+  balance is reduced at each fill. A reversal's two trade records each carry the half-turn fees of
+  their own size.
+- Invariant: the balance change equals the sum over ALL trades of
+  ``(profitAndLoss or 0) - fees``; a position opened and closed again costs one round-turn fee.
 """
 
 from __future__ import annotations
@@ -83,7 +88,7 @@ class Order:
     size: int
     status: OrderStatus
     created: datetime
-    updated: datetime
+    updated: datetime | None  # None until the order changes after its creation: sent as null
     limit_price: float | None = None
     stop_price: float | None = None
     trail_price: float | None = None
@@ -105,7 +110,7 @@ class Order:
             "contractId": self.contract.id,
             "symbolId": self.contract.symbol_id,
             "creationTimestamp": iso(self.created),
-            "updateTimestamp": iso(self.updated),
+            "updateTimestamp": None if self.updated is None else iso(self.updated),
             "status": int(self.status),
             "type": int(self.type),
             "side": int(self.side),
@@ -300,7 +305,7 @@ class Book:
             size=size,
             status=OrderStatus.OPEN,
             created=now,
-            updated=now,
+            updated=None,
             limit_price=_on_grid(contract, limit_price),
             stop_price=_on_grid(contract, stop_price),
             trail_price=_on_grid(contract, trail_price),
@@ -410,6 +415,7 @@ class Book:
 
     def _reject(self, order: Order, code: PlaceOrderError, message: str) -> ActionResult:
         order.status = OrderStatus.REJECTED
+        order.updated = utc_now()  # the rejection is a change of the order the gateway created
         self._orders[order.id] = order
         self._publish(UserEvent.ORDER, order.account_id, order.to_api())
         return ActionResult.fail(code, message, order.id)
@@ -427,7 +433,7 @@ class Book:
             size=size,
             status=OrderStatus.OPEN,
             created=now,
-            updated=now,
+            updated=None,
         )
         self._orders[order.id] = order
         self._publish(UserEvent.ORDER, order.account_id, order.to_api())
@@ -481,7 +487,7 @@ class Book:
         contract = order.contract
         key = (account.id, contract.id)
         report = _FillReport()
-        now = order.updated
+        now = order.updated or utc_now()
         remaining = order.size
         position = self._positions.get(key)
         opposite = PositionType.SHORT if order.side is OrderSide.BUY else PositionType.LONG
@@ -489,7 +495,7 @@ class Book:
             closing = min(remaining, position.size)
             direction = 1 if position.type is PositionType.LONG else -1
             pnl = round((price - position.average_price) * direction * closing * contract.point_value, 2)
-            fees = round(contract.round_turn_fee * closing, 2)
+            fees = contract.half_turn_fees(closing)
             report.trades.append(self._trade(order, price, closing, pnl, fees, now))
             account.balance = round(account.balance + pnl - fees, 2)
             report.balance_changed = True
@@ -517,7 +523,10 @@ class Book:
                     (position.average_price * position.size + price * remaining) / total, 9
                 )
                 position.size = total
-            report.trades.append(self._trade(order, price, remaining, None, 0.0, now))
+            fees = contract.half_turn_fees(remaining)
+            report.trades.append(self._trade(order, price, remaining, None, fees, now))
+            account.balance = round(account.balance - fees, 2)
+            report.balance_changed = True
             report.positions.append(position.to_api())
         return report
 

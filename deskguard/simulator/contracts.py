@@ -39,6 +39,11 @@ class Contract:
     tick_value: float
     round_turn_fee: float
 
+    def half_turn_fees(self, size: int) -> float:
+        """Fees of one fill of ``size`` contracts: the gateway charges half the round-turn fee on
+        each side (its documented opening fill of one ES: ``"fees": 1.40`` of $2.80)."""
+        return round(self.round_turn_fee / 2 * size, 2)
+
     @property
     def point_value(self) -> float:
         """Dollars per 1.0 price move per contract."""

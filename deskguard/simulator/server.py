@@ -66,7 +66,7 @@ class Simulator:
         keepalive_s: SignalR keep-alive ping interval on every hub connection (0 disables).
         token_lifetime_s: lifetime of issued session tokens.
         fees: round-turn fee per contract by common symbol, overriding the defaults
-            ($0.74 micros, $2.80 others).
+            ($0.74 micros, $2.80 others); half of it is charged on each fill.
         today: the date that decides front months (default: today in UTC).
     """
 

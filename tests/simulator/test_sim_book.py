@@ -53,26 +53,45 @@ class Desk:
         return [t.value for t, _, _ in self.events]
 
     def realized(self, account: int = 1001) -> float:
-        return sum(t.profit_and_loss - t.fees for t in self.book.trades(account) if t.profit_and_loss is not None)
+        """rules.md's realized P&L: closing trades' profitAndLoss minus the fees of EVERY trade."""
+        return sum((t.profit_and_loss or 0.0) - t.fees for t in self.book.trades(account) if not t.voided)
 
 
 def test_market_round_trip_realizes_points_times_point_value_minus_round_turn_fee() -> None:
     desk = Desk()
     desk.market(BUY, 2)
+    opening = desk.book.trades(1001)[0]
+    # The gateway charges the opening half-turn on the opening fill, and the balance drops at once.
+    assert opening.profit_and_loss is None and opening.fees == pytest.approx(0.37 * 2)
+    assert desk.book.accounts[1001].balance == pytest.approx(50_000 - 0.74)
     desk.move(MNQ, 21_010.0)
     desk.market(SELL, 2)
-    opening, closing = desk.book.trades(1001)
-    assert opening.profit_and_loss is None and opening.fees == 0.0
+    _, closing = desk.book.trades(1001)
     assert closing.profit_and_loss == pytest.approx(10.0 * 2 * 2.0)  # 10 points, $2 a point, 2 lots
-    assert closing.fees == pytest.approx(0.74 * 2)
-    assert desk.book.accounts[1001].balance == pytest.approx(50_000 + 40.0 - 1.48)
+    assert closing.fees == pytest.approx(0.37 * 2)
+    assert desk.book.accounts[1001].balance == pytest.approx(50_000 + 40.0 - 1.48)  # one round turn in all
     assert desk.book.positions(1001) == []
+
+
+def test_opening_fill_publishes_its_fees_and_the_reduced_balance() -> None:
+    desk = Desk()
+    desk.market(BUY, 1, ES)
+    trades = [p for t, _, p in desk.events if t is UserEvent.TRADE]
+    accounts = [p for t, _, p in desk.events if t is UserEvent.ACCOUNT]
+    assert [(t["profitAndLoss"], t["fees"]) for t in trades] == [(None, 1.40)]  # as the docs' example
+    assert [a["balance"] for a in accounts] == [50_000 - 1.40]
 
 
 def test_a_fill_publishes_order_then_trade_then_position_then_account() -> None:
     desk = Desk()
     desk.market(BUY, 1)
-    assert desk.targets() == ["GatewayUserOrder", "GatewayUserOrder", "GatewayUserTrade", "GatewayUserPosition"]
+    assert desk.targets() == [
+        "GatewayUserOrder",
+        "GatewayUserOrder",
+        "GatewayUserTrade",
+        "GatewayUserPosition",
+        "GatewayUserAccount",  # the opening half-turn's fees
+    ]
     assert [p["status"] for t, _, p in desk.events if t is UserEvent.ORDER] == [1, 2]
     desk.events.clear()
     desk.market(SELL, 1)
@@ -105,8 +124,10 @@ def test_reversal_closes_then_opens_with_two_trades_and_a_new_position() -> None
     desk.events.clear()
     desk.market(SELL, 5)
     closing, opening = desk.book.trades(1001)[1:]
-    assert (closing.size, closing.profit_and_loss, closing.fees) == (2, -40.0, 1.48)
-    assert (opening.size, opening.profit_and_loss, opening.fees) == (3, None, 0.0)
+    # Each record carries the half-turn fees of its own size: 2 x 0.37 and 3 x 0.37.
+    assert (closing.size, closing.profit_and_loss, closing.fees) == (2, -40.0, 0.74)
+    assert (opening.size, opening.profit_and_loss, opening.fees) == (3, None, 1.11)
+    assert desk.book.accounts[1001].balance == pytest.approx(50_000 - 0.74 - 40.0 - 0.74 - 1.11)
     (position,) = desk.book.positions(1001)
     assert position.type is PositionType.SHORT and position.size == 3 and position.id != first_id
     position_events = [p for t, _, p in desk.events if t is UserEvent.POSITION]
@@ -120,7 +141,8 @@ def test_short_profit_when_price_falls() -> None:
     assert desk.book.close_position(1001, ES).success
     closing = desk.book.trades(1001)[-1]
     assert closing.profit_and_loss == pytest.approx(10.0 * 50.0)  # ES is $50 a point
-    assert closing.fees == pytest.approx(2.80)
+    assert closing.fees == pytest.approx(1.40)
+    assert sum(t.fees for t in desk.book.trades(1001)) == pytest.approx(2.80)  # one round turn
 
 
 def test_resting_limit_fills_at_its_limit_and_marketable_limit_at_the_market() -> None:
@@ -235,6 +257,33 @@ def test_realized_pnl_always_equals_the_balance_change(steps: list[tuple[OrderSi
     positions = desk.book.positions(1001)
     signed = sum(p.size if p.type is PositionType.LONG else -p.size for p in positions)
     assert signed == net
-    closing = [t for t in desk.book.trades(1001) if t.profit_and_loss is not None]
-    assert all(t.fees == pytest.approx(0.74 * t.size) for t in closing)
-    assert all(t.fees == 0.0 for t in desk.book.trades(1001) if t.profit_and_loss is None)
+    # Every fill, opening or closing, pays the half-turn fee of its own size.
+    assert all(t.fees == pytest.approx(0.37 * t.size) for t in desk.book.trades(1001))
+    # Only closing trades counted would miss the opening fees (the bug this invariant guards).
+    opening_fees = sum(t.fees for t in desk.book.trades(1001) if t.profit_and_loss is None)
+    closing_only = sum(t.profit_and_loss - t.fees for t in desk.book.trades(1001) if t.profit_and_loss is not None)
+    assert closing_only - opening_fees == pytest.approx(balance_change, abs=1e-6)
+
+
+def test_update_timestamp_is_null_until_the_order_changes() -> None:
+    """The gateway documents ``updateTimestamp: null`` for an order never updated since creation."""
+    desk = Desk()
+    placed = desk.book.place_order(1001, MNQ, OrderType.LIMIT, BUY, 1, limit_price=20_900.0)
+    order_id = desk.order(placed).id
+    assert desk.events[-1][2]["updateTimestamp"] is None
+    assert desk.order(placed).to_api()["updateTimestamp"] is None  # searchOpen's view too
+    assert desk.book.modify_order(1001, order_id, limit_price=20_950.0).success
+    modified = desk.events[-1][2]["updateTimestamp"]
+    assert isinstance(modified, str) and modified >= desk.events[-1][2]["creationTimestamp"]
+    assert desk.book.cancel_order(1001, order_id).success
+    assert isinstance(desk.events[-1][2]["updateTimestamp"], str)
+
+    desk.events.clear()
+    desk.market(BUY, 1)  # created (null), then filled (stamped)
+    stamps = [(p["status"], p["updateTimestamp"]) for t, _, p in desk.events if t is UserEvent.ORDER]
+    assert stamps[0] == (OrderStatus.OPEN, None)
+    assert stamps[1][0] == OrderStatus.FILLED and isinstance(stamps[1][1], str)
+
+    rejected = desk.book.place_order(1001, MNQ, OrderType.STOP, SELL, 1, stop_price=21_050.0)
+    assert desk.events[-1][2]["status"] == OrderStatus.REJECTED
+    assert desk.order(rejected).to_api()["updateTimestamp"] is not None

@@ -59,7 +59,7 @@ async def test_user_events_reach_only_subscribed_connections(sim: Simulator, use
     sim.place_order(1001, "MNQ", 0, 1)
     sim.set_price("MNQ", sim.price("MNQ") + 5)
     sim.close_position(1001, "MNQ")
-    await wait_until(lambda: user_hub.invocations("GatewayUserAccount"))
+    await wait_until(lambda: len(user_hub.invocations("GatewayUserAccount")) == 3)
     orders = [args[0] for args in user_hub.invocations("GatewayUserOrder")]
     assert {o["accountId"] for o in orders} == {1001}
     assert [o["status"] for o in orders] == [1, 2, 1, 2]
@@ -67,8 +67,11 @@ async def test_user_events_reach_only_subscribed_connections(sim: Simulator, use
     assert [t["profitAndLoss"] for t in trades] == [None, 10.0]
     positions = [args[0] for args in user_hub.invocations("GatewayUserPosition")]
     assert [p["size"] for p in positions] == [1, 0]
-    (account,) = [args[0] for args in user_hub.invocations("GatewayUserAccount")]
-    assert account["id"] == 1001 and account["balance"] == pytest.approx(50_000 + 10 - 0.74)
+    assert [t["fees"] for t in trades] == [0.37, 0.37]  # fees on every fill
+    other, opened, closed = [args[0] for args in user_hub.invocations("GatewayUserAccount")]
+    assert other["id"] == 1002  # SubscribeAccounts: every account's balance, 1002's opening fees too
+    assert opened["id"] == 1001 and opened["balance"] == pytest.approx(50_000 - 0.37)
+    assert closed["id"] == 1001 and closed["balance"] == pytest.approx(50_000 + 10 - 0.74)
     pushed = sim.pushes("user", "GatewayUserTrade")
     assert len(pushed) == 2 and pushed[0].mono < pushed[1].mono
 

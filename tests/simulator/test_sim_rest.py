@@ -126,7 +126,7 @@ async def test_trading_round_trip_over_rest(sim: Simulator, http: aiohttp.Client
     start = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
     _, trades = await call(http, sim, "Trade/search", {"accountId": 1001, "startTimestamp": start}, token)
     pnl = [(t["size"], t["profitAndLoss"], t["fees"]) for t in trades["trades"]]
-    assert pnl == [(2, None, 0.0), (1, 20.0, 0.74), (1, 20.0, 0.74)]
+    assert pnl == [(2, None, 0.74), (1, 20.0, 0.37), (1, 20.0, 0.37)]  # fees on every fill
     _, accounts = await call(http, sim, "Account/search", {}, token)
     assert accounts["accounts"][0]["balance"] == pytest.approx(50_000 + 40 - 1.48)
     _, orders = await call(http, sim, "Order/search", {"accountId": 1001, "startTimestamp": start}, token)

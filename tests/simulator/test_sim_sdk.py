@@ -102,7 +102,8 @@ async def test_sdk_trades_through_the_simulator(sim: Simulator, sdk: SdkSession)
     await wait_until(lambda: any(unwrap(o)["status"] == 2 for o in sdk.events["order_update"]))
     opened = unwrap(sdk.latest("position_update"))
     assert (opened["contractId"], opened["type"], opened["size"], opened["averagePrice"]) == (mnq.id, 1, 2, 21_000.0)
-    assert unwrap(sdk.latest("trade_execution"))["profitAndLoss"] is None
+    opening = unwrap(sdk.latest("trade_execution"))
+    assert opening["profitAndLoss"] is None and opening["fees"] == pytest.approx(0.74)  # 2 half-turns
     await wait_until(lambda: sdk.positions.tracked_positions.get(mnq.id) is not None)
 
     # The SDK flattens it with Position/closeContract: a trade with P&L and an account update.
@@ -112,16 +113,18 @@ async def test_sdk_trades_through_the_simulator(sim: Simulator, sdk: SdkSession)
     (close_request,) = sim.requests("Position/closeContract")
     assert close_request.body == {"accountId": 1001, "contractId": mnq.id}
     assert sim.book.positions(1001) == []
-    await wait_until(lambda: sdk.events["account_update"])
+    await wait_until(lambda: unwrap(sdk.latest("trade_execution"))["profitAndLoss"] is not None)
     closing = unwrap(sdk.latest("trade_execution"))
-    assert closing["profitAndLoss"] == pytest.approx(12.5 * 2 * 2.0) and closing["fees"] == pytest.approx(1.48)
+    assert closing["profitAndLoss"] == pytest.approx(12.5 * 2 * 2.0) and closing["fees"] == pytest.approx(0.74)
+    await wait_until(lambda: unwrap(sdk.latest("account_update"))["balance"] != pytest.approx(50_000 - 0.74))
     await wait_until(lambda: unwrap(sdk.latest("position_update"))["size"] == 0)
     account = unwrap(sdk.latest("account_update"))
     assert account["id"] == 1001 and account["balance"] == pytest.approx(50_000 + 50.0 - 1.48)
 
-    # The REST views agree: realized P&L from trades equals the balance change.
+    # The REST views agree: realized P&L from trades (every trade's fees) equals the balance change.
     trades = await client.search_trades()
-    realized = sum(t.profitAndLoss - t.fees for t in trades if t.profitAndLoss is not None)
+    assert [(t.profitAndLoss is None, t.fees) for t in trades] == [(True, 0.74), (False, 0.74)]
+    realized = sum((t.profitAndLoss or 0.0) - t.fees for t in trades)
     (account_now,) = [a for a in await client.list_accounts() if a.id == 1001]
     assert realized == pytest.approx(account_now.balance - 50_000)
     assert await client.search_open_positions() == []
