@@ -155,7 +155,8 @@ class Market:
         limit: int,
         include_partial: bool,
     ) -> list[dict[str, Any]]:
-        """Plausible OHLCV bars for [start, end], oldest first.
+        """Plausible OHLCV bars for [start, end], newest first (as the gateway's documented
+        ``History/retrieveBars`` reply lists them); ``limit`` keeps the newest.
 
         The newest bar closes at the current price and the walk is replayed backwards from it with
         a generator seeded by the request's shape, so the same request gives the same bars while
@@ -195,5 +196,4 @@ class Market:
                 }
             )
             close = open_
-        bars.reverse()
         return bars

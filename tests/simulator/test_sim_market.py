@@ -87,7 +87,7 @@ def test_quote_symbol_is_the_symbol_id() -> None:
     assert quote["bestAsk"] - quote["bestBid"] == pytest.approx(0.25)
 
 
-def test_bars_cover_the_window_and_end_at_the_current_price() -> None:
+def test_bars_cover_the_window_newest_first_and_end_at_the_current_price() -> None:
     es = CONTRACTS.resolve("ES")
     assert es is not None
     market = Market(seed=1)
@@ -95,10 +95,10 @@ def test_bars_cover_the_window_and_end_at_the_current_price() -> None:
     end = datetime.now(UTC)
     bars = market.bars(es, end - timedelta(hours=2), end, unit=2, unit_number=5, limit=1000, include_partial=True)
     assert 23 <= len(bars) <= 25
-    assert bars[-1]["c"] == 6_000.0
+    assert bars[0]["c"] == 6_000.0  # newest first, as the gateway's History/retrieveBars example
     times = [datetime.fromisoformat(b["t"]) for b in bars]
-    assert times == sorted(times) and all(t.minute % 5 == 0 for t in times)
+    assert times == sorted(times, reverse=True) and all(t.minute % 5 == 0 for t in times)
     assert all(b["l"] <= min(b["o"], b["c"]) and b["h"] >= max(b["o"], b["c"]) for b in bars)
-    assert all(bars[i]["c"] == bars[i + 1]["o"] for i in range(len(bars) - 1))
+    assert all(bars[i]["o"] == bars[i + 1]["c"] for i in range(len(bars) - 1))
     limited = market.bars(es, end - timedelta(hours=2), end, unit=2, unit_number=5, limit=10, include_partial=True)
-    assert limited == bars[-10:]
+    assert limited == bars[:10]  # the limit keeps the newest

@@ -184,6 +184,9 @@ async def test_retrieve_bars(sim: Simulator, http: aiohttp.ClientSession) -> Non
     )
     assert body["success"] and len(body["bars"]) == 30
     assert set(body["bars"][0]) == {"t", "o", "h", "l", "c", "v"}
+    times = [datetime.fromisoformat(b["t"]) for b in body["bars"]]
+    assert times == sorted(times, reverse=True)  # newest first, as the gateway answers
+    assert body["bars"][0]["c"] == sim.price("ES")
 
 
 async def test_bad_requests_answer_success_false(sim: Simulator, http: aiohttp.ClientSession) -> None:
