@@ -1,6 +1,8 @@
 """The command line (architecture.md): the desktop app, demo, headless guard, simulator, check-config.
 
-Exit codes: 0 clean stop, 2 bad config or arguments, 3 authentication failed.
+Exit codes: :class:`deskguard.exit_codes.ExitCode` (listed in ``--help``). The guard itself (the
+window, ``--demo``, ``--headless``) holds its home's single-instance lock (:mod:`deskguard.instance`);
+``check-config``, ``simulator`` and ``--version`` guard nothing and never take it.
 """
 
 from __future__ import annotations
@@ -9,14 +11,15 @@ import argparse
 import sys
 
 from . import __version__
-
-EXIT_OK, EXIT_CONFIG, EXIT_AUTH = 0, 2, 3
+from .exit_codes import EXIT_CODES_HELP, ExitCode
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="deskguard",
         description="DeskGuard: enforces your trading rules on TopstepX accounts in real time.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"deskguard {__version__}")
     p.add_argument("--demo", action="store_true", help="run against the built-in simulator, no credentials")
@@ -32,7 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    return int(_dispatch(build_parser().parse_args(argv)))
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "check-config":
         from .config.check import check_config
 
@@ -78,7 +84,7 @@ def run_simulator(port: int, seed: int | None) -> int:
         await sim.stop()
 
     asyncio.run(run())
-    return EXIT_OK
+    return ExitCode.OK
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,7 +1,8 @@
 """``deskguard --headless``: the guardian without a window, one line per event of note on stdout.
 
-Stops cleanly on SIGINT/SIGTERM. Exit codes: 0 clean stop, 2 bad config or arguments, 3 sign-in
-refused (or no credentials).
+Stops cleanly on SIGINT/SIGTERM. Exit codes (:class:`~deskguard.exit_codes.ExitCode`): 0 clean
+stop, 1 could not start, 2 bad config or arguments, 3 sign-in refused (or no credentials), 4 another
+DeskGuard already guards this home (checked first: before the log, state.db or the gateway).
 """
 
 from __future__ import annotations
@@ -12,14 +13,13 @@ import signal
 import sys
 
 from .broker.base import AuthenticationError, BrokerError, ConnectionHealth
-from .cli import EXIT_AUTH, EXIT_CONFIG, EXIT_OK
 from .config import ConfigError, log_dir
+from .exit_codes import ExitCode
 from .guardian import AccountSnapshot, Notice
 from .logs import setup_logging
 from .store import StoreError
 
 log = logging.getLogger("deskguard")
-EXIT_FAILURE = 1
 
 
 class ConsoleObserver:
@@ -61,13 +61,13 @@ async def _run(demo: bool) -> int:
         runtime = await start_runtime(demo=demo, progress=lambda text: log.info("%s…", text))
     except ConfigError as exc:
         print(f"deskguard: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        return ExitCode.BAD_CONFIG
     except (MissingCredentials, AuthenticationError) as exc:
         print(f"deskguard: sign-in failed: {exc}", file=sys.stderr)
-        return EXIT_AUTH
+        return ExitCode.AUTH_FAILED
     except (BrokerError, StoreError, LookupError) as exc:
         print(f"deskguard: cannot start: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        return ExitCode.FAILURE
     freeze_startup_objects()
     observer = ConsoleObserver()
     runtime.guardian.add_observer(observer)
@@ -82,12 +82,24 @@ async def _run(demo: bool) -> int:
     await stop.wait()
     log.info("stopping (signal received)")
     await runtime.stop()
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def run_headless(demo: bool = False) -> int:
-    setup_logging(None if demo else log_dir(), stdout=True)
+    from .instance import AlreadyGuarded, claim_guard_home
+
     try:
-        return asyncio.run(_run(demo))
-    except KeyboardInterrupt:
-        return EXIT_OK
+        lock = claim_guard_home(demo=demo, mode="headless")  # one guard per home, before anything else
+    except AlreadyGuarded as exc:
+        print(f"deskguard: {exc}", file=sys.stderr)
+        return ExitCode.ALREADY_RUNNING
+    try:
+        setup_logging(None if demo else log_dir(), stdout=True)
+        if lock.problem:
+            log.warning("%s", lock.problem)
+        try:
+            return asyncio.run(_run(demo))
+        except KeyboardInterrupt:
+            return ExitCode.OK
+    finally:
+        lock.release()

@@ -9,6 +9,10 @@ With no credentials anywhere the window comes up "not guarding" and offers the s
 "Try the demo instead"; signing in (or out, or switching to the demo) stops one guard and starts
 the next. Dialogs are opened with ``open()`` and answer through signals: nothing here ever blocks
 the event loop, so a running guard keeps enforcing while a dialog is up.
+
+One guard per home (:mod:`deskguard.instance`): :func:`run_app` claims the home it will guard before
+the window exists, and exits with ``ExitCode.ALREADY_RUNNING`` when another process guards it;
+switching guards (sign in, the demo) claims the new home first and shows a refusal in the window.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
 from ..broker.base import AuthenticationError
+from ..exit_codes import ExitCode
 from .icons import app_icon
 from .main_window import MainWindow
 from .port import GuardianPort, PracticeDesk
@@ -36,10 +41,6 @@ from .tray import TrayController
 from .viewmodel import GuardianViewModel
 
 log = logging.getLogger(__name__)
-
-EXIT_OK = 0
-EXIT_CONFIG = 2
-EXIT_AUTH_FAILED = 3
 
 NOT_SIGNED_IN = "Not signed in: DeskGuard is not guarding any account. Sign in (Account → Sign in…), or try the demo."
 
@@ -85,7 +86,8 @@ class DesktopApp:
     """The window, the tray and the guardian, for one run."""
 
     def __init__(self, args: Any, startup_factory: StartupFactory | None = None, *, tray_available: bool | None = None,
-                 offer_sign_in: bool = False, credential_store: Any = None, broker_factory: Any = None) -> None:
+                 offer_sign_in: bool = False, credential_store: Any = None, broker_factory: Any = None,
+                 instance_lock: Any = None) -> None:
         from ..secrets import CredentialStore
 
         self.args = args
@@ -112,7 +114,10 @@ class DesktopApp:
         self.username: str | None = None  # who the running guard signed in as (None: demo or nobody)
         self.dialogs: dict[str, Any] = {}  # open dialogs by kind: one of each at a time
         self._switching: asyncio.Task | None = None
-        self.exit_code = EXIT_OK
+        self.exit_code: int = ExitCode.OK
+        # The home's single-instance lock (run_app's claim, or start_guarding's). Only the real
+        # guard claims one: a test's or a benchmark's own factory guards no home.
+        self.instance_lock = instance_lock
         self.first_paint_s: float | None = None
         self.first_paint_at: float | None = None  # wall clock (time.time()), for the start-up benchmark
         self._quit = asyncio.Event()
@@ -147,7 +152,7 @@ class DesktopApp:
                 guarding = await self.start_guarding(started)
                 if getattr(self.args, "smoke", False) and not guarding:
                     # A build check must fail, not wait for a human to read the red line.
-                    self.exit_code = self.exit_code or 1
+                    self.exit_code = self.exit_code or ExitCode.FAILURE
                     print("smoke: start-up failed", flush=True)
                     self._quit.set()
             await self._quit.wait()
@@ -160,12 +165,14 @@ class DesktopApp:
         any running one. A failure is shown in the window in red; returns whether it is guarding."""
         # Imported after the first paint: the window shows before config/pydantic/SDK load.
         from ..config import ConfigError
+        from ..instance import AlreadyGuarded
         from ..runtime import MissingCredentials
 
         await self.stop_guarding()
         self._restore_home()
         self.window.show_startup_error("")
         try:
+            self._claim_home()
             self.startup = await self.startup_factory(self.args)
             self.guardian = self.startup.guardian
             self.vm.attach(self.guardian)
@@ -181,15 +188,18 @@ class DesktopApp:
             if getattr(self.args, "smoke", False):
                 await self._smoke(self.guardian, started if started is not None else time.perf_counter())
             return True
+        except AlreadyGuarded as exc:
+            self.exit_code = ExitCode.ALREADY_RUNNING
+            self.window.show_startup_error(f"Not guarding here: {exc}")
         except AuthenticationError as exc:
-            self.exit_code = EXIT_AUTH_FAILED
+            self.exit_code = ExitCode.AUTH_FAILED
             self.window.show_startup_error(f"The gateway refused the credentials: {exc}")
             self._offer_sign_in_again()
         except ConfigError as exc:
-            self.exit_code = EXIT_CONFIG
+            self.exit_code = ExitCode.BAD_CONFIG
             self.window.show_startup_error(f"config.toml has a problem; nothing was changed:\n{exc}")
         except MissingCredentials as exc:
-            self.exit_code = EXIT_AUTH_FAILED
+            self.exit_code = ExitCode.AUTH_FAILED
             self.window.show_startup_error(str(exc))
             self._offer_sign_in_again()
         except Exception as exc:  # shown in the window in red; the trader must know at once
@@ -215,6 +225,26 @@ class DesktopApp:
                 await startup.cleanup()
             except Exception:
                 log.exception("clean-up failed")
+
+    def _claim_home(self) -> None:
+        """Hold the lock of the home the guard about to start will use (the demo's own, or the
+        user's), letting go of the previous one only once the new one is held. Raises AlreadyGuarded."""
+        if self.startup_factory is not default_startup:
+            return
+        from ..instance import claim_guard_home, guard_home, lock_path
+
+        held = self.instance_lock
+        if held is not None and held.locked and held.path == lock_path(guard_home(self.args_demo)):
+            return
+        self.instance_lock = claim_guard_home(demo=self.args_demo, mode="window")
+        if self.instance_lock.problem:
+            log.warning("%s", self.instance_lock.problem)
+        if held is not None:
+            held.release()
+
+    @property
+    def args_demo(self) -> bool:
+        return bool(getattr(self.args, "demo", False))
 
     def _switch_guard(self) -> None:
         """Start the guard the args now describe, on the loop (dialog signals call this)."""
@@ -307,14 +337,14 @@ class DesktopApp:
         self.args.demo = False
         self.args.credentials = result.credentials
         self.window.set_demo(False)
-        self.exit_code = EXIT_OK
+        self.exit_code = ExitCode.OK
         self._switch_guard()
 
     def _demo_chosen(self) -> None:
         self.args.demo = True
         self.args.credentials = None
         self.window.set_demo(True)
-        self.exit_code = EXIT_OK
+        self.exit_code = ExitCode.OK
         self._switch_guard()
 
     def ask_sign_out(self) -> None:
@@ -397,7 +427,7 @@ class DesktopApp:
         deadline = time.perf_counter() + timeout
         while not (guardian.health.guarding and self.vm.all_latest()):
             if time.perf_counter() > deadline:
-                self.exit_code = 1
+                self.exit_code = ExitCode.FAILURE
                 print("smoke: not guarding after %.0f s" % timeout, flush=True)
                 self._quit.set()
                 return
@@ -405,7 +435,7 @@ class DesktopApp:
         guarding_at = time.time()
         guarding_s = time.perf_counter() - started
         painted = not self.window.grab().isNull()
-        self.exit_code = 0 if painted else 1
+        self.exit_code = ExitCode.OK if painted else ExitCode.FAILURE
         print(f"smoke: first paint {self.first_paint_s:.2f} s, guarding {guarding_s:.2f} s, "
               f"painted={painted}, first_paint_at={self.first_paint_at:.6f}, guarding_at={guarding_at:.6f}",
               flush=True)
@@ -420,6 +450,9 @@ class DesktopApp:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await switching
         await self.stop_guarding()
+        if self.instance_lock is not None:
+            self.instance_lock.release()  # the guard has stopped: the next one may take this home
+            self.instance_lock = None
         self.window.quitting = True
         self.window.close()
         if self.tray.tray is not None:
@@ -442,12 +475,52 @@ def run_app(args: Any, startup_factory: StartupFactory | None = None) -> int:
 
     if getattr(args, "smoke", False):
         args.demo = True
-    # No credentials anywhere: the window offers the sign-in dialog, with "Try the demo instead".
-    offer = startup_factory is None and not args.demo and not has_credentials()
-    setup_logging(None if args.demo else log_dir())
-    if offer:
-        log.info("no ProjectX credentials stored: offering the sign-in dialog")
-    return DesktopApp(args, startup_factory, offer_sign_in=offer).run()
+    lock = None
+    if startup_factory is None:  # the real guard: one per home, checked before the window or the log
+        from ..instance import AlreadyGuarded
+
+        try:
+            lock = claim_app_home(args)
+        except AlreadyGuarded as exc:
+            print(f"deskguard: {exc}", file=sys.stderr)
+            if not getattr(args, "smoke", False):
+                tell_already_running(exc)
+            return ExitCode.ALREADY_RUNNING
+    try:
+        # No credentials anywhere: the window offers the sign-in dialog, with "Try the demo instead".
+        offer = startup_factory is None and not args.demo and not has_credentials()
+        setup_logging(None if args.demo else log_dir())
+        if lock is not None and lock.problem:
+            log.warning("%s", lock.problem)
+        if offer:
+            log.info("no ProjectX credentials stored: offering the sign-in dialog")
+        return DesktopApp(args, startup_factory, offer_sign_in=offer, instance_lock=lock).run()
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def claim_app_home(args: Any) -> Any:
+    """The window's claim on the home its first guard will use (the demo's, or the user's): the
+    same lock ``--headless`` takes. Raises :class:`deskguard.instance.AlreadyGuarded`."""
+    from ..instance import claim_guard_home
+
+    return claim_guard_home(demo=bool(getattr(args, "demo", False)), mode="window")
+
+
+def tell_already_running(exc: Exception) -> None:
+    """Say it in a message box too: started from a menu or at login, nobody reads stderr. Not without
+    a screen (offscreen, or no display on Linux), where Qt could not show it or would abort."""
+    if os.environ.get("QT_QPA_PLATFORM", "").split(":")[0] in ("offscreen", "minimal", "vnc"):
+        return
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return
+    try:
+        _make_app()
+        QMessageBox.information(None, "DeskGuard is already running",
+                                f"{exc}\n\nLook for it in the system tray or the task bar.")
+    except Exception:  # the message is on stderr already
+        log.debug("could not show the already-running message", exc_info=True)
 
 
 def has_credentials() -> bool:
