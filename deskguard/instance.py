@@ -159,11 +159,11 @@ def _write_record(fd: int, mode: str, home: Path) -> None:
             os.fchmod(fd, 0o600)  # left by hand or by an older version
     record = {"pid": os.getpid(), "mode": mode, "started": datetime.now(UTC).isoformat(timespec="seconds"),
               "home": str(home)}
-    data = json.dumps(record).encode() + b"\n"
-    if len(data) > RECORD_SIZE:  # a very long home path: the pid matters more
+    body = json.dumps(record).encode()
+    if len(body) >= RECORD_SIZE:  # a very long home path: the pid matters more
         del record["home"]
-        data = json.dumps(record).encode() + b"\n"
-    data = data.ljust(RECORD_SIZE, b" ")
+        body = json.dumps(record).encode()
+    data = body.ljust(RECORD_SIZE - 1, b" ") + b"\n"
     os.lseek(fd, 0, os.SEEK_SET)
     os.write(fd, data)  # one write, the whole record: a stale one (from a dead holder) is overwritten
     if os.name != "nt":

@@ -226,3 +226,10 @@ def test_help_lists_every_exit_code():
     for code in ExitCode:
         assert f"\n  {code.value}  " in text, code
     assert [c.value for c in ExitCode] == [0, 1, 2, 3, 4]
+
+
+def test_a_very_long_home_still_records_the_pid(tmp_path, monkeypatch):
+    home = tmp_path.joinpath(*["h" * 100] * 6)
+    with claim(home, "headless") as lock:
+        holder = read_holder(lock.path)
+        assert holder is not None and holder.pid == os.getpid() and holder.mode == "headless"
