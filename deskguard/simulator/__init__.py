@@ -5,9 +5,13 @@ Demo mode and the integration tests run the real SDK (project-x-py 4.4.1) agains
 <verb>`` with bearer tokens, and the ``/hubs/user`` and ``/hubs/market`` SignalR hubs (negotiate,
 websocket, JSON protocol). It keeps accounts, a seeded random-walk market on each contract's tick
 grid, order matching, netted positions, trades with P&L and fees on every fill, and balances. A
-control API (Python methods here, HTTP under ``/control`` for other processes) acts as the trader
-in the web screen, sets prices exactly, and injects faults; every REST call and hub push is logged
-with ``time.perf_counter()`` and wall-clock stamps.
+control API (Python methods here, HTTP under ``/control`` for other processes, behind a per-run
+token) acts as the trader in the web screen, sets prices exactly, and injects faults; every REST
+call and hub push is logged with ``time.perf_counter()`` and wall-clock stamps. Like the gateway it
+enforces a per-user request budget (HTTP 429 past 200 requests per 60 s, History 50 per 30 s;
+``Simulator(request_budget=None)`` switches it off) and answers failures in the documented shapes
+(401, or 200 with ``success: false``); ``fidelity.py`` names the documented example each endpoint
+follows.
 
 Running one::
 
@@ -67,6 +71,7 @@ SDK behaviour worth knowing, measured against this server:
 """
 
 from deskguard.simulator.book import Account, ActionResult, default_accounts
+from deskguard.simulator.budget import GATEWAY_REQUEST_BUDGET, RequestBudget
 from deskguard.simulator.client import SimulatorControl, SimulatorControlError
 from deskguard.simulator.contracts import Contract
 from deskguard.simulator.enums import (
@@ -84,6 +89,7 @@ from deskguard.simulator.server import Simulator, UnknownContractError, serve
 __all__ = [
     "DEMO_API_KEY",
     "DEMO_USERNAME",
+    "GATEWAY_REQUEST_BUDGET",
     "Account",
     "ActionResult",
     "Contract",
@@ -94,6 +100,7 @@ __all__ = [
     "OrderType",
     "PayloadForm",
     "PositionType",
+    "RequestBudget",
     "Simulator",
     "SimulatorControl",
     "SimulatorControlError",

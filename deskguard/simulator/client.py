@@ -1,6 +1,11 @@
 """``SimulatorControl``: a small synchronous client of the ``/control`` API for other processes
 (headless tests, the demo's practice ticket). Blocking (urllib): from async code, run it in a
 thread (``await asyncio.to_thread(control.set_price, "MNQ", 21000.0)``).
+
+Every request carries the simulator's control token (``X-Control-Token``): the one given, else
+the one a simulator in this process registered for ``base_url``, else the one this user's
+simulator on that port published (``control_token.py``), looked up again on each request so a
+restarted simulator is found.
 """
 
 from __future__ import annotations
@@ -11,15 +16,18 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+from deskguard.simulator import control_token
+
 
 class SimulatorControlError(RuntimeError):
     """The control API refused a request (bad input, unknown contract or account)."""
 
 
 class SimulatorControl:
-    def __init__(self, base_url: str, timeout_s: float = 5.0) -> None:
+    def __init__(self, base_url: str, timeout_s: float = 5.0, *, token: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
+        self.token = token
         # The simulator is on loopback: never route control calls through an HTTP proxy.
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -131,8 +139,34 @@ class SimulatorControl:
     def refuse_hub_connections(self, seconds: float) -> None:
         self._post("faults/refuse-hubs", seconds=seconds)
 
-    def fail_next(self, endpoint: str, count: int = 1, status: int = 500) -> None:
-        self._post("faults/fail", endpoint=endpoint, count=count, status=status)
+    def fail_next(self, endpoint: str, count: int = 1, status: int = 500, account_id: int | None = None) -> None:
+        self._post("faults/fail", endpoint=endpoint, count=count, status=status, accountId=account_id)
+
+    def refuse_closes(self, account_id: int, refuse: bool = True, error_code: int | None = None) -> None:
+        """That account's closes (full and partial) answer ``success: false`` until switched off."""
+        self._post("faults/refuse-closes", accountId=account_id, refuse=refuse, errorCode=error_code)
+
+    def set_request_budget(
+        self,
+        limit: int | None = None,
+        window_s: float | None = None,
+        *,
+        history_limit: int | None = None,
+        history_window_s: float | None = None,
+        enabled: bool = True,
+    ) -> dict[str, Any] | None:
+        """Change the gateway's per-user request budget (fields not given keep their value);
+        ``enabled=False`` switches it off. Returns the budget in force (None: no limit)."""
+        reply = self._post(
+            "request-budget",
+            enabled=enabled,
+            limit=limit,
+            windowSeconds=window_s,
+            historyLimit=history_limit,
+            historyWindowSeconds=history_window_s,
+        )
+        budget: dict[str, Any] | None = reply["requestBudget"]
+        return budget
 
     def delay_next(self, endpoint: str, count: int = 1, seconds: float = 1.0) -> None:
         self._post("faults/delay", endpoint=endpoint, count=count, seconds=seconds)
@@ -166,7 +200,7 @@ class SimulatorControl:
         url = f"{self.base_url}/control/{path}"
         if params:
             url += "?" + urllib.parse.urlencode(params)
-        return self._send(urllib.request.Request(url, method="GET"))
+        return self._send(urllib.request.Request(url, method="GET", headers=self._auth()))
 
     def _post(self, path: str, **body: Any) -> Any:
         data = json.dumps({k: v for k, v in body.items() if v is not None}).encode()
@@ -174,9 +208,13 @@ class SimulatorControl:
             f"{self.base_url}/control/{path}",
             data=data,
             method="POST",
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", **self._auth()},
         )
         return self._send(request)
+
+    def _auth(self) -> dict[str, str]:
+        token = self.token or control_token.find(self.base_url)
+        return {control_token.HEADER: token} if token else {}
 
     def _send(self, request: urllib.request.Request) -> Any:
         try:

@@ -1,4 +1,8 @@
-"""HTTP control API under ``/control`` (no auth, loopback only), mirroring ``Simulator``'s methods.
+"""HTTP control API under ``/control`` (loopback only), mirroring ``Simulator``'s methods.
+
+Every request must carry the run's token in ``X-Control-Token`` (else 403) and every POST a
+``Content-Type: application/json`` (else 415): no other local user and no web page can drive the
+simulator (see ``control_token.py``; ``SimulatorControl`` sends both).
 
 GET  /control/state?only=positions,openOrders,…   full state (accounts, positions, orders, trades, …),
                                                   or only the sections named
@@ -19,7 +23,10 @@ POST /control/payload-form   {form: "bare"|"wrapped", hub?: "user"|"market"}
 POST /control/logs/clear     {}
 POST /control/faults/drop-hubs      {hub?, refuseSeconds?, abrupt?}  -> {dropped}
 POST /control/faults/refuse-hubs    {seconds}
-POST /control/faults/fail           {endpoint, count?, status?}
+POST /control/faults/fail           {endpoint, count?, status?, accountId?}
+POST /control/faults/refuse-closes  {accountId, refuse?, errorCode?}  that account's closes answer success false
+POST /control/request-budget        {enabled?, limit?, windowSeconds?, historyLimit?, historyWindowSeconds?}
+                                    -> {requestBudget: the budget in force, or null}
 POST /control/faults/delay          {endpoint, count?, seconds?}
 POST /control/faults/malformed      {hub, kind}                      -> {sent}
 POST /control/faults/replay         {count?, target?, reverse?, extraFields?} -> {sent}
@@ -30,7 +37,8 @@ POST /control/faults/clear          {}
 
 Trading calls answer the gateway's shape ``{success, errorCode, errorMessage, orderId?}``. Sides
 and order types may be given as numbers or names ("buy", "sell"; "market", "limit", "stop",
-"stop_limit", "trailing_stop"). Bad input answers 400 ``{"error": …}``.
+"stop_limit", "trailing_stop"). Bad input answers 400 ``{"error": …}``; a missing or wrong
+token 403, a POST that is not ``application/json`` 415.
 """
 
 from __future__ import annotations
@@ -41,6 +49,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from deskguard.simulator import control_token
+from deskguard.simulator.budget import GATEWAY_REQUEST_BUDGET, RequestBudget
 from deskguard.simulator.enums import OrderSide, OrderType
 from deskguard.simulator.recorder import as_dicts
 
@@ -87,8 +97,14 @@ class ControlApi:
             },
             "faults/refuse-hubs": lambda b: self._sim.refuse_hub_connections(_float(b, "seconds")),
             "faults/fail": lambda b: self._sim.fail_next(
-                _str(b, "endpoint"), int(b.get("count", 1)), int(b.get("status", 500))
+                _str(b, "endpoint"), int(b.get("count", 1)), int(b.get("status", 500)),
+                _int(b, "accountId") if b.get("accountId") is not None else None,
             ),
+            "faults/refuse-closes": lambda b: self._sim.refuse_closes(
+                _int(b, "accountId"), bool(b.get("refuse", True)),
+                _int(b, "errorCode") if b.get("errorCode") is not None else None,
+            ),
+            "request-budget": self._request_budget,
             "faults/delay": lambda b: self._sim.delay_next(
                 _str(b, "endpoint"), int(b.get("count", 1)), float(b.get("seconds", 1.0))
             ),
@@ -111,9 +127,19 @@ class ControlApi:
 
     # ----------------------------------------------------------------- plumbing
 
-    @staticmethod
-    def _wrap_get(action: Callable[[web.Request], Any]) -> Callable[[web.Request], Awaitable[web.Response]]:
+    def _refusal(self, request: web.Request) -> web.Response | None:
+        """403 without this run's token, 415 for a POST whose body is not declared JSON."""
+        if not control_token.matches(self._sim.control_token, request.headers.get(control_token.HEADER)):
+            return web.json_response({"error": f"Missing or wrong {control_token.HEADER}"}, status=403)
+        if request.method == "POST" and request.content_type != "application/json":
+            return web.json_response({"error": "The body must be sent as application/json"}, status=415)
+        return None
+
+    def _wrap_get(self, action: Callable[[web.Request], Any]) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handler(request: web.Request) -> web.Response:
+            refused = self._refusal(request)
+            if refused is not None:
+                return refused
             try:
                 return web.json_response(action(request))
             except (BadControlRequest, KeyError, ValueError) as exc:
@@ -121,9 +147,11 @@ class ControlApi:
 
         return handler
 
-    @staticmethod
-    def _wrap_post(action: Callable[[Body], Any]) -> Callable[[web.Request], Awaitable[web.Response]]:
+    def _wrap_post(self, action: Callable[[Body], Any]) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handler(request: web.Request) -> web.Response:
+            refused = self._refusal(request)
+            if refused is not None:
+                return refused
             try:
                 raw = await request.text()
                 body = json.loads(raw) if raw.strip() else {}
@@ -180,6 +208,25 @@ class ControlApi:
             balance=None if balance is None else float(balance),
         )
         return self._sim.book.accounts[_int(body, "accountId")].to_api()
+
+    def _request_budget(self, body: Body) -> Any:
+        """Off with ``enabled: false``; otherwise the given fields over the budget in force (or
+        over the gateway's documented one when none is)."""
+        if not bool(body.get("enabled", True)):
+            self._sim.set_request_budget(None)
+            return {"requestBudget": None}
+        base = self._sim.limiter.budget or GATEWAY_REQUEST_BUDGET
+        budget = RequestBudget(
+            limit=_int(body, "limit") if body.get("limit") is not None else base.limit,
+            window_s=_float(body, "windowSeconds") if body.get("windowSeconds") is not None else base.window_s,
+            history_limit=_int(body, "historyLimit") if body.get("historyLimit") is not None else base.history_limit,
+            history_window_s=(
+                _float(body, "historyWindowSeconds") if body.get("historyWindowSeconds") is not None
+                else base.history_window_s
+            ),
+        )
+        self._sim.set_request_budget(budget)
+        return {"requestBudget": budget.to_api()}
 
     def _payload_form(self, body: Body) -> Any:
         self._sim.set_payload_form(_str(body, "form"), body.get("hub"))

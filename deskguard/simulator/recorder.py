@@ -29,7 +29,8 @@ class RequestRecord:
     endpoint: str  # as sent, without the /api/ prefix: "Position/closeContract"
     body: Any  # the parsed JSON body; the raw text if it was not JSON
     status: int | None = None
-    fault: str | None = None  # "delayed 1.0s", "failed 500", …
+    fault: str | None = None  # "delayed 1.0s", "failed 500", "rate limited", "refused close", …
+    user: str | None = None  # whose request budget it counted against (None: not counted)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -41,6 +42,7 @@ class RequestRecord:
             "body": self.body,
             "status": self.status,
             "fault": self.fault,
+            "user": self.user,
         }
 
 

@@ -1,8 +1,16 @@
 """The gateway's REST API under ``/api``: JSON in, JSON out, ``success``/``errorCode``/``errorMessage``.
 
-Every call is recorded (before faults and auth), then faults apply (delay, then failure), then the
+Every call is recorded first (with the user it counts for), then the request budget applies (HTTP
+429 with ``Retry-After`` past it, see ``budget.py``), then faults (delay, then failure), then the
 bearer token is checked (401 without a valid one, except ``Auth/loginKey`` and ``Status/ping``).
 Routes are matched case-insensitively, as ASP.NET does.
+
+Failures take the gateway's documented shapes: HTTP 401 (empty body) for a missing, expired or
+revoked token, and otherwise HTTP 200 ``{"success": false, "errorCode": <int>, "errorMessage":
+"..."}`` — a request body that is not a JSON object, a missing or mistyped field, an unknown
+contract or order, a refused order or close. Only an unknown endpoint answers 404, and only
+injected faults answer other statuses. Which documented example each endpoint's reply follows is
+in ``fidelity.py``.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from deskguard.simulator.book import ActionResult, Book
+from deskguard.simulator.budget import RateLimiter, retry_after_header
 from deskguard.simulator.contracts import Contract, ContractCatalog
 from deskguard.simulator.enums import (
     CancelOrderError,
@@ -59,6 +68,7 @@ class GatewayApi:
         faults: FaultPlan,
         recorder: Recorder,
         credentials: tuple[str, str] | None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._book = book
         self._catalog = catalog
@@ -67,6 +77,7 @@ class GatewayApi:
         self._faults = faults
         self._recorder = recorder
         self.credentials = credentials
+        self.limiter = limiter if limiter is not None else RateLimiter(None)
         handlers: dict[str, Callable[[dict[str, Any], TokenClaims | None], Reply]] = {
             "Auth/loginKey": self.login_key,
             "Auth/validate": self.validate,
@@ -94,6 +105,11 @@ class GatewayApi:
     def add_routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/api/{endpoint:.+}", self.handle)
 
+    @property
+    def endpoints(self) -> list[str]:
+        """Every endpoint served, normalized (``position/closecontract``)."""
+        return sorted(self._handlers)
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
         endpoint = request.match_info["endpoint"]
         raw = await request.text()
@@ -103,7 +119,14 @@ class GatewayApi:
         except ValueError:
             body = raw
         record = self._recorder.request(request.method, endpoint, body)
-        fault = self._faults.take(endpoint)
+        record.user = self._user_of(request, endpoint, body)
+        if record.user is not None:
+            wait_s = self.limiter.admit(record.user, endpoint)
+            if wait_s is not None:
+                # The gateway's edge refuses before anything else: nothing is carried out.
+                record.fault, record.status = "rate limited", 429
+                return web.Response(status=429, headers={"Retry-After": retry_after_header(wait_s)})
+        fault = self._faults.take(endpoint, _account_of(body))
         notes: list[str] = []
         if fault.delay_s > 0:
             notes.append(f"delayed {fault.delay_s}s")
@@ -114,12 +137,12 @@ class GatewayApi:
             reply = failure(GenericError.INJECTED_FAULT, f"Simulated failure (HTTP {fault.fail_status})")
             response = web.json_response(reply, status=fault.fail_status)
         else:
-            response = self._dispatch(request, endpoint, body)
+            response = self._dispatch(request, endpoint, body, notes)
         record.fault = ", ".join(notes) or None
         record.status = response.status
         return response
 
-    def _dispatch(self, request: web.Request, endpoint: str, body: Any) -> web.Response:
+    def _dispatch(self, request: web.Request, endpoint: str, body: Any, notes: list[str]) -> web.Response:
         key = normalize_endpoint(endpoint)
         handler = self._handlers.get(key)
         if handler is None:
@@ -130,12 +153,24 @@ class GatewayApi:
             if claims is None:
                 return web.Response(status=401)
         if not isinstance(body, dict):
-            return web.json_response({"message": "The request body must be a JSON object"}, status=400)
+            return web.json_response(failure(GenericError.INVALID_REQUEST, "The request body must be a JSON object"))
+        refused = self._faults.refused_close(endpoint, _account_of(body))
+        if refused is not None:
+            notes.append("refused close")
+            return web.json_response(failure(refused, "Close refused (simulated)"))
         try:
             reply = handler(body, claims)
         except InvalidRequest as exc:
             reply = failure(GenericError.INVALID_REQUEST, str(exc))
         return web.json_response(reply)
+
+    def _user_of(self, request: web.Request, endpoint: str, body: Any) -> str | None:
+        """Whose budget a request uses: the bearer token's subject, or a login's userName."""
+        if normalize_endpoint(endpoint) == "auth/loginkey":
+            user = body.get("userName") if isinstance(body, dict) else None
+            return user if isinstance(user, str) and user else None
+        claims = self._tokens.claims(_bearer(request))
+        return claims.subject if claims is not None else None
 
     # ----------------------------------------------------------------- Auth
 
@@ -302,6 +337,19 @@ def _without_order_id(result: ActionResult) -> Reply:
     reply = result.to_api()
     reply.pop("orderId", None)
     return reply
+
+
+def _account_of(body: Any) -> int | None:
+    """The body's ``accountId`` as a whole number, if it has one (for per-account faults)."""
+    if not isinstance(body, dict):
+        return None
+    value = body.get("accountId")
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _bearer(request: web.Request) -> str | None:

@@ -1,7 +1,9 @@
 """``Simulator``: the gateway (REST + hubs), its market and book, control methods and faults.
 
 Control methods are plain synchronous methods; call them on the simulator's event loop thread
-(from async tests or aiohttp handlers). Other processes use ``SimulatorControl`` over HTTP.
+(from async tests or aiohttp handlers). Other processes use ``SimulatorControl`` over HTTP, which
+needs the run's ``control_token`` (found on its own for a simulator of the same user: see
+``control_token.py``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import contextlib
 import copy
 import json
 import logging
+import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
@@ -18,7 +21,9 @@ from typing import Any
 
 from aiohttp import web
 
+from deskguard.simulator import control_token
 from deskguard.simulator.book import Account, ActionResult, Book, default_accounts
+from deskguard.simulator.budget import GATEWAY_REQUEST_BUDGET, RateLimiter, RequestBudget
 from deskguard.simulator.contracts import Contract, ContractCatalog
 from deskguard.simulator.control import ControlApi
 from deskguard.simulator.enums import (
@@ -68,6 +73,13 @@ class Simulator:
         fees: round-turn fee per contract by common symbol, overriding the defaults
             ($0.74 micros, $2.80 others); half of it is charged on each fill.
         today: the date that decides front months (default: today in UTC).
+        request_budget: the gateway's per-user request allowance, enforced with HTTP 429 and
+            ``Retry-After`` (default: the documented 200 per 60 s, History 50 per 30 s); None
+            switches enforcement off (benchmarks that fire thousands of requests).
+        control_token: the ``X-Control-Token`` every ``/control`` request must carry (default:
+            a fresh random one per simulator).
+        publish_control_token: write the token where this user's other processes find it
+            (``control_token.py``), so ``SimulatorControl(base_url)`` needs no token argument.
     """
 
     def __init__(
@@ -86,8 +98,15 @@ class Simulator:
         fees: dict[str, float] | None = None,
         today: date | None = None,
         log_limit: int = DEFAULT_LOG_LIMIT,
+        request_budget: RequestBudget | None = GATEWAY_REQUEST_BUDGET,
+        control_token: str | None = None,
+        publish_control_token: bool = True,
     ) -> None:
         self.seed = seed
+        self.control_token = control_token or secrets.token_urlsafe(32)
+        self.publish_control_token = publish_control_token
+        self.control_token_path: str | None = None
+        self.limiter = RateLimiter(request_budget)
         self.catalog = ContractCatalog(today or datetime.now(UTC).date(), fees)
         self.market = Market(seed)
         self.recorder = Recorder(log_limit)
@@ -107,6 +126,7 @@ class Simulator:
             faults=self.faults,
             recorder=self.recorder,
             credentials=credentials,
+            limiter=self.limiter,
         )
         self.walk_interval_s = walk_interval_s
         self.walk_paused = walk_paused
@@ -134,6 +154,10 @@ class Simulator:
         await site.start()
         self._runner = runner
         self._port = int(runner.addresses[0][1])
+        control_token.register(self.base_url, self.control_token)
+        if self.publish_control_token:
+            published = control_token.publish(self._port, self.control_token)
+            self.control_token_path = str(published) if published else None
         self._walk_task = asyncio.create_task(self._walk_loop(), name="simulator-walk")
         return self._port
 
@@ -147,6 +171,10 @@ class Simulator:
             await self.hubs.close_all()
             await self._runner.cleanup()
             self._runner = None
+            control_token.unregister(self.base_url, self.control_token)
+            if self.control_token_path is not None:
+                control_token.withdraw(self.port, self.control_token)
+                self.control_token_path = None
 
     async def __aenter__(self) -> Simulator:
         if self._runner is None:
@@ -178,6 +206,20 @@ class Simulator:
     def market_hub_url(self) -> str:
         return f"{self.base_url}/hubs/market"
 
+    def control_instructions(self) -> str:
+        """How to drive this simulator's control API from a shell: its token and a curl line."""
+        lines = [
+            f"Control API token (header {control_token.HEADER}; POSTs need Content-Type: application/json):",
+            f"  TOKEN={self.control_token}",
+        ]
+        if self.control_token_path:
+            lines.append(f"  (also in {self.control_token_path}, readable by you only)")
+        lines.append(
+            f"  curl -s -XPOST -H 'Content-Type: application/json' -H \"{control_token.HEADER}: $TOKEN\" "
+            f"{self.base_url}/control/price -d '{{\"contract\":\"MNQ\",\"price\":20000}}'"
+        )
+        return "\n".join(lines)
+
     # ----------------------------------------------------------------- lookups and state
 
     def contract(self, contract: str | Contract) -> Contract:
@@ -207,6 +249,7 @@ class Simulator:
             "walkPaused": lambda: self.walk_paused,
             "payloadForms": lambda: {h.value: f.value for h, f in self.hubs.payload_forms.items()},
             "tokenLifetimeS": lambda: self.tokens.lifetime_s,
+            "requestBudget": lambda: None if self.limiter.budget is None else self.limiter.budget.to_api(),
             "faults": self.faults.describe,
             "hubs": self.hubs.describe,
         }
@@ -329,10 +372,22 @@ class Simulator:
         """Answer hub negotiate and websocket connects with 503 for ``seconds`` (no drop)."""
         self.faults.refuse_hubs_for(seconds)
 
-    def fail_next(self, endpoint: str, count: int = 1, status: int = 500) -> None:
+    def fail_next(self, endpoint: str, count: int = 1, status: int = 500, account_id: int | None = None) -> None:
         """The next ``count`` calls to ``endpoint`` ("Position/closeContract", or "*") answer
-        HTTP ``status`` without being carried out (200 answers ``success: false``)."""
-        self.faults.fail_next(endpoint, count, status)
+        HTTP ``status`` without being carried out (200 answers ``success: false``); with
+        ``account_id``, only that account's calls count and fail."""
+        self.faults.fail_next(endpoint, count, status, account_id)
+
+    def refuse_closes(self, account_id: int, refuse: bool = True, error_code: int | None = None) -> None:
+        """Until ``refuse_closes(account_id, False)`` (or ``clear_faults``), that account's
+        ``Position/closeContract`` and ``Position/partialCloseContract`` answer HTTP 200
+        ``success: false`` with ``error_code`` (default 5, ClosePositionError.ORDER_REJECTED)
+        and close nothing; other accounts' closes go through."""
+        self.faults.refuse_closes(account_id, refuse, error_code)
+
+    def set_request_budget(self, budget: RequestBudget | None) -> None:
+        """Change the per-user request budget at run time (None: no limit)."""
+        self.limiter.budget = budget
 
     def delay_next(self, endpoint: str, count: int = 1, seconds: float = 1.0) -> None:
         self.faults.delay_next(endpoint, count, seconds)
@@ -474,7 +529,8 @@ class Simulator:
 
 
 async def serve(port: int = 0, seed: int = 0, **options: Any) -> None:
-    """Run a simulator on 127.0.0.1:``port`` until cancelled, logging where it listens."""
+    """Run a simulator on 127.0.0.1:``port`` until cancelled, logging where it listens and how to
+    drive its control API (the run's token and a curl line)."""
     simulator = Simulator(seed=seed, **options)
     bound = await simulator.start(port=port)
     log.info(
@@ -485,6 +541,7 @@ async def serve(port: int = 0, seed: int = 0, **options: Any) -> None:
         simulator.market_hub_url,
         simulator.base_url,
     )
+    log.info("%s", simulator.control_instructions())
     log.debug("simulator port %d, seed %d", bound, seed)
     try:
         await asyncio.Event().wait()

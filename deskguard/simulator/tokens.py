@@ -59,23 +59,28 @@ class TokenIssuer:
 
     def validate(self, token: str | None) -> TokenClaims | None:
         """The token's claims if it was issued here, is unexpired and not revoked; else None."""
+        claims = self.claims(token)
+        if claims is None or claims.expires_at <= time.time() or claims.generation < self._generation:
+            return None
+        return claims
+
+    def claims(self, token: str | None) -> TokenClaims | None:
+        """The claims of a token issued here (signature checked), expired or revoked alike: whose
+        request it is, for the request budget, even when the answer will be 401."""
         if not token:
             return None
         parts = token.split(".")
         if len(parts) != 3:
             return None
-        signing_input = f"{parts[0]}.{parts[1]}"
-        expected = hmac.new(self._secret, signing_input.encode("ascii"), hashlib.sha256).digest()
         try:
+            signing_input = f"{parts[0]}.{parts[1]}"
+            expected = hmac.new(self._secret, signing_input.encode("ascii"), hashlib.sha256).digest()
             if not hmac.compare_digest(expected, _unb64(parts[2])):
                 return None
             payload = json.loads(_unb64(parts[1]))
-            claims = TokenClaims(str(payload["sub"]), float(payload["exp"]), int(payload["gen"]))
+            return TokenClaims(str(payload["sub"]), float(payload["exp"]), int(payload["gen"]))
         except (ValueError, KeyError, TypeError):
             return None
-        if claims.expires_at <= time.time() or claims.generation < self._generation:
-            return None
-        return claims
 
     def revoke_all(self) -> None:
         """Invalidate every token issued so far (new logins get fresh, valid tokens)."""

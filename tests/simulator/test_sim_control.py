@@ -70,7 +70,9 @@ async def test_control_client_reads_logs_and_sets_faults(sim: Simulator) -> None
     assert faults["delays"] == {"order/place": [0.5]}
     assert faults["silentHubs"] == ["market"] and faults["hubsRefusedForS"] > 25
     await asyncio.to_thread(control.clear_faults)
-    assert sim.state()["faults"] == {"failures": {}, "delays": {}, "hubsRefusedForS": 0.0, "silentHubs": []}
+    assert sim.state()["faults"] == {
+        "failures": {}, "delays": {}, "refusedCloses": {}, "hubsRefusedForS": 0.0, "silentHubs": []
+    }
 
 
 async def test_control_errors_are_raised(sim: Simulator) -> None:

@@ -19,6 +19,7 @@ from project_x_py.realtime import ProjectXRealtimeClient
 from sim_harness import wait_until
 
 from deskguard.simulator import DEMO_API_KEY, DEMO_USERNAME, Simulator, projectx_class_for, sdk_config
+from deskguard.simulator.budget import RequestBudget
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
@@ -164,6 +165,48 @@ async def test_sdk_close_that_fails_leaves_the_position_open(sim: Simulator, sdk
     assert not result.get("success")
     assert len(sim.book.positions(1001)) == 1
     assert sim.requests("Position/closeContract")[0].status == 500
+
+
+async def test_sdk_reads_a_refused_close_of_one_account_as_before(sim: Simulator, sdk: SdkSession) -> None:
+    """HTTP 200 ``success: false`` with an errorCode (the documented failure): no exception, the
+    position stays; the same close succeeds once the refusal is switched off."""
+    mnq = sim.contract("MNQ").id
+    assert sim.place_order(1001, "MNQ", 0, 1).success
+    sim.refuse_closes(1001)
+    result = await sdk.positions.close_position_direct(mnq)
+    assert result.get("success") is False
+    assert len(sim.book.positions(1001)) == 1
+    (refused,) = sim.requests("Position/closeContract")
+    assert (refused.status, refused.fault) == (200, "refused close")
+    sim.refuse_closes(1001, False)
+    assert (await sdk.positions.close_position_direct(mnq)).get("success") is True
+    assert sim.book.positions(1001) == []
+
+
+async def test_sdk_reads_bad_requests_and_the_budget_as_the_gateway_answers_them(
+    sim: Simulator, sdk: SdkSession
+) -> None:
+    client = sdk.client
+    # A documented failure (200, success false) where the SDK expects a contract: no contract.
+    assert await client.search_instruments("XYZZY") == []
+    # Bars come newest first; the SDK sorts them oldest first as before.
+    bars = await client.get_bars("MNQ", days=1, interval=60, unit=2)
+    assert len(bars) > 2 and bars["timestamp"].is_sorted()
+    # Past the budget a close comes back "not successful" at once and nothing was carried out;
+    # a read is held: project-x-py 4.4.1 sleeps 60 s on a 429 (its fallback: it ignores
+    # Retry-After) before trying once more.
+    sim.set_request_budget(RequestBudget(limit=1, window_s=60.0))
+    mnq = sim.contract("MNQ").id
+    assert sim.place_order(1001, "MNQ", 0, 1).success
+    sim.limiter.clear()
+    await client.search_open_positions()  # the one request the window allows
+    result = await sdk.positions.close_position_direct(mnq)
+    assert not result.get("success")
+    assert len(sim.book.positions(1001)) == 1
+    assert [r.status for r in sim.requests("Position/closeContract")] == [429]
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(client.search_open_positions(), 0.5)
+    assert sim.requests("Position/searchOpen")[-1].status == 429
 
 
 async def test_sdk_reconnects_after_a_drop_and_resubscribes(sim: Simulator, sdk: SdkSession) -> None:
