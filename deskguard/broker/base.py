@@ -6,17 +6,38 @@ single, explicit actions. Retrying, verifying and flattening are the guardian's 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
 from ..engine.events import Event, Resync
 from ..engine.models import Account, ContractSpec, Order, Position
+from .budget import Priority
 
 
 class BrokerError(Exception):
     """A broker call failed or its outcome is unknown (reconcile by reading, never by repeating blindly)."""
+
+
+class RateLimited(BrokerError):
+    """The gateway answered HTTP 429: it did not carry the call out. A signal to back off (the
+    broker's request budget already pauses), never a failure to report."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # the gateway's Retry-After in seconds, if it named one
+
+
+class Refused(BrokerError):
+    """The gateway answered and refused the call (HTTP 200, ``success: false``, an errorCode):
+    a definite no, not worth retrying in a tight loop."""
+
+    def __init__(self, message: str, error_code: int | None = None) -> None:
+        super().__init__(message)
+        self.error_code = error_code
 
 
 class AuthenticationError(BrokerError):
@@ -26,6 +47,31 @@ class AuthenticationError(BrokerError):
 class GatewayUnreachable(BrokerError):
     """No answer from the gateway at all (no network, wrong URL, firewall), as opposed to an error
     the gateway answered with. The sign-in dialog tells the two apart."""
+
+
+#: The priority of the broker calls made in this context (asyncio tasks inherit it). Actions
+#: (close, partial close, cancel, place, modify) are ENFORCEMENT whatever it says.
+REQUEST_PRIORITY: ContextVar[Priority] = ContextVar("deskguard_request_priority", default=Priority.ROUTINE)
+
+
+def current_priority() -> Priority:
+    return REQUEST_PRIORITY.get()
+
+
+@contextmanager
+def enforcement_priority() -> Iterator[None]:
+    """Broker calls made inside (reads included, e.g. the enforcer's verification reads) go first
+    and may use the request budget's reserve::
+
+        with enforcement_priority():
+            await broker.close_position(account_id, contract_id)
+            positions = await broker.open_positions(account_id)
+    """
+    token = REQUEST_PRIORITY.set(Priority.ENFORCEMENT)
+    try:
+        yield
+    finally:
+        REQUEST_PRIORITY.reset(token)
 
 
 class HubState(StrEnum):
@@ -74,7 +120,8 @@ class Broker(Protocol):
     async def stop(self) -> None: ...
 
     async def resync(self, account_id: int) -> Resync:
-        """Read the account, its open positions, working orders and the trading day's trades."""
+        """Read the account, its open positions, working orders and the trading week's trades
+        (from the Sunday reset)."""
         ...
 
     async def contract_specs(self, contract_ids: list[str]) -> list[ContractSpec]: ...
