@@ -3,8 +3,12 @@
 What it does, and which SDK trap each part answers (see ``docs/projectx.md``):
 
 - It builds the SDK's ``ProjectX`` client itself with a ``ProjectXConfig`` (``TradingSuite.create``
-  ignores the ``PROJECTX_*`` URL variables) and raises the SDK's client-side rate limit, which
-  otherwise queues an enforcement call behind 60 requests a minute.
+  ignores the ``PROJECTX_*`` URL variables).
+- Every request the client sends passes the broker's own ``RequestBudget`` (the gateway's 200 per
+  60 s per user): enforcement first and with a reserve of its own, reads after. The SDK's
+  client-side limiter is lifted (it would queue a close behind reads, inside our time-out) and so is
+  its sleep-and-retry on HTTP 429 (60 s by default): a 429 comes back at once as ``RateLimited``
+  and pauses the budget. Waiting for the budget never counts against a call's time-out.
 - It logs in with ``Auth/loginKey`` through the client's ``_make_request`` and reads the accounts.
   Every error it raises is a ``BrokerError`` (or ``AuthenticationError``) whose text is redacted:
   the API key never appears in an exception or a log line from this module; the SDK's own log
@@ -20,7 +24,8 @@ What it does, and which SDK trap each part answers (see ``docs/projectx.md``):
   periodically reconciles positions and working orders against REST to catch a user hub that
   stays connected but stops pushing.
 - Actions are single REST calls (no retries) through the SDK's client; each raises ``BrokerError``
-  on ``success: false``, HTTP errors, time-outs and ``OrderSubmissionUncertainError``.
+  on HTTP errors, time-outs and ``OrderSubmissionUncertainError``, its subclass ``Refused`` on
+  ``success: false`` and ``RateLimited`` on HTTP 429.
 """
 
 from __future__ import annotations
@@ -28,12 +33,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import email.utils
 import logging
 import math
 import os
 import time
+import types
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -49,7 +57,19 @@ from ..engine.events import (
 )
 from ..engine.models import Account, ContractSpec, Order, OrderType, Position, Quote, Side, Trade
 from . import parsing
-from .base import AuthenticationError, BrokerError, BrokerListener, ConnectionHealth, GatewayUnreachable, HubState
+from .base import (
+    AuthenticationError,
+    BrokerError,
+    BrokerListener,
+    ConnectionHealth,
+    GatewayUnreachable,
+    HubState,
+    REQUEST_PRIORITY,
+    RateLimited,
+    Refused,
+    current_priority,
+)
+from .budget import Priority, RequestBudget, Slot
 from .sdk_logging import quiet_sdk_logging, redact, register_secret
 
 log = logging.getLogger(__name__)
@@ -64,6 +84,8 @@ ENV_MARKET_HUB_URL = "PROJECTX_MARKET_HUB_URL"
 
 USER = "user"
 MARKET = "market"
+
+_SDK_LIMITER_OFF = 1_000_000_000  # requests per minute: the SDK's own limiter never waits
 
 
 def resolve_gateway_urls(
@@ -101,6 +123,61 @@ def _default_day_start() -> datetime:
     return TradingCalendar().day_start(datetime.now(UTC))
 
 
+def _default_week_start() -> datetime:
+    return TradingCalendar().week_start(datetime.now(UTC))
+
+
+def _week_start_from(day_start: Callable[[], datetime]) -> Callable[[], datetime]:
+    """The Sunday reset before a trading day's start, in the day start's own time zone (a reset
+    at 17:00 New York time gives Sunday 17:00 New York time)."""
+
+    def week_start() -> datetime:
+        start = day_start()
+        back = (start.weekday() - 6) % 7  # Sunday is 6
+        week = start - timedelta(days=back)  # wall-clock arithmetic: right across a DST change
+        return week.astimezone(UTC).astimezone(week.tzinfo) if week.tzinfo is not None else week
+
+    return week_start
+
+
+def _retry_after(value: str | None) -> float | None:
+    """``Retry-After`` in seconds: a number, or an HTTP date; None if absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+@dataclasses.dataclass(slots=True)
+class _Call:
+    """One broker call's REST requests: the slot paid for before its time-out started (handed
+    to the first request the SDK sends), and whether the gateway answered 429."""
+
+    budget: RequestBudget
+    prepaid: Slot | None
+    rate_limited: bool = False
+    retry_after: float | None = None
+    pause: float = 0.0
+
+
+_CALL: ContextVar[_Call | None] = ContextVar("deskguard_broker_call", default=None)
+# The slot of the request being sent (the httpx response hook ends it when the answer is in).
+_SENDING: ContextVar[Slot | None] = ContextVar("deskguard_broker_sending", default=None)
+
+
+def _is_history(endpoint: str) -> bool:
+    return endpoint.lstrip("/").lower().startswith("history/")
+
+
 class _Warnings:
     """Rate-limited warnings for skipped payloads: the first few of each kind, then every 100th."""
 
@@ -125,9 +202,15 @@ class ProjectXBroker:
             ``PROJECTX_API_URL`` / ``PROJECTX_USER_HUB_URL`` / ``PROJECTX_MARKET_HUB_URL``
             variables, then TopstepX. ``http://`` is accepted for 127.0.0.1/localhost only (the
             SDK's rule); give hub URLs as ``http(s)://…/hubs/user``.
-        day_start: returns the start of the current trading day (aware); Resync reads trades from
-            it. Default: 17:00 America/Chicago, like ``TradingCalendar``.
-        requests_per_minute: the SDK's client-side limiter (its default of 60 can delay a close).
+        day_start: returns the start of the current trading day (aware). Default: 17:00
+            America/Chicago, like ``TradingCalendar``.
+        week_start: returns the start of the current trading week (aware): Resync reads trades
+            from it. Default: the Sunday reset before ``day_start()`` (17:00 America/Chicago when
+            ``day_start`` is not given either), like ``TradingCalendar.week_start``.
+        requests_per_minute: the request budget (per 60 s) when ``request_budget`` is not given.
+        request_budget: the broker's ``RequestBudget`` (default: ``requests_per_minute`` per
+            60 s, ``History/*`` 50 per 30 s, 20 % kept for enforcement). Waiting for it does not
+            count against ``request_timeout``.
         request_timeout: bound on every REST call the adapter makes, in seconds.
         hub_connect_timeout: bound on connecting both hubs.
         watchdog_interval: how often the watchdog looks at the hubs (it also wakes on hub events).
@@ -154,7 +237,9 @@ class ProjectXBroker:
         user_hub_url: str | None = None,
         market_hub_url: str | None = None,
         day_start: Callable[[], datetime] | None = None,
+        week_start: Callable[[], datetime] | None = None,
         requests_per_minute: int = 200,
+        request_budget: RequestBudget | None = None,
         request_timeout: float = 10.0,
         hub_connect_timeout: float = 10.0,
         watchdog_interval: float = 0.5,
@@ -176,9 +261,12 @@ class ProjectXBroker:
         self.api_url, self.user_hub_url, self.market_hub_url = resolve_gateway_urls(
             api_url, user_hub_url, market_hub_url
         )
-        self._config = self._build_config(requests_per_minute, request_timeout)
+        self._config = self._build_config(request_timeout)
         quiet_sdk_logging(sdk_log_level)  # the import above installed the SDK's stdout handlers
         self._day_start = day_start or _default_day_start
+        self._week_start = week_start or (_week_start_from(day_start) if day_start else _default_week_start)
+        #: One budget per broker, i.e. per user: the gateway counts per user.
+        self.budget = request_budget or RequestBudget(limit=max(1, int(requests_per_minute)), window=60.0)
         self._request_timeout = float(request_timeout)
         self._hub_connect_timeout = float(hub_connect_timeout)
         self._watchdog_interval = float(watchdog_interval)
@@ -234,7 +322,7 @@ class ProjectXBroker:
 
     # ------------------------------------------------------------------ configuration
 
-    def _build_config(self, requests_per_minute: int, request_timeout: float) -> Any:
+    def _build_config(self, request_timeout: float) -> Any:
         from project_x_py.config import ConfigManager
         from project_x_py.models import ProjectXConfig
 
@@ -243,8 +331,11 @@ class ProjectXBroker:
             user_hub_url=self.user_hub_url,
             market_hub_url=self.market_hub_url,
             timeout_seconds=max(1, math.ceil(request_timeout)),
-            requests_per_minute=max(1, int(requests_per_minute)),
-            burst_limit=max(10, int(requests_per_minute) // 6),
+            # Our RequestBudget replaces the SDK's limiter, which would otherwise queue a close
+            # behind reads (one global lock, no priorities) and inside our time-out: lifted so far
+            # it never waits.
+            requests_per_minute=_SDK_LIMITER_OFF,
+            burst_limit=_SDK_LIMITER_OFF,
         )
         # The SDK's own URL checks (http only for localhost); its realtime_url default is https.
         ConfigManager().validate_config(config)
@@ -258,7 +349,9 @@ class ProjectXBroker:
         if self._client is None:
             from project_x_py import ProjectX
 
-            self._client = ProjectX(username=self._username, api_key=self._api_key, config=self._config)
+            client = ProjectX(username=self._username, api_key=self._api_key, config=self._config)
+            self._route_through_budget(client)
+            self._client = client
             quiet_sdk_logging(self._sdk_log_level)
         await self._login()
         accounts = await self._search_accounts(only_active=True)
@@ -269,17 +362,21 @@ class ProjectXBroker:
     async def _login(self) -> None:
         """``Auth/loginKey``; the token goes into the SDK client as its own ``authenticate`` would."""
         client = self._require_client()
-        async with self._login_lock:
+        async with self._login_lock, self._paid(current_priority(), "/Auth/loginKey") as call:
             try:
                 async with asyncio.timeout(self._request_timeout + 5.0):
                     reply = await client._make_request(
                         "POST", "/Auth/loginKey", data={"userName": self._username, "apiKey": self._api_key}
                     )
             except TimeoutError:
+                if call.rate_limited:
+                    raise self._rate_limited(f"login at {self.api_url}", call) from None
                 raise GatewayUnreachable(
                     f"cannot reach the gateway at {self.api_url} (no answer within {self._request_timeout:.0f}s)"
                 ) from None
             except Exception as exc:
+                if call.rate_limited:
+                    raise self._rate_limited(f"login at {self.api_url}", call) from None
                 raise self._login_error(exc) from None
             if not isinstance(reply, dict) or reply.get("success") is not True or not reply.get("token"):
                 code = reply.get("errorCode") if isinstance(reply, dict) else None
@@ -370,59 +467,165 @@ class ProjectXBroker:
             raise BrokerError("not connected: call connect() first")
         return self._client
 
+    def _route_through_budget(self, client: Any) -> None:
+        """Every request the SDK client sends, ours or its own (``get_instrument``,
+        ``validate_session``, its retries), takes a slot of ``self.budget``; a 429 comes back at once.
+
+        - ``_make_request`` carries the SDK's ``handle_rate_limit``, which on a 429 sleeps the
+          Retry-After (60 s when the reply names none) and tries again: this client gets the
+          undecorated function (``functools.wraps`` keeps it as ``__wrapped__``) instead.
+        - ``_execute_http_request`` sends one request: it is wrapped to take a slot first (the
+          one the broker call paid for before its time-out started, if any) and to end it when
+          the answer is in (an httpx response hook, which also notes a 429 and its Retry-After).
+        """
+        undecorated = getattr(type(client)._make_request, "__wrapped__", None)
+        if undecorated is not None:
+            client._make_request = types.MethodType(undecorated, client)
+        else:  # pragma: no cover - another SDK version
+            log.warning("project-x-py's _make_request is not the expected decorated method: a 429 may be slept on")
+        send = client._execute_http_request
+        budget = self.budget
+        on_response = self._on_http_response
+
+        async def budgeted_send(method: str, endpoint: str, *args: Any, **kwargs: Any) -> Any:
+            http = await client._ensure_client()
+            if on_response not in http.event_hooks["response"]:
+                http.event_hooks["response"].append(on_response)
+            call = _CALL.get()
+            slot: Slot | None = None
+            if call is not None and call.budget is budget and call.prepaid is not None:
+                slot, call.prepaid = call.prepaid, None
+            if slot is None:
+                slot = await budget.acquire(current_priority(), _is_history(endpoint))
+            token = _SENDING.set(slot)
+            try:
+                return await send(method, endpoint, *args, **kwargs)
+            finally:
+                _SENDING.reset(token)
+                slot.release()
+
+        client._execute_http_request = budgeted_send
+
+    async def _on_http_response(self, response: Any) -> None:
+        """httpx response hook (runs in the request's task, in a copy of the caller's context):
+        the answer is in, so the request's slot ends; a 429 pauses the budget and marks the call."""
+        slot = _SENDING.get()
+        if slot is not None:
+            slot.release()
+        if response.status_code != 429:
+            return
+        retry_after = _retry_after(response.headers.get("Retry-After"))
+        pause = self.budget.back_off(retry_after)
+        call = _CALL.get()
+        if call is not None:
+            call.rate_limited, call.retry_after, call.pause = True, retry_after, pause
+        self._warnings.warn(
+            "rate-limited", "the gateway answered HTTP 429 to %s (Retry-After %s): routine requests pause %.1fs",
+            response.request.url.path, "none" if retry_after is None else f"{retry_after:g}s", pause,
+        )
+
+    @contextlib.asynccontextmanager
+    async def _paid(self, priority: Priority, endpoint: str) -> AsyncIterator[_Call]:
+        """Wait for the request budget first (that wait is not the gateway's silence, so it comes
+        before any time-out starts), then make the call inside: its first request uses the slot
+        paid for here, its other requests take their own at ``priority``."""
+        slot = await self.budget.acquire(priority, _is_history(endpoint))
+        call = _Call(self.budget, slot)
+        call_token, priority_token = _CALL.set(call), REQUEST_PRIORITY.set(priority)
+        try:
+            yield call
+        finally:
+            REQUEST_PRIORITY.reset(priority_token)
+            _CALL.reset(call_token)
+            if call.prepaid is not None:
+                call.prepaid.cancel()  # nothing was sent (a cached answer, or a failure before sending)
+
+    @staticmethod
+    def _rate_limited(what: str, call: _Call) -> RateLimited:
+        after = "" if call.retry_after is None else f", Retry-After {call.retry_after:g}s"
+        return RateLimited(
+            f"{what}: rate-limited by the gateway (HTTP 429{after}), not carried out; "
+            f"routine requests pause {call.pause:g}s",
+            call.retry_after,
+        )
+
     async def _post(self, endpoint: str, payload: dict[str, Any], *, what: str, mutating: bool) -> dict[str, Any]:
         """One POST through the SDK's ``_make_request``; a ``BrokerError`` for anything but success.
 
-        Reads that fail with 401 log in again and are tried once more; actions never are."""
+        It waits for the request budget first, at ENFORCEMENT priority for an action (``mutating``)
+        and at the context's priority (``enforcement_priority``) for a read; the time-out starts
+        after that. HTTP 429 raises ``RateLimited`` at once (the budget pauses), ``success: false``
+        raises ``Refused``. Reads that fail with 401 log in again and are tried once more; actions
+        never are."""
         from project_x_py.exceptions import (
             OrderSubmissionUncertainError,
             ProjectXAuthenticationError,
             ProjectXConnectionError,
             ProjectXError,
+            ProjectXRateLimitError,
         )
 
         client = self._require_client()
+        priority = Priority.ENFORCEMENT if mutating else current_priority()
         for attempt in (0, 1):
-            deadline = asyncio.timeout(self._request_timeout)
-            try:
-                async with deadline:
-                    reply = await client._make_request("POST", endpoint, data=payload)
-            except TimeoutError:
-                unknown = " (outcome unknown: reconcile by reading)" if mutating else ""
-                raise BrokerError(f"{what}: no answer within {self._request_timeout:g}s{unknown}") from None
-            except OrderSubmissionUncertainError as exc:
-                # The SDK turns a cancellation of a mutating call into this error: our own
-                # time-out, or the caller being cancelled (which must stay a cancellation).
-                if deadline.expired():
-                    raise BrokerError(
-                        f"{what}: no answer within {self._request_timeout:g}s (outcome unknown: reconcile by reading)"
-                    ) from None
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    raise asyncio.CancelledError() from None
-                text = redact(str(exc), self._api_key)
-                if "401" in text:
-                    await self._relogin_quietly()
-                raise BrokerError(f"{what}: outcome unknown ({text})") from None
-            except ProjectXAuthenticationError as exc:
-                if attempt == 0 and not mutating:
-                    await self._relogin_quietly()
-                    continue
-                raise AuthenticationError(f"{what}: the gateway refused the session ({redact(str(exc))})") from None
-            except ProjectXConnectionError as exc:
-                raise GatewayUnreachable(f"{what}: cannot reach the gateway at {self.api_url} ({redact(str(exc))})") from None
-            except ProjectXError as exc:
-                raise BrokerError(f"{what}: {type(exc).__name__}: {redact(str(exc), self._api_key)}") from None
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # httpx or anything else the SDK let through
-                raise BrokerError(f"{what}: {type(exc).__name__}: {redact(str(exc), self._api_key)}") from None
+            relogin, fail_after_relogin = False, None
+            async with self._paid(priority, endpoint) as call:
+                deadline = asyncio.timeout(self._request_timeout)
+                try:
+                    async with deadline:
+                        reply = await client._make_request("POST", endpoint, data=payload)
+                except TimeoutError:
+                    if call.rate_limited:
+                        raise self._rate_limited(what, call) from None
+                    unknown = " (outcome unknown: reconcile by reading)" if mutating else ""
+                    raise BrokerError(f"{what}: no answer within {self._request_timeout:g}s{unknown}") from None
+                except OrderSubmissionUncertainError as exc:
+                    # The SDK turns a cancellation of a mutating call into this error: our own
+                    # time-out, or the caller being cancelled (which must stay a cancellation).
+                    if deadline.expired():
+                        raise BrokerError(
+                            f"{what}: no answer within {self._request_timeout:g}s (outcome unknown: reconcile by reading)"
+                        ) from None
+                    task = asyncio.current_task()
+                    if task is not None and task.cancelling():
+                        raise asyncio.CancelledError() from None
+                    if call.rate_limited:  # a 429 means the gateway did not carry it out
+                        raise self._rate_limited(what, call) from None
+                    text = redact(str(exc), self._api_key)
+                    if "401" not in text:
+                        raise BrokerError(f"{what}: outcome unknown ({text})") from None
+                    relogin, fail_after_relogin = True, BrokerError(f"{what}: outcome unknown ({text})")
+                except ProjectXAuthenticationError as exc:
+                    if attempt == 0 and not mutating:
+                        relogin = True
+                    else:
+                        raise AuthenticationError(f"{what}: the gateway refused the session ({redact(str(exc))})") from None
+                except ProjectXConnectionError as exc:
+                    raise GatewayUnreachable(f"{what}: cannot reach the gateway at {self.api_url} ({redact(str(exc))})") from None
+                except ProjectXError as exc:
+                    if call.rate_limited or isinstance(exc, ProjectXRateLimitError):
+                        raise self._rate_limited(what, call) from None
+                    raise BrokerError(f"{what}: {type(exc).__name__}: {redact(str(exc), self._api_key)}") from None
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # httpx or anything else the SDK let through
+                    if call.rate_limited:  # e.g. a Retry-After the SDK could not read as an int
+                        raise self._rate_limited(what, call) from None
+                    raise BrokerError(f"{what}: {type(exc).__name__}: {redact(str(exc), self._api_key)}") from None
+            if relogin:  # outside the budget's slot: a login takes a slot of its own
+                await self._relogin_quietly()
+                if fail_after_relogin is not None:
+                    raise fail_after_relogin
+                continue
             if not isinstance(reply, dict):
                 raise BrokerError(f"{what}: unexpected reply ({type(reply).__name__})")
             if reply.get("success") is not True:
                 code = reply.get("errorCode")
                 message = redact(str(reply.get("errorMessage") or "no message"), self._api_key)
-                raise BrokerError(f"{what}: refused by the gateway (errorCode {code}: {message})")
+                text = f"{what}: refused by the gateway (errorCode {code}: {message})"
+                if reply.get("success") is False:
+                    raise Refused(text, code if isinstance(code, int) and not isinstance(code, bool) else None)
+                raise BrokerError(text)
             return reply
         raise BrokerError(f"{what}: failed")  # pragma: no cover - the loop always returns or raises
 
@@ -500,19 +703,26 @@ class ProjectXBroker:
         from project_x_py.exceptions import ProjectXConnectionError, ProjectXError, ProjectXInstrumentError
 
         client = self._require_client()
-        try:
-            async with asyncio.timeout(self._request_timeout * 2):
-                instrument = await client.get_instrument(symbol)
-        except TimeoutError:
-            raise BrokerError(f"Contract/search {symbol!r}: no answer within {self._request_timeout * 2:g}s") from None
-        except ProjectXInstrumentError as exc:
-            log.warning("no contract found for %r: %s", symbol, redact(str(exc)))
-            return None
-        except ProjectXConnectionError as exc:
-            raise BrokerError(f"Contract/search {symbol!r}: cannot reach the gateway at {self.api_url} ({exc})") from None
-        except ProjectXError as exc:
-            log.warning("contract lookup for %r failed: %s", symbol, redact(str(exc), self._api_key))
-            return None
+        async with self._paid(current_priority(), "/Contract/search") as call:
+            try:
+                async with asyncio.timeout(self._request_timeout * 2):
+                    instrument = await client.get_instrument(symbol)
+            except TimeoutError:
+                if call.rate_limited:
+                    raise self._rate_limited(f"Contract/search {symbol!r}", call) from None
+                raise BrokerError(f"Contract/search {symbol!r}: no answer within {self._request_timeout * 2:g}s") from None
+            except ProjectXInstrumentError as exc:
+                if call.rate_limited:
+                    raise self._rate_limited(f"Contract/search {symbol!r}", call) from None
+                log.warning("no contract found for %r: %s", symbol, redact(str(exc)))
+                return None
+            except ProjectXConnectionError as exc:
+                raise BrokerError(f"Contract/search {symbol!r}: cannot reach the gateway at {self.api_url} ({exc})") from None
+            except ProjectXError as exc:
+                if call.rate_limited:  # not "no such contract": the gateway did not look
+                    raise self._rate_limited(f"Contract/search {symbol!r}", call) from None
+                log.warning("contract lookup for %r failed: %s", symbol, redact(str(exc), self._api_key))
+                return None
         try:
             spec, symbol_id = parsing.parse_contract(dataclasses.asdict(instrument))
         except (parsing.PayloadError, TypeError) as exc:
@@ -615,14 +825,15 @@ class ProjectXBroker:
         return out
 
     async def resync(self, account_id: int) -> Resync:
-        """Read the account, its open positions, working orders and the trading day's trades.
+        """Read the account, its open positions, working orders and the trading week's trades
+        (from the Sunday reset, so weekly figures include days the app did not run).
 
         This only reads; the Resync events the adapter emits itself (after connect and every
         reconnect) also become its de-duplication baseline."""
         return await self._read_resync(account_id, None)
 
     async def _read_resync(self, account_id: int, active: list[Account] | None) -> Resync:
-        start = self._day_start()
+        start = self._week_start()
         if start.tzinfo is None:
             start = start.replace(tzinfo=UTC)
         account, positions, orders, trades = await asyncio.gather(
@@ -1153,7 +1364,7 @@ class ProjectXBroker:
         before = client.session_token
         ok = False
         try:
-            async with asyncio.timeout(self._request_timeout):
+            async with self._paid(current_priority(), "/Auth/validate"), asyncio.timeout(self._request_timeout):
                 ok = bool(await client.validate_session())
         except (TimeoutError, Exception) as exc:
             log.debug("Auth/validate failed: %s", type(exc).__name__)

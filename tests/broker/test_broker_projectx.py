@@ -153,7 +153,9 @@ async def test_a_trade_made_at_the_gateway_arrives_once_as_engine_events(sim: Si
     closing = rec.of(TradeFilled)[1].trade
     assert closing.pnl == pytest.approx(2 * 10 / 0.25 * 0.5)
     await wait_until(lambda: rec.of(AccountUpdated))
-    assert rec.of(AccountUpdated)[-1].account.balance == pytest.approx(50_000 + closing.pnl - closing.fees)
+    # The gateway charges a half-turn fee on every fill, the opening one included.
+    opening = rec.of(TradeFilled)[0].trade
+    assert rec.of(AccountUpdated)[-1].account.balance == pytest.approx(50_000 + closing.pnl - opening.fees - closing.fees)
     await asyncio.sleep(0.3)
     assert len(rec.of(TradeFilled)) == 2 and len(rec.of(PositionUpdated, position__size=0)) == 1
 
@@ -232,7 +234,8 @@ async def test_the_first_resync_carries_the_brokers_picture(sim: Simulator, make
     assert not rec.of(PositionUpdated) and not rec.of(TradeFilled)
 
 
-async def test_resync_reads_trades_from_the_start_of_the_trading_day(sim: Simulator, make_broker: MakeBroker) -> None:
+async def test_resync_reads_trades_from_the_start_of_the_trading_week(sim: Simulator, make_broker: MakeBroker) -> None:
+    """Resync reads ``Trade/search`` from ``week_start()`` (the Sunday reset), not the day's start."""
     from datetime import UTC, datetime
 
     sim.place_order(1001, "MNQ", OrderSide.BUY, 1)
@@ -240,9 +243,11 @@ async def test_resync_reads_trades_from_the_start_of_the_trading_day(sim: Simula
     cut = datetime.now(UTC)
     await asyncio.sleep(0.01)
     sim.place_order(1001, "MNQ", OrderSide.SELL, 1)
-    broker, rec = await started(make_broker, [1001], ["MNQ"], day_start=lambda: cut)
+    broker, rec = await started(make_broker, [1001], ["MNQ"], day_start=lambda: datetime.now(UTC), week_start=lambda: cut)
     trades = rec.resyncs(1001)[0].trades
     assert len(trades) == 1 and trades[0].side == Side.SELL and trades[0].pnl is not None
+    (search,) = sim.requests("Trade/search")
+    assert datetime.fromisoformat(search.body["startTimestamp"]) == cut
 
 
 # ----------------------------------------------------------------------------- actions
