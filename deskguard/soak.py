@@ -577,8 +577,9 @@ def _lock_key(lock: Any) -> tuple[Any, ...]:
 
 
 def _realized(state: dict[str, Any], account: int) -> float:
-    return round(sum(t["profitAndLoss"] - t["fees"] for t in state["trades"]
-                     if t["accountId"] == account and t["profitAndLoss"] is not None and not t["voided"]), 2)
+    """rules.md "Realized P&L": closing trades' profitAndLoss minus the fees of every fill."""
+    return round(sum((t["profitAndLoss"] or 0.0) - t["fees"] for t in state["trades"]
+                     if t["accountId"] == account and not t["voided"]), 2)
 
 
 def _tick(contract_id: str) -> float:

@@ -132,11 +132,13 @@ class Trade:
         return self.pnl is not None and not self.voided
 
     def net_pnl(self, include_fees: bool = True) -> float:
-        """Realized P&L of a closing trade, net of fees; 0 for opening or voided trades."""
-        if not self.is_closing:
+        """This fill's contribution to realized P&L: ``profitAndLoss`` (closing trades only) minus
+        its own fees. The gateway charges fees on every fill, the opening half-turn included, so an
+        opening trade contributes ``-fees`` (rules.md "Realized P&L"); a voided trade contributes 0."""
+        if self.voided:
             return 0.0
-        assert self.pnl is not None
-        return money(self.pnl - self.fees if include_fees else self.pnl)
+        pnl = self.pnl or 0.0
+        return money(pnl - self.fees if include_fees else pnl)
 
 
 @dataclass(frozen=True, slots=True)

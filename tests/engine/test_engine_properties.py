@@ -233,7 +233,7 @@ def trade_books(draw):
 
 @settings(max_examples=200, deadline=None)
 @given(book=trade_books(), include_fees=st.booleans())
-def test_realized_pnl_is_the_sum_over_closing_unvoided_trades_whatever_the_delivery(book, include_fees):
+def test_realized_pnl_is_closing_pnl_less_every_fills_fees_whatever_the_delivery(book, include_fees):
     trades, batches = book
     d = Desk(replace(no_rules(), include_fees=include_fees))
     for as_resync, batch in batches:
@@ -243,7 +243,8 @@ def test_realized_pnl_is_the_sum_over_closing_unvoided_trades_whatever_the_deliv
             for t in batch:
                 d.send(TradeFilled(t))
     expected = sum(
-        (Decimal(repr(t.pnl)) - (Decimal(repr(t.fees)) if include_fees else 0) for t in trades if t.pnl is not None and not t.voided),
+        # rules.md "Realized P&L": closing trades' profitAndLoss minus the fees of every fill.
+        (Decimal(repr(t.pnl or 0.0)) - (Decimal(repr(t.fees)) if include_fees else 0) for t in trades if not t.voided),
         Decimal(0),
     )
     assert d.state.realized_day == float(expected)

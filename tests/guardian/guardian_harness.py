@@ -122,9 +122,10 @@ def sim_flat(sim: Simulator, account_id: int = ACCOUNT) -> bool:
 
 
 def sim_realized(sim: Simulator, account_id: int = ACCOUNT) -> float:
-    """The day's realized P&L from the gateway's trades, as rules.md defines it."""
-    return round(sum(t["profitAndLoss"] - t["fees"] for t in sim.state()["trades"]
-                     if t["accountId"] == account_id and t["profitAndLoss"] is not None and not t["voided"]), 2)
+    """The day's realized P&L from the gateway's trades, as rules.md defines it: closing trades'
+    profitAndLoss minus the fees of every fill."""
+    return round(sum((t["profitAndLoss"] or 0.0) - t["fees"] for t in sim.state()["trades"]
+                     if t["accountId"] == account_id and not t["voided"]), 2)
 
 
 async def in_step(rig: Any, account_id: int = ACCOUNT, timeout: float = 3.0) -> float:
