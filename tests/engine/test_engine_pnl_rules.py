@@ -92,14 +92,24 @@ def test_one_cent_short_of_the_limit_only_warns(desk_with):
     assert brief(v.decisions) == [(WARN, K3, None, None)]
 
 
-def test_half_turn_trades_with_null_pnl_are_not_counted(desk_with):
-    """The opening half of a round trip (profitAndLoss null) counts for nothing, its fees included."""
+def test_opening_half_turns_count_their_fees(desk_with):
+    """The gateway charges fees on every fill (rules.md "Realized P&L"): an opening trade
+    (profitAndLoss null) adds no P&L but its fees count."""
     d = desk_with(K3)
     for _ in range(5):
         assert d.entry(fees=1.48).decisions == []
-    assert d.state.realized_day == 0.0
+    assert d.state.realized_day == pytest.approx(-7.40)
     d.loss(399.0, fees=1.48)
-    assert d.state.realized_day == pytest.approx(-400.48)
+    assert d.state.realized_day == pytest.approx(-407.88)
+
+
+def test_opening_fees_alone_decide_a_breach(desk_with):
+    """Closing trades alone stay just under the limit; the opening fills' fees take the day over it."""
+    d = desk_with(K3, daily_realized_loss={"max_loss": 500.0})
+    d.entry(fees=2.0)
+    v = d.loss(497.0, fees=2.0)  # closing trades alone: -499.00
+    assert d.state.realized_day == pytest.approx(-501.0)
+    assert any(x.action.value == "flatten" for x in v.decisions)
 
 
 def test_voided_trades_are_not_counted(desk_with):
@@ -149,11 +159,16 @@ def test_open_pnl_is_ignored_by_default(desk_with):
     assert d.quote(MNQ, 20000.0).decisions == []
 
 
-def test_count_open_pnl_ignores_a_stale_quote(desk_with):
-    d = desk_with(K3, daily_realized_loss={"count_open_pnl": True})
+def test_count_open_pnl_keeps_a_quiet_contract_at_its_last_price(desk_with):
+    """rules.md: account-level figures keep counting a stale position at its last known price, so
+    one quiet contract never hides a fresh loss on another."""
+    d = desk_with(K3, daily_realized_loss={"count_open_pnl": True, "warn_at": 1.0})
     d.loss(300)
     d.open(MNQ, 2, 21000.0)
-    assert d.quote(MNQ, 20000.0, age=6).decisions == []
+    assert d.quote(MNQ, 20975.0, age=10).decisions == []  # stale: -100 at its last price; day -400
+    d.open(MES, 1, 6000.0)
+    v = d.quote(MES, 5970.0)  # fresh -150: day -300 - 100 - 150 = -550
+    assert_flatten_and_lock(v, K3, LockKind.UNTIL_RESET, T0_RESET)
 
 
 def test_pnl_tracking_goes_on_during_the_lock(desk_with):
@@ -259,7 +274,9 @@ def test_an_open_loss_warning_clears_when_the_position_closes(desk_with):
 def test_take_profit_under_at_and_over_the_target(desk_with):
     d = desk_with(K5)
     d.open(MNQ, 2, 21000.0)
-    assert d.quote(MNQ, 21249.75).decisions == []  # +999
+    assert d.quote(MNQ, 21199.75).decisions == []  # +799.50, under the warning
+    assert brief(d.quote(MNQ, 21249.75).decisions) == [(WARN, K5, MNQ, None)]  # +999: warn_at 0.8
+    assert d.quote(MNQ, 21249.5).decisions == []  # warned once
     v = d.quote(MNQ, 21250.0)  # +1000
     assert brief(v.decisions) == [(CLOSE, K5, MNQ, None)]
     assert v.new_locks == []
@@ -310,12 +327,13 @@ def test_drawdown_under_warning_at_and_reaching_floor_plus_buffer(desk_with):
     assert_flatten_and_lock(v, K14, LockKind.UNTIL_RESET, T0_RESET)
 
 
-def test_drawdown_counts_open_pnl_but_not_a_stale_one(desk_with):
-    d = desk_with(K14)
+def test_drawdown_counts_a_stale_position_at_its_last_price(desk_with):
+    d = desk_with(K14, trailing_drawdown={"warn_at": 1.0})
     d.account(48_500.0)
     d.open(MNQ, 2, 21000.0)
-    assert d.quote(MNQ, 20900.0, age=6).decisions == []  # stale: balance alone, 48,500
-    v = d.quote(MNQ, 20925.0)  # 48,500 - 300 = 48,200
+    assert d.quote(MNQ, 20950.0, age=10).decisions == []  # stale, at its last price: 48,400
+    d.open(MES, 1, 6000.0)
+    v = d.quote(MES, 5960.0)  # fresh -200: 48,500 - 100 - 200 = 48,200, the floor + buffer
     assert_flatten_and_lock(v, K14, LockKind.UNTIL_RESET, T0_RESET)
 
 

@@ -32,9 +32,10 @@ class DailyRealizedLoss(Rule):
     def day_pnl(self, ctx: Context) -> float:
         pnl = ctx.state.realized_day
         if self.params.count_open_pnl:
-            open_pnl, stale = ctx.open_pnl()
-            if not stale:
-                pnl += open_pnl
+            # A stale position counts at its last known price: one quiet contract never hides a
+            # fresh loss on another (rules.md, "Unrealized P&L").
+            open_pnl, _stale = ctx.open_pnl()
+            pnl += open_pnl
         return pnl
 
     def evaluate(self, ctx: Context):

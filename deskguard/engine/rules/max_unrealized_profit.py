@@ -6,13 +6,14 @@ from dataclasses import dataclass
 
 from ..instruments import symbol_of
 from ..schema import Looser, Unit, param
-from .base import Context, Figure, Rule, Trigger, enabled_param
+from .base import Context, Figure, Rule, Trigger, enabled_param, warn_at_param
 
 
 @dataclass(frozen=True, slots=True)
 class Params:
     enabled: bool = enabled_param(False)
     target: float = param(1000.0, help="Close a position whose open profit reaches this amount.", unit=Unit.USD, gt=0, looser=Looser.HIGHER)
+    warn_at: float = warn_at_param()
 
 
 class MaxUnrealizedProfit(Rule):
@@ -28,12 +29,23 @@ class MaxUnrealizedProfit(Rule):
         if ctx.quote is not None:
             pos = ctx.state.positions.get(ctx.quote.contract_id)
             positions = [pos] if pos is not None else []
+        else:  # a closed position's warning goes with it (as in 004)
+            warned = ctx.state.warned
+            warned -= {w for w in warned if w[0] == self.key and w[1] not in ctx.state.positions}
+        p = self.params
         out = []
         for pos in positions:
             value, stale = ctx.unrealized(pos)
-            if not stale and value >= self.params.target:
-                reason = f"open profit {value:,.2f} on {symbol_of(pos.contract_id)} reached the target {self.params.target:,.2f}"
+            if stale:
+                continue
+            if value >= p.target:
+                reason = f"open profit {value:,.2f} on {symbol_of(pos.contract_id)} reached the target {p.target:,.2f}"
                 out.append(ctx.close(self.key, reason, pos.contract_id))
+            else:
+                out.extend(ctx.warn_once(
+                    self.key, pos.contract_id, value >= p.warn_at * p.target,
+                    lambda: f"open profit {value:,.2f} on {symbol_of(pos.contract_id)} is past {p.warn_at:.0%} of the target {p.target:,.2f}",
+                ))
         return out
 
     def figure(self, ctx: Context) -> Figure:

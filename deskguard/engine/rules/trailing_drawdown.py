@@ -53,8 +53,8 @@ class TrailingDrawdown(Rule):
     def equity(self, ctx: Context) -> float | None:
         if ctx.state.balance is None:
             return None
-        open_pnl, stale = ctx.open_pnl()
-        return ctx.state.balance + (0.0 if stale else open_pnl)
+        open_pnl, _stale = ctx.open_pnl()  # stale positions at their last known price (rules.md)
+        return ctx.state.balance + open_pnl
 
     def on_new_day(self, state: AccountState) -> None:
         """End-of-day mode trails the balance the day closed at."""
