@@ -8,7 +8,7 @@ and (6) merges everything so the harshest decision wins. New locks are recorded 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -111,8 +111,10 @@ class RiskEngine:
         high_water_mark: float | None = None,
         realized_week_before_today: float = 0.0,
         losing_streak: int = 0,
+        memory: Mapping[str, Any] | None = None,
     ) -> None:
-        """Load what the store kept across a restart. Restarting never lifts a lock."""
+        """Load what the store kept across a restart. Restarting never lifts a lock, and with
+        ``memory`` (from :meth:`memory`) it changes no decision the rules make."""
         state = self.state(account_id)
         for lock in locks:
             if lock not in state.locks:
@@ -122,6 +124,18 @@ class RiskEngine:
             state.high_water_mark = max(high_water_mark, state.high_water_mark or high_water_mark)
         state.realized_week_before_today = realized_week_before_today
         state.losing_streak = losing_streak
+        if memory:
+            state.restore_memory(memory)
+
+    def forget_stop_request(self, account_id: int, contract_id: str) -> None:
+        """012 asked for a stop that was not placed (the call failed): ask again next time."""
+        state = self.accounts.get(account_id)
+        if state is not None:
+            state.requested_stops.pop(contract_id, None)
+
+    def memory(self, account_id: int) -> dict[str, Any]:
+        """What the rules of one account remember, JSON-ready, for the store (rules.md "Memory")."""
+        return self.state(account_id).memory()
 
     # ----- evaluation ----------------------------------------------------------------------
 
@@ -159,7 +173,7 @@ class RiskEngine:
             for rule in rules:
                 proposed = rule.evaluate(ctx)
                 if proposed:
-                    self._accept(state, proposed, decisions, new_locks)
+                    self._accept(state, proposed, decisions, new_locks, now)
             if decisions or ended:
                 out.append(Verdict(state.account_id, merge(decisions), state, new_locks, ended))
         return out
@@ -178,14 +192,14 @@ class RiskEngine:
         for rule in rules if rules is not None else self._by_trigger[trigger]:
             proposed = list(rule.evaluate(ctx))
             if proposed:
-                self._accept(state, proposed, decisions, new_locks)
+                self._accept(state, proposed, decisions, new_locks, now)
         if trigger is not Trigger.QUOTE and state.locks:
             decisions.extend(self._close_on_sight(state))
         return Verdict(state.account_id, merge(decisions) if decisions else decisions, state, new_locks, ended, rolled,
                        ctx.new_trades)
 
     def _accept(self, state: AccountState, proposed: list[Decision], decisions: list[Decision],
-                new_locks: list[Lock]) -> None:
+                new_locks: list[Lock], now: datetime) -> None:
         """Take a rule's decisions, recording its new lock in the state at once.
 
         Of the locks a rule proposes (several when a resync brings several missed trades), only the
@@ -200,6 +214,16 @@ class RiskEngine:
                     longest[lock.scope] = lock
             kept = [lock for lock in longest.values() if not self._already_locked(state, lock)]
             if not kept:
+                return
+            if all(lock.until is not None and lock.until <= now for lock in kept):
+                # A trade the app did not see live is judged at its own time (rules.md): its
+                # cooldown has already run out, so it is written down and enforces nothing.
+                lock = max(kept, key=lambda k: k.until)  # type: ignore[arg-type, return-value]
+                decisions.append(Decision(
+                    state.account_id, Action.WARN, lock.rule,
+                    f"{lock.reason} — already over at {lock.until:%H:%M:%S} when the app learned of the trade; "
+                    "nothing to enforce",
+                ))
                 return
             proposed = [d for d in proposed if d.action != Action.LOCK or any(d.lock is k for k in kept)]
         for d in proposed:
@@ -258,11 +282,14 @@ class RiskEngine:
                 ctx.new_trades = self._add_trades(state, [trade])
             case AccountUpdated(account=account):
                 state.account = account
-            case Resync(account=account, positions=positions, orders=orders, trades=trades):
+            case Resync(account=account, positions=positions, orders=orders, trades=trades, trades_since=since):
                 state.account = account
                 state.positions = {p.contract_id: p for p in positions if p.is_open}
                 state.orders = {o.id: o for o in orders if o.is_working}
-                ctx.new_trades = self._add_trades(state, sorted(trades, key=lambda t: (t.time, t.id)))
+                ordered = sorted(trades, key=lambda t: (t.time, t.id))
+                if since is not None and state.week_start is not None and since <= state.week_start:
+                    self._take_week(state, ordered)
+                ctx.new_trades = self._add_trades(state, ordered, ctx.earlier_trades)
             case _:
                 pass
 
@@ -273,15 +300,29 @@ class RiskEngine:
         else:
             state.positions.pop(pos.contract_id, None)
 
-    def _add_trades(self, state: AccountState, trades: list[Trade]) -> list[Trade]:
+    def _take_week(self, state: AccountState, trades: list[Trade]) -> None:
+        """The week's realized P&L before today, from the broker's trades of the week (rules.md:
+        weekly figures include days on which the app did not run)."""
+        include_fees = self.settings.include_fees
+        week_start, day_start = state.week_start, state.day_start
+        assert week_start is not None and day_start is not None
+        state.realized_week_before_today = money(sum(
+            t.net_pnl(include_fees) for t in trades if week_start <= t.time < day_start
+        ))
+
+    def _add_trades(self, state: AccountState, trades: list[Trade], earlier: list[Trade] | None = None) -> list[Trade]:
         """Count each of today's trades once; return the ones not seen before (to be evaluated).
 
         Trades already seen (before a restart, or twice in the feed) count towards the day's P&L but
-        are not evaluated again."""
+        are not evaluated again. An earlier day's trade of this week not seen before goes to
+        ``earlier`` (the losing streak runs across days)."""
         fresh: list[Trade] = []
         include_fees = self.settings.include_fees
         for trade in trades:
             if state.day_start is not None and trade.time < state.day_start:
+                if (earlier is not None and trade.id not in state.seen_trade_ids
+                        and state.week_start is not None and trade.time >= state.week_start):
+                    earlier.append(trade)
                 state.seen_trade_ids.add(trade.id)  # an earlier day's trade: never today's P&L
                 continue
             held = state.trades_today.get(trade.id)
@@ -311,7 +352,10 @@ class RiskEngine:
                 hook = getattr(rule, "on_new_day", None)
                 if hook is not None:
                     hook(state)
-            state.seen_trade_ids = set(state.trades_today)  # yesterday's ids guard against late copies
+            if state.week_start == new_week:  # the week's ids: a re-sync reads the whole week
+                state.seen_trade_ids |= set(state.trades_today)
+            else:  # last week's last day guards against late copies
+                state.seen_trade_ids = set(state.trades_today)
         state.day_start = cal.day_start(now)
         state.next_reset = cal.next_reset(now)
         state.week_start = new_week

@@ -72,6 +72,9 @@ class Resync:
     positions: tuple[Position, ...] = ()
     orders: tuple[Order, ...] = ()
     trades: tuple[Trade, ...] = field(default=())
+    #: The start of the range the trades were read from: when it reaches back to the trading week's
+    #: start, the week's figure before today is taken from these trades (the broker's word wins).
+    trades_since: datetime | None = None
 
     @property
     def account_id(self) -> int:

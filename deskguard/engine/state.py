@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from .decisions import Lock, LockKind
 from .instruments import symbol_of
@@ -89,3 +91,41 @@ class AccountState:
 
     def protective_stops(self, position: Position) -> list[Order]:
         return [o for o in self.orders.values() if o.protects(position)]
+
+    # ----- memory across restarts (rules.md "Memory") -----------------------------------------
+
+    def memory(self) -> dict[str, Any]:
+        """Everything the rules remember, as JSON-ready data. Locks are kept in their own table;
+        trades come back from the broker. Stopping and starting the app changes no decision."""
+        return {
+            "day_start": _iso(self.day_start),
+            "entries": [_iso(t) for t in self.entries],
+            "losing_streak": self.losing_streak,
+            "stop_grace": {c: _iso(t) for c, t in sorted(self.stop_grace.items())},
+            "high_water_mark": self.high_water_mark,
+            "requested_stops": dict(sorted(self.requested_stops.items())),
+            "session_carry": sorted(self.session_carry),
+            "warned": sorted([rule, scope] for rule, scope in self.warned),
+        }
+
+    def restore_memory(self, data: Mapping[str, Any]) -> None:
+        """Take back what :meth:`memory` gave, into a state just started. What belongs to one trading
+        day (entries, warnings, positions let through a window's end) is taken only on the same day."""
+        same_day = data.get("day_start") is not None and data.get("day_start") == _iso(self.day_start)
+        if same_day:
+            # A list, not a set: two entries in the same instant are two entries.
+            self.entries = sorted(datetime.fromisoformat(t) for t in data.get("entries", ()))
+            self.warned |= {(str(r), str(s)) for r, s in data.get("warned", ())}
+            self.session_carry |= {str(c) for c in data.get("session_carry", ())}
+        self.losing_streak = int(data.get("losing_streak", self.losing_streak) or 0)
+        for contract, deadline in dict(data.get("stop_grace", {})).items():
+            self.stop_grace.setdefault(str(contract), datetime.fromisoformat(deadline))
+        for contract, price in dict(data.get("requested_stops", {})).items():
+            self.requested_stops.setdefault(str(contract), float(price))
+        hwm = data.get("high_water_mark")
+        if hwm is not None:
+            self.high_water_mark = max(float(hwm), self.high_water_mark if self.high_water_mark is not None else float(hwm))
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()

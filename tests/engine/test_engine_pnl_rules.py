@@ -433,3 +433,23 @@ def test_the_weekly_lock_outlasts_daily_resets_and_ends_at_the_sunday_reset(desk
     v = d.tick_at(T0_WEEK_RESET)
     assert [lock.rule for lock in v.ended_locks] == [K15]
     assert d.locks == [] and d.state.realized_week == 0.0
+
+
+def test_the_weeks_earlier_days_come_from_the_brokers_trades(desk_with):
+    """rules.md: on connect the week's trades are fetched, so weekly figures include days on which
+    the app did not run (issue 11 item 6). Monday's losses, never seen live, count on Tuesday."""
+    from deskguard.engine.events import Resync
+    from deskguard.engine.models import Account
+
+    d = desk_with("weekly_realized_loss", weekly_realized_loss={"max_loss": 1000.0})
+    monday = T0 - timedelta(days=1)
+    week_start = d.engine.calendar.week_start(T0)
+    earlier = [d.trade(MNQ, None, fees=1.0, at=monday), d.trade(MNQ, -700.0, fees=1.0, side=1, at=monday)]
+    today = [d.trade(MNQ, None, fees=1.0), d.trade(MNQ, -250.0, fees=1.0, side=1)]
+    account = Account(1001, "50KTC-V2-123456-789", 49_000.0, True)
+    v = d.send(Resync(account, (), (), tuple(earlier + today), trades_since=week_start))
+    assert d.state.realized_week_before_today == pytest.approx(-702.0)
+    assert d.state.realized_day == pytest.approx(-252.0)
+    assert [x.action for x in v.decisions] == [Action.WARN]  # -954: past the warning, not the limit
+    v = d.loss(45.0, fees=1.0)  # -1,000
+    assert_flatten_and_lock(v, "weekly_realized_loss", LockKind.UNTIL_RESET, T0_WEEK_RESET)

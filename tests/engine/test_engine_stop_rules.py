@@ -186,3 +186,23 @@ def test_the_trade_management_breakeven_triggers_at_exactly_its_ticks_on_a_cent_
     d.open(CL, 1, 70.00)
     v = d.quote(CL, 70.10)
     assert [(x.action, x.stop_price) for x in v.decisions] == [(PLACE, 70.01)]
+
+
+def test_breakeven_places_its_stop_again_after_it_is_cancelled(desk_with):
+    """rules.md 012: place one if none — and again if that stop is cancelled, rejected or its
+    placement failed."""
+    d = desk_with(K12)
+    d.open(MNQ, 2, 21000.0)
+    assert stop_moves(d.quote(MNQ, 21002.5))[0][:4] == (PLACE, K12, MNQ, 21000.25)
+    assert d.quote(MNQ, 21002.75).decisions == []  # asked already: not twice while it is on its way
+    d.order(MNQ, stop_price=21000.25, size=2, id=501)  # it arrives, working
+    v = d.order(MNQ, stop_price=21000.25, size=2, id=501, status=OrderStatus.CANCELLED)  # the trader cancels it
+    assert stop_moves(v)[0][:4] == (PLACE, K12, MNQ, 21000.25)
+
+
+def test_breakeven_asks_again_after_a_failed_placement(desk_with):
+    d = desk_with(K12)
+    d.open(MNQ, 2, 21000.0)
+    assert stop_moves(d.quote(MNQ, 21002.5))[0][0] == PLACE
+    d.engine.forget_stop_request(1001, MNQ)  # the guardian: Order/place failed
+    assert stop_moves(d.quote(MNQ, 21002.5))[0][:4] == (PLACE, K12, MNQ, 21000.25)

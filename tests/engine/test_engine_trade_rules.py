@@ -14,6 +14,7 @@ from engine_harness import (
     lock_of,
 )
 
+from deskguard.engine.decisions import Action
 from deskguard.engine.events import TradeFilled
 from deskguard.engine.rules.cooldown_after_loss import Tier
 from deskguard.engine.schema import UNTIL_RESET
@@ -276,8 +277,9 @@ def test_the_streak_cooldown_may_last_until_the_reset(desk_with):
 
 def test_a_resync_with_missed_losers_during_a_cooldown_applies_the_longest_new_cooldown(desk_with):
     """Reconnecting after a gap during a 15-minute cooldown, the missed trades were a $100 loser (5 m:
-    shorter than what is left) and a $300 loser (30 m: longer). The 30-minute cooldown applies; the
-    5-minute one, outlasted, adds nothing."""
+    shorter than what is left) and a $300 loser (30 m: longer). The 30-minute cooldown applies, from
+    the trade's own time (rules.md: trades the app did not see live are judged at their own time);
+    the 5-minute one, outlasted, adds nothing."""
     d = desk_with(K7)
     d.loss(200)  # 15 m, until T0 + 15 m
     d.advance(minutes=5)
@@ -287,9 +289,21 @@ def test_a_resync_with_missed_losers_during_a_cooldown_applies_the_longest_new_c
     ]
     v = d.resync(trades=missed)
     assert brief(v.decisions) == [(FLATTEN, K7, None, None), (LOCK, K7, None, None)]
-    assert_lock(v.decisions, K7, LockKind.COOLDOWN, T0 + timedelta(minutes=5 + 30))
-    assert [lock.until for lock in v.new_locks] == [T0 + timedelta(minutes=35)]
-    assert sorted(lock.until for lock in d.locks) == [T0 + timedelta(minutes=15), T0 + timedelta(minutes=35)]
+    assert_lock(v.decisions, K7, LockKind.COOLDOWN, T0 + timedelta(minutes=4 + 30))
+    assert [lock.until for lock in v.new_locks] == [T0 + timedelta(minutes=34)]
+    assert sorted(lock.until for lock in d.locks) == [T0 + timedelta(minutes=15), T0 + timedelta(minutes=34)]
+
+
+def test_a_missed_loser_whose_cooldown_is_already_over_enforces_nothing(desk_with):
+    """rules.md: a cooldown that has already ended when the app learns of the trade is written to
+    the audit log but enforces nothing."""
+    d = desk_with(K7)
+    d.advance(minutes=20)
+    missed = [d.trade(MNQ, -150.0, side=1, at=T0 + timedelta(minutes=1))]  # 5 m: over at T0 + 6 m
+    v = d.resync(trades=missed)
+    assert brief(v.decisions) == [(Action.WARN, K7, None, None)]
+    assert "already over" in v.decisions[0].reason
+    assert v.new_locks == [] and d.locks == []
 
 
 

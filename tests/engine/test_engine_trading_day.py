@@ -134,8 +134,9 @@ def test_duplicate_trade_ids_count_once_and_are_evaluated_once(desk_with):
 
 
 def test_a_resync_after_a_gap_counts_the_missed_trades_once_and_evaluates_them(desk_with):
-    """The missed $250 loser is evaluated when the resync brings it; its cooldown runs from then (the
-    moment the engine learns of it), not from the fill, so a gap never shortens a cooldown."""
+    """The missed $250 loser is evaluated when the resync brings it; its cooldown runs from the
+    fill's own time (rules.md: trades the app did not see live are judged at their own time), and
+    what is left of it is enforced."""
     d = desk_with(K3, K7)
     seen = [d.trade(MNQ, None), d.trade(MNQ, -50.0, side=1)]
     for t in seen:
@@ -150,7 +151,7 @@ def test_a_resync_after_a_gap_counts_the_missed_trades_once_and_evaluates_them(d
     assert d.state.realized_day == -300.0
     assert brief(v.decisions) == [(FLATTEN, K7, None, None), (LOCK, K7, None, None)]
     lock = lock_of(v.decisions)
-    assert (lock.kind, lock.until) == (LockKind.COOLDOWN, d.now + timedelta(minutes=15))  # the 250 tier
+    assert (lock.kind, lock.until) == (LockKind.COOLDOWN, d.now - timedelta(minutes=7) + timedelta(minutes=15))  # the 250 tier
     # A second resync with the same trades changes nothing.
     d.tick(minutes=20)
     assert d.resync(trades=seen + missed).decisions == []

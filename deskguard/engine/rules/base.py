@@ -46,6 +46,7 @@ class Context:
     include_fees: bool = True
     previous_position: Position | None = None  # POSITION: what the contract's position was before
     new_trades: list[Trade] = field(default_factory=list)  # trades first seen in this event
+    earlier_trades: list[Trade] = field(default_factory=list)  # earlier days of this week, first seen now
     quote: Quote | None = None  # QUOTE: the quote that arrived
     _open_pnl: tuple[float, bool] | None = None  # computed once per evaluation, shared by rules
     _unrealized: dict[str, tuple[float, bool]] | None = None  # per contract, once per evaluation
@@ -89,16 +90,19 @@ class Context:
         self.state.warned.add(key)
         return [Decision(self.account_id, Action.WARN, rule, reason(), contract_id=None if scope == "account" else scope)]
 
-    def lock_until(self, duration: Duration, *, weekly: bool = False) -> tuple[LockKind, datetime]:
-        """The end of a lock of a duration (or until the next daily/weekly reset)."""
+    def lock_until(self, duration: Duration, *, weekly: bool = False, at: datetime | None = None) -> tuple[LockKind, datetime]:
+        """The end of a lock of a duration (or until the next daily/weekly reset) that starts
+        ``at`` (default now): a trade's lock runs from the trade's own time (rules.md)."""
+        start = at if at is not None else self.now
         if duration == UNTIL_RESET or weekly:
-            end = self.calendar.next_week_reset(self.now) if weekly else self.calendar.next_reset(self.now)
+            end = self.calendar.next_week_reset(start) if weekly else self.calendar.next_reset(start)
             return LockKind.UNTIL_RESET, end
         assert isinstance(duration, timedelta)
-        return LockKind.COOLDOWN, self.now + duration
+        return LockKind.COOLDOWN, start + duration
 
-    def lock(self, rule: str, reason: str, kind: LockKind, until: datetime | None, symbol: str | None = None) -> Decision:
-        lk = Lock(self.account_id, kind, rule, reason, self.now, until, symbol)
+    def lock(self, rule: str, reason: str, kind: LockKind, until: datetime | None, symbol: str | None = None,
+             *, since: datetime | None = None) -> Decision:
+        lk = Lock(self.account_id, kind, rule, reason, since if since is not None else self.now, until, symbol)
         return Decision(self.account_id, Action.LOCK, rule, reason, lock=lk)
 
     def flatten(self, rule: str, reason: str) -> Decision:

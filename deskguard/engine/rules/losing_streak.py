@@ -31,7 +31,8 @@ class LosingStreak(Rule):
         state = ctx.state
         out = []
         locked = state.has_lock(self.key)
-        for trade in ctx.new_trades:
+        # Earlier days of the week the app did not see count too: the streak runs across days.
+        for trade in (*ctx.earlier_trades, *ctx.new_trades):
             if not trade.is_closing or locked:
                 continue  # trades closed by this rule's own lock do not start a new streak
             net = trade.net_pnl(ctx.include_fees)
@@ -40,11 +41,11 @@ class LosingStreak(Rule):
             elif net > 0:
                 state.losing_streak = 0
             if state.losing_streak >= self.params.max_losses:
-                kind, until = ctx.lock_until(self.params.cooldown)
+                kind, until = ctx.lock_until(self.params.cooldown, at=trade.time)
                 reason = f"{state.losing_streak} losing trades in a row: cooldown {format_duration(self.params.cooldown)}"
                 state.losing_streak = 0
                 locked = True
-                out +=  [ctx.flatten(self.key, reason), ctx.lock(self.key, reason, kind, until)]
+                out += [ctx.flatten(self.key, reason), ctx.lock(self.key, reason, kind, until, since=trade.time)]
         return out
 
     def figure(self, ctx: Context) -> Figure:

@@ -59,12 +59,14 @@ class TradeFrequency(Rule):
             breached = [(name, n, limit, cd) for name, n, limit, cd in windows if n > limit]
             if not breached:
                 continue
-            locks = [(ctx.lock_until(cd), name, n, limit, cd) for name, n, limit, cd in breached]
+            # Windows and cooldowns run from the entry's own time, also for an entry the app learns
+            # of later (made before it started, or during a gap): rules.md.
+            locks = [(ctx.lock_until(cd, at=t), name, n, limit, cd) for name, n, limit, cd in breached]
             (kind, until), name, n, limit, cd = max(locks, key=lambda x: x[0][1])
             reason = f"entry #{n} in the {name} on {symbol_of(trade.contract_id)} (limit {limit}); cooling down {format_duration(cd)}"
             if trade.contract_id in ctx.state.positions:
                 out.append(ctx.close(self.key, reason, trade.contract_id))
-            out.append(ctx.lock(self.key, reason, kind, until))
+            out.append(ctx.lock(self.key, reason, kind, until, since=t))
         return out
 
     def figure(self, ctx: Context) -> Figure:

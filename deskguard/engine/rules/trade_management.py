@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..decisions import Action, Decision
+from ..events import OrderUpdated
 from ..instruments import symbol_of
-from ..models import PositionType, Side
+from ..models import STOP_TYPES, PositionType, Side
 from ..schema import Unit, param
 from .base import Context, Rule, Trigger, enabled_param
 
@@ -38,12 +39,19 @@ class TradeManagement(Rule):
     title = "Breakeven and trailing stop"
     summary = "Moves a winning position's stop to breakeven and trails it; only ever tightens."
     Params = Params
-    triggers = Trigger.QUOTE | Trigger.POSITION
+    triggers = Trigger.QUOTE | Trigger.POSITION | Trigger.ORDER | Trigger.RESYNC
 
     def evaluate(self, ctx: Context):
         state = ctx.state
         for contract in [c for c in state.requested_stops if c not in state.positions]:
             del state.requested_stops[contract]
+        event = ctx.event
+        if isinstance(event, OrderUpdated) and not event.order.is_working and event.order.type in STOP_TYPES:
+            # A stop of ours cancelled, rejected or expired: what was asked is no longer there, so
+            # it is placed again (rules.md 012). A failed placement is forgotten by the guardian.
+            pos = state.positions.get(event.order.contract_id)
+            if pos is not None and not state.protective_stops(pos):
+                state.requested_stops.pop(pos.contract_id, None)
         positions = state.positions.values()
         if ctx.quote is not None:
             pos = state.positions.get(ctx.quote.contract_id)
