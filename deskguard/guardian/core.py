@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from ..broker.base import Broker, BrokerListener, ConnectionHealth
@@ -30,6 +30,7 @@ from ..engine.instruments import symbol_of
 from ..engine.models import Account
 from ..engine.settings import EngineSettings
 from ..engine.state import AccountStatus
+from . import memory
 from .enforcer import NOTHING_TO_DO, CallRecord, Enforcer
 from .snapshot import AccountSnapshot, GuardianObserver, Notice, NoticeLevel, PnlPoint, PositionView
 
@@ -39,6 +40,7 @@ HEARTBEAT_S = 0.5
 PUBLISH_EVERY_S = 0.1  # snapshots are coalesced: at most ~10 per second per account
 GRACE_POLL_S = 2.0  # Order/searchOpen while a stop-loss grace timer runs (stops from the web screen)
 PNL_POINT_EVERY_S = 2.0
+LOCK_SAVE_RETRY_S = (0.2, 0.5, 1.0, 2.0, 5.0)  # a lock the store refused is saved again, for ever
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,12 +90,14 @@ class Guardian:
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deskguard-store")
         self._tasks: list[asyncio.Task] = []
+        self._background: set[asyncio.Task] = set()  # every other task it starts: kept, drained on stop
+        self._resyncing: set[int] = set()  # accounts with a fresh read under way
+        self._memory: dict[int, str] = {}  # the rules' memory as last written to the store
         self._dirty: set[int] = set()
         self._publish_handle: asyncio.TimerHandle | None = None
         self._pnl: dict[int, deque[PnlPoint]] = {}
         self._last_point: dict[int, float] = {}
         self._alerts: dict[int, str] = {}
-        self._persisted: dict[int, tuple] = {}
         self._watched: set[str] = set()
         self._resynced: set[int] = set()  # accounts re-synced since the last (re)connect
         self._uncommitted: set[Lock] = set()  # new locks not yet in the store: not shown yet
@@ -173,29 +177,28 @@ class Guardian:
     async def _restore(self, account: Account) -> None:
         state = self.engine.state(account.id)
         state.account = account
-        cal = self.engine.calendar
-        now = self.clock.now()
-        week_start = cal.trading_date(cal.week_start(now) + timedelta(seconds=1))
-        today = cal.trading_date(now)
-        locks = await self._db_call(self.store.active_locks, account.id)
-        seen = await self._db_call(self.store.seen_trade_ids, account.id, cal.day_start(now) - timedelta(days=1))
-        hwm = await self._db_call(self.store.get_high_water_mark, account.id)
-        week = 0.0
-        if week_start < today:
-            week = await self._db_call(self.store.realized_between, account.id, week_start, today - timedelta(days=1))
-        streak = await self._db_call(self.store.get_memory, account.id, "losing_streak")
-        self.engine.restore(
-            account.id, locks=locks, seen_trade_ids=seen, high_water_mark=hwm,
-            realized_week_before_today=week, losing_streak=int(json.loads(streak)) if streak else 0,
-        )
-        self._persisted[account.id] = (state.high_water_mark, state.losing_streak)
+        kept = await self._db_call(memory.read_kept, self.store, account.id, self.engine.calendar, self.clock.now())
+        memory.restore(self.engine, account.id, kept)
+        self._memory[account.id] = memory.memory_text(self.engine, account.id)
 
     def _resume_enforcement(self, item: Any) -> None:
-        """Complete an enforcement a killed process left unfinished (the next start completes it)."""
+        """Complete an enforcement a killed process left unfinished, when its cause still holds on
+        the same trading day: a lock still standing over what it acted on. Anything else is left to
+        the re-evaluation after the start's fresh read, which decides again with today's picture."""
         acct = item.account_id
         if acct not in self.accounts:
             return
         action = Action(item.action)
+        cal = self.engine.calendar
+        if cal.trading_date(item.started_at) != cal.trading_date(self.clock.now()):
+            self._db_submit(self.store.finish_enforcement, item.id, "not resumed: started on another trading day")
+            return
+        state = self.engine.state(acct)
+        held = state.locks_covering(item.contract_id) if item.contract_id else [k for k in state.locks if k.symbol is None]
+        if not held:
+            self._db_submit(self.store.finish_enforcement, item.id,
+                            "not resumed: no lock stands for it; left to the re-evaluation after restart")
+            return
         if action not in (Action.FLATTEN, Action.CLOSE_POSITION, Action.CANCEL_ORDERS):
             # A reduce's target size is not kept: resumed as is, it would close the whole position.
             # The re-evaluation after the start's Resync decides again with the right size.
@@ -217,10 +220,34 @@ class Guardian:
             self._publish_handle.cancel()
         await self.enforcer.drain(timeout=5.0)
         await self.enforcer.cancel_all()
+        await self._drain_background(timeout=5.0)
+        for acct in self.accounts:
+            self._save_memory(acct)
         with contextlib.suppress(Exception):
             await self.broker.stop()
         await asyncio.get_running_loop().run_in_executor(self._db, lambda: None)  # flush queued writes
         self._db.shutdown(wait=True)
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task:
+        """Start a task the guardian keeps until it ends (and drains on stop); its failure is logged."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("task %s failed", task.get_name(), exc_info=task.exception())
+
+    async def _drain_background(self, timeout: float) -> None:
+        """Let the guardian's own tasks finish (a lock being stored among them), then cancel the rest."""
+        if self._background:
+            await asyncio.wait(list(self._background), timeout=timeout)
+        for task in list(self._background):
+            task.cancel()
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
 
     # ----- events in ---------------------------------------------------------------------------
 
@@ -294,7 +321,7 @@ class Guardian:
                     last_poll = time.monotonic()
                     for acct in self.accounts:
                         if self.engine.state(acct).stop_grace:
-                            asyncio.ensure_future(self._poll_orders(acct))
+                            self._spawn(self._poll_orders(acct), f"grace-poll-{acct}")
             except Exception:
                 log.exception("heartbeat failed")
 
@@ -325,7 +352,7 @@ class Guardian:
             self._alerts.pop(acct, None)  # flat again: the not-flat alert is over
         self._uncommitted.update(verdict.new_locks)
         if verdict.new_locks or verdict.ended_locks or verdict.new_trades or verdict.decisions:
-            asyncio.ensure_future(self._record_verdict(verdict))
+            self._spawn(self._record_verdict(verdict), f"record-{acct}")
         self._dirty.add(acct)
         self._schedule_publish()
 
@@ -338,7 +365,7 @@ class Guardian:
     def _watch_positions(self, verdict: Verdict) -> None:
         for contract in verdict.state.positions.keys() - self._watched:
             self._watched.add(contract)
-            asyncio.ensure_future(self._watch(contract))
+            self._spawn(self._watch(contract), f"watch-{contract}")
 
     async def _watch(self, contract_id: str) -> None:
         try:
@@ -354,7 +381,7 @@ class Guardian:
         acct = v.account_id
         for lock in v.new_locks:
             try:
-                await self._db_call(self.store.save_lock, lock)
+                await self._save_lock(lock)
             finally:
                 self._uncommitted.discard(lock)
         for lock in v.ended_locks:
@@ -365,12 +392,7 @@ class Guardian:
             self._db_submit(self.store.record_trades, acct, v.new_trades)
             self._db_submit(self.store.record_day, acct, cal.trading_date(self.clock.now()),
                             state.realized_day, len(state.trades_today))
-        marks = (v.state.high_water_mark, v.state.losing_streak)
-        if marks != self._persisted.get(acct):
-            self._persisted[acct] = marks
-            if marks[0] is not None:
-                self._db_submit(self.store.set_high_water_mark, acct, marks[0], self.clock.now())
-            self._db_submit(self.store.set_memory, acct, "losing_streak", json.dumps(marks[1]))
+        self._save_memory(acct)
         if v.new_locks:
             self._dirty.add(acct)  # now committed: the snapshots may show them
             self._schedule_publish()
@@ -384,6 +406,37 @@ class Guardian:
             elif d.action in (Action.FLATTEN, Action.CLOSE_POSITION, Action.REDUCE_POSITION, Action.CANCEL_ORDERS):
                 target = f" {symbol_of(d.contract_id)}" if d.contract_id else ""
                 self._db_submit(self.store.audit, acct, d.rule, "decision", f"{d.action.value}{target}: {d.reason}")
+
+    async def _save_lock(self, lock: Lock) -> None:
+        """Commit a lock, trying again until the store takes it: a lock that is enforced but not
+        stored would not survive a restart. Each failure is audited; the first is a red alert."""
+        for attempt in itertools.count(1):
+            try:
+                await self._db_call(self.store.save_lock, lock)
+            except Exception as exc:
+                text = f"COULD NOT STORE THE LOCK ({lock.rule}, try {attempt}): {exc} — it is enforced; trying again"
+                log.error("%s", text)
+                if attempt == 1:
+                    self._notice(NoticeLevel.ALERT, lock.account_id, lock.rule, text)
+                else:
+                    self._db_submit(self.store.audit, lock.account_id, lock.rule, NoticeLevel.ALERT.value, text)
+                if not self.running and attempt >= len(LOCK_SAVE_RETRY_S):
+                    raise
+                await asyncio.sleep(LOCK_SAVE_RETRY_S[min(attempt, len(LOCK_SAVE_RETRY_S)) - 1])
+            else:
+                if attempt > 1:
+                    self._notice(NoticeLevel.INFO, lock.account_id, lock.rule, f"lock stored after {attempt} tries")
+                return
+
+    def _save_memory(self, acct: int) -> None:
+        """Write the rules' memory when it changed (rules.md "Memory": a restart changes no decision)."""
+        if acct not in self.engine.accounts:
+            return
+        text = memory.memory_text(self.engine, acct)
+        if text != self._memory.get(acct):
+            self._memory[acct] = text
+            self._db_submit(memory.save_memory, self.store, acct, text,
+                            self.engine.state(acct).high_water_mark, self.clock.now())
 
     def _record_call(self, rec: CallRecord) -> None:
         result = "ok" if rec.ok else f"failed: {rec.error}"
@@ -408,42 +461,65 @@ class Guardian:
             else:
                 self._db_submit(self.store.audit, account_id, d.rule, NoticeLevel.ALERT.value, text)
             self._alerts[account_id] = detail
-            asyncio.ensure_future(self._resync_after_failure(account_id))
+            if d.action == Action.PLACE_STOP and d.contract_id:
+                self.engine.forget_stop_request(account_id, d.contract_id)  # 012 asks again (rules.md)
+            self._resync_after_failure(account_id, self.enforcer.retry_delay(d))
         self._dirty.add(account_id)
         self._schedule_publish()
 
     def _evaluate_again(self, account_id: int) -> None:
-        """The enforcer absorbed decisions while busy and is idle now: evaluate with the latest
-        picture (a lock's close on sight of a position opened during a flatten's last read)."""
+        """The enforcer absorbed decisions while busy and is idle now: every rule is evaluated again
+        against a fresh read (a size breach on another contract during a flatten that set no lock,
+        a position opened after the flatten's last read): a re-sync, not a clock tick."""
         if self.running:
-            self.submit_event(ClockTick(self.clock.now()))
+            self._resync_after_failure(account_id)
 
     def _picture_was_stale(self, account_id: int) -> None:
         """An enforcement found the broker without what the engine believed (hub events out of
         order, a missed close): the broker's word wins, read it again."""
         log.info("account %s: the broker had nothing to enforce on; re-syncing its picture", account_id)
-        asyncio.ensure_future(self._resync_after_failure(account_id))
+        self._resync_after_failure(account_id)
 
-    async def _resync_after_failure(self, account_id: int) -> None:
-        """Reconcile by reading: the broker's word decides what is still open."""
+    def _resync_after_failure(self, account_id: int, delay: float = 0.0) -> None:
+        """Reconcile by reading: the broker's word decides what is still open, and every rule is
+        evaluated on it. One read per account at a time; after a refused call it waits the
+        enforcer's growing pause first, so a stuck position takes a small share of the budget."""
+        if account_id in self._resyncing or not self.running:
+            return
+        self._resyncing.add(account_id)
+        self._spawn(self._resync(account_id, delay), f"resync-{account_id}")
+
+    async def _resync(self, account_id: int, delay: float) -> None:
         try:
-            self.submit_event(await self.broker.resync(account_id))
+            if delay > 0:
+                await asyncio.sleep(delay)
+            resync = await self.broker.resync(account_id)
         except Exception as exc:
-            log.warning("re-sync after a failed enforcement did not work: %s", exc)
+            log.warning("re-sync of account %s did not work: %s", account_id, exc)
+            return
+        finally:
+            self._resyncing.discard(account_id)
+        self.submit_event(resync)
 
     # ----- settings ----------------------------------------------------------------------------
 
     def update_settings(self, now_settings: EngineSettings, pending: PendingSettings | None = None) -> None:
         """Apply a tightened config at once; keep loosenings pending until the reset."""
-        for lock in self.engine.apply_settings(now_settings):
-            self._notice(NoticeLevel.LOCK_ENDED, lock.account_id, lock.rule, f"{lock.symbol} is no longer blocked")
+        self._unblocked(self.engine.apply_settings(now_settings))
         self.pending = pending
         self.submit_event(ClockTick(self.clock.now()))
+
+    def _unblocked(self, ended: list[Lock]) -> None:
+        """Symbols no longer blocked: their permanent locks end in the store too, or the next start
+        would bring them back (rules.md, permanent locks)."""
+        for lock in ended:
+            self._db_submit(self.store.end_lock, lock, self.clock.now(), "the symbol is no longer blocked")
+            self._notice(NoticeLevel.LOCK_ENDED, lock.account_id, lock.rule, f"{lock.symbol} is no longer blocked")
 
     def _apply_pending(self) -> None:
         assert self.pending is not None
         pending, self.pending = self.pending, None
-        self.engine.apply_settings(pending.settings)
+        self._unblocked(self.engine.apply_settings(pending.settings))
         self._db_submit(self.on_pending_applied)
         text = "; ".join(str(c) for c in pending.changes) or "rule changes"
         self._notice(NoticeLevel.INFO, None, None, f"pending rule changes now in effect: {text}")
@@ -464,6 +540,7 @@ class Guardian:
                 snap = self.snapshot(acct)
                 self._add_pnl_point(snap)
                 self._emit("on_snapshot", snap)
+                self._save_memory(acct)  # coalesced with the snapshots: at most ~10 a second
 
     def _add_pnl_point(self, snap: AccountSnapshot) -> None:
         points = self._pnl.setdefault(snap.account_id, deque(maxlen=50_000))

@@ -11,6 +11,13 @@ When a call fails but the read shows there was nothing to act on (a position alr
 no longer working), the decision came from a stale picture — e.g. hub events that arrived out of
 order. The enforcer then says so (``stale``), and the guardian re-syncs the account from the broker,
 rather than acting on the phantom again at every quote.
+
+A call the gateway refuses outright (``Refused``) is not retried in a tight loop: the cycle ends
+after one read that confirms the refusal, and the same enforcement (account, action, target) is
+not tried again before a pause that doubles with every failed cycle, capped at 30 s
+(``retry_delay``), so a stuck position takes a small share of the gateway's request budget. A 429
+(``RateLimited``) is the budget's signal to wait, never a failure. Every call runs at the broker's
+enforcement priority: ahead of routine reads, polls and reconciles.
 """
 
 from __future__ import annotations
@@ -20,8 +27,9 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
-from ..broker.base import Broker, BrokerError
+from ..broker.base import Broker, BrokerError, RateLimited, Refused, enforcement_priority
 from ..engine.decisions import Action, Decision
 from ..engine.instruments import symbol_of
 from ..engine.state import AccountState
@@ -35,6 +43,18 @@ FLATTEN_ROUNDS = 5
 ROUND_PAUSE = 0.25
 #: The outcome detail of an enforcement that found nothing left to do (audited, not announced).
 NOTHING_TO_DO = "nothing left to do"
+#: Pauses before trying a failed enforcement again: FIRST_RETRY_S doubling per failed cycle, capped.
+FIRST_RETRY_S = 0.5
+MAX_RETRY_S = 30.0
+#: How long one call may keep waiting out 429s before it counts as failed (the budget paces it).
+RATE_LIMITED_FOR_S = 30.0
+
+
+class CallResult(NamedTuple):
+    ok: bool
+    value: Any
+    error: str
+    refused: bool = False  # the gateway said no outright (not a time-out, not a 5xx)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +95,28 @@ class Enforcer:
         self._flattening: dict[int, asyncio.Task] = {}
         self._busy: dict[tuple[int, str, str], asyncio.Task] = {}  # (account, action, target)
         self._tasks: set[asyncio.Task] = set()
+        self._strikes: dict[tuple[int, str, str], tuple[int, float]] = {}  # key -> (failed cycles, not before)
 
     # ----- submitting ------------------------------------------------------------------------
+
+    @staticmethod
+    def _key(d: Decision) -> tuple[int, str, str]:
+        return (d.account_id, d.action.value, d.contract_id or "*")
+
+    def retry_delay(self, d: Decision) -> float:
+        """How long to wait before this enforcement may run again (0 unless its last cycles failed)."""
+        strikes = self._strikes.get(self._key(d))
+        return 0.0 if strikes is None else max(0.0, strikes[1] - time.monotonic())
+
+    def _outcome(self, d: Decision, ok: bool, detail: str) -> None:
+        """Every decision ends here: a failed cycle makes the next one wait longer."""
+        key = self._key(d)
+        if ok:
+            self._strikes.pop(key, None)
+        else:
+            n = self._strikes.get(key, (0, 0.0))[0] + 1
+            self._strikes[key] = (n, time.monotonic() + min(MAX_RETRY_S, FIRST_RETRY_S * 2 ** (n - 1)))
+        self.outcome(d.account_id, d, ok, detail)
 
     def in_flight(self, account_id: int) -> bool:
         return account_id in self._flattening or any(k[0] == account_id for k in self._busy)
@@ -84,6 +124,8 @@ class Enforcer:
     def submit(self, decision: Decision) -> bool:
         """Start carrying out a decision; False when it is already covered by one in flight."""
         acct = decision.account_id
+        if self.retry_delay(decision) > 0:
+            return False  # failed recently: the guardian reads and decides again after the pause
         if decision.action == Action.FLATTEN:
             if acct in self._flattening:
                 self._absorbed.add(acct)
@@ -123,7 +165,7 @@ class Enforcer:
             self.idle(acct)
 
     def _spawn(self, coro: Awaitable) -> asyncio.Task:
-        task = asyncio.ensure_future(coro)
+        task = asyncio.ensure_future(_at_enforcement_priority(coro))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
@@ -141,12 +183,27 @@ class Enforcer:
 
     # ----- one broker call, retried ------------------------------------------------------------
 
-    async def _call(self, d: Decision, name: str, target: str, fn: Callable[[], Awaitable]) -> tuple[bool, object, str]:
+    async def _call(self, d: Decision, name: str, target: str, fn: Callable[[], Awaitable]) -> CallResult:
         error = ""
-        for attempt in range(1, len(self.backoff) + 2):
+        attempt = 0
+        limited_until = time.monotonic() + RATE_LIMITED_FOR_S
+        while attempt <= len(self.backoff):
+            attempt += 1
             started = time.perf_counter()
             try:
                 result = await fn()
+            except RateLimited as exc:
+                # Not carried out, and not a failure: the budget has paused; wait and go again.
+                error = str(exc)
+                self.record(CallRecord(d.account_id, d.rule, name, target, False, _ms(started), attempt, error))
+                if time.monotonic() < limited_until:
+                    attempt -= 1
+                    await asyncio.sleep(min(exc.retry_after or 1.0, MAX_RETRY_S))
+                    continue
+            except Refused as exc:
+                error = str(exc)
+                self.record(CallRecord(d.account_id, d.rule, name, target, False, _ms(started), attempt, error))
+                return CallResult(False, None, error, refused=True)  # a definite no: settle it by reading
             except BrokerError as exc:
                 error = str(exc)
                 self.record(CallRecord(d.account_id, d.rule, name, target, False, _ms(started), attempt, error))
@@ -156,10 +213,10 @@ class Enforcer:
                 self.record(CallRecord(d.account_id, d.rule, name, target, False, _ms(started), attempt, error))
             else:
                 self.record(CallRecord(d.account_id, d.rule, name, target, True, _ms(started), attempt))
-                return True, result, ""
+                return CallResult(True, result, "")
             if attempt <= len(self.backoff):
                 await asyncio.sleep(self.backoff[attempt - 1])
-        return False, None, error
+        return CallResult(False, None, error)
 
     # ----- the actions ------------------------------------------------------------------------
 
@@ -180,41 +237,47 @@ class Enforcer:
                            lambda p=p: self.broker.close_position(acct, p.contract_id))
                 for p in positions
             ))
-            ok_p, fresh_positions, _ = await self._call(d, "Position/searchOpen", "verify flat",
+            ok_p, fresh_positions, _, _ = await self._call(d, "Position/searchOpen", "verify flat",
                                                          lambda: self.broker.open_positions(acct))
-            ok_o, fresh_orders, _ = await self._call(d, "Order/searchOpen", "verify no working orders",
+            ok_o, fresh_orders, _, _ = await self._call(d, "Order/searchOpen", "verify no working orders",
                                                       lambda: self.broker.open_orders(acct))
             if ok_p and ok_o and not fresh_positions and not fresh_orders:
-                self.outcome(acct, d, True, f"flat after {round_no} round(s)")
-                if not all(r[0] for r in (*cancels, *closes)):
+                self._outcome(d, True, f"flat after {round_no} round(s)")
+                if not all(r.ok for r in (*cancels, *closes)):
                     self.stale(acct)  # a call failed on something that was not there
                 return
+            refused = {p.contract_id for p, r in zip(positions, closes, strict=True) if r.refused}
+            refused |= {o.id for o, r in zip(orders, cancels, strict=True) if r.refused}
             positions = list(fresh_positions) if ok_p else positions
             orders = list(fresh_orders) if ok_o else orders
+            if refused and {p.contract_id for p in positions} | {o.id for o in orders} <= refused:
+                break  # only what the gateway refused outright is left: try again after a pause
             await asyncio.sleep(ROUND_PAUSE * round_no)
         left = [f"{p.size} {symbol_of(p.contract_id)}" for p in positions]
         if orders:
             left.append(f"{len(orders)} working order(s)")
         what = ", ".join(left) or "could not read the positions and orders"
-        self.outcome(acct, d, False, f"still not flat after {self.rounds} rounds: {what}")
+        self._outcome(d, False, f"still not flat after {round_no} round(s): {what}")
 
     async def _close(self, d: Decision) -> None:
         acct, contract = d.account_id, d.contract_id
         assert contract is not None
         for _ in range(self.rounds):
-            ok, _, err = await self._call(d, "Position/closeContract", symbol_of(contract),
-                                          lambda: self.broker.close_position(acct, contract))
-            ok_p, fresh, _ = await self._call(d, "Position/searchOpen", f"verify {symbol_of(contract)} closed",
-                                              lambda: self.broker.open_positions(acct))
-            if ok_p and not any(p.contract_id == contract for p in fresh):  # type: ignore[union-attr]
-                if ok:
-                    self.outcome(acct, d, True, f"{symbol_of(contract)} closed")
+            close = await self._call(d, "Position/closeContract", symbol_of(contract),
+                                     lambda: self.broker.close_position(acct, contract))
+            ok_p, fresh, _, _ = await self._call(d, "Position/searchOpen", f"verify {symbol_of(contract)} closed",
+                                                 lambda: self.broker.open_positions(acct))
+            if ok_p and not any(p.contract_id == contract for p in fresh):
+                if close.ok:
+                    self._outcome(d, True, f"{symbol_of(contract)} closed")
                 else:  # the close failed, yet the broker has no such position (any more)
-                    self.outcome(acct, d, True, f"{symbol_of(contract)} no longer open")
+                    self._outcome(d, True, f"{symbol_of(contract)} no longer open")
                     self.stale(acct)
                 return
+            if close.refused and ok_p:
+                break  # refused outright and still open: try again after a pause, not now
             await asyncio.sleep(ROUND_PAUSE)
-        self.outcome(acct, d, False, f"{symbol_of(contract)} position still open")
+        self._outcome(d, False, f"{symbol_of(contract)} position still open")
 
     async def _reduce(self, d: Decision) -> None:
         """Partial close down to the target size. The size comes from the event that triggered the
@@ -226,21 +289,23 @@ class Enforcer:
         size = current.size if current is not None else 0
         for _ in range(self.rounds):
             if size <= target:
-                self.outcome(acct, d, True, f"{symbol_of(contract)} at {size}, limit {target}")
+                self._outcome(d, True, f"{symbol_of(contract)} at {size}, limit {target}")
                 return
             excess = size - target
-            ok, _, _ = await self._call(d, "Position/partialCloseContract", f"{excess} {symbol_of(contract)}",
-                                        lambda excess=excess: self.broker.partial_close(acct, contract, excess))
-            ok_p, fresh, _ = await self._call(d, "Position/searchOpen", f"verify {symbol_of(contract)} size",
-                                              lambda: self.broker.open_positions(acct))
+            cut = await self._call(d, "Position/partialCloseContract", f"{excess} {symbol_of(contract)}",
+                                   lambda excess=excess: self.broker.partial_close(acct, contract, excess))
+            ok_p, fresh, _, _ = await self._call(d, "Position/searchOpen", f"verify {symbol_of(contract)} size",
+                                                 lambda: self.broker.open_positions(acct))
             if ok_p:
-                pos = next((p for p in fresh if p.contract_id == contract), None)  # type: ignore[union-attr]
+                pos = next((p for p in fresh if p.contract_id == contract), None)
                 size = pos.size if pos is not None else 0
-                if not ok and size <= target:
+                if not cut.ok and size <= target:
                     self.stale(acct)  # the position was already within the limit at the broker
+                if cut.refused and size > target:
+                    break  # refused outright: try again after a pause
             else:
                 await asyncio.sleep(ROUND_PAUSE)
-        self.outcome(acct, d, size <= target, f"{symbol_of(contract)} still at {size}, limit {target}")
+        self._outcome(d, size <= target, f"{symbol_of(contract)} still at {size}, limit {target}")
 
     async def _cancel(self, d: Decision) -> None:
         acct = d.account_id
@@ -251,39 +316,45 @@ class Enforcer:
             for o in orders
         ))
         if not orders:
-            self.outcome(acct, d, True, NOTHING_TO_DO)  # filled or gone before the cancel ran
+            self._outcome(d, True, NOTHING_TO_DO)  # filled or gone before the cancel ran
             return
-        failed = {o.id for o, r in zip(orders, results, strict=True) if not r[0]}
+        failed = {o.id for o, r in zip(orders, results, strict=True) if not r.ok}
         if not failed:
-            self.outcome(acct, d, True, f"{len(orders)} order(s) cancelled")
+            self._outcome(d, True, f"{len(orders)} order(s) cancelled")
             return
         # Reconcile by reading: an order that is no longer working needed no cancel.
-        ok_o, fresh, _ = await self._call(d, "Order/searchOpen", "verify cancelled",
-                                          lambda: self.broker.open_orders(acct))
-        still = {o.id for o in fresh if o.is_working} & failed if ok_o else failed  # type: ignore[union-attr]
+        ok_o, fresh, _, _ = await self._call(d, "Order/searchOpen", "verify cancelled",
+                                             lambda: self.broker.open_orders(acct))
+        still = {o.id for o in fresh if o.is_working} & failed if ok_o else failed
         if still:
-            self.outcome(acct, d, False, f"{len(still)} order(s) could not be cancelled")
+            self._outcome(d, False, f"{len(still)} order(s) could not be cancelled")
             return
         done = len(orders) - len(failed)
         gone = f"{len(failed)} no longer working"
-        self.outcome(acct, d, True, f"{done} order(s) cancelled, {gone}" if done else f"order(s) {gone}")
+        self._outcome(d, True, f"{done} order(s) cancelled, {gone}" if done else f"order(s) {gone}")
         self.stale(acct)
 
     async def _place_stop(self, d: Decision) -> None:
         assert d.contract_id and d.stop_price is not None and d.side is not None and d.size
-        ok, _, err = await self._call(
+        ok, _, err, _ = await self._call(
             d, "Order/place", f"stop {symbol_of(d.contract_id)} @ {d.stop_price}",
             lambda: self.broker.place_stop(d.account_id, d.contract_id, d.side, d.size, d.stop_price),  # type: ignore[arg-type]
         )
-        self.outcome(d.account_id, d, ok, d.reason if ok else err)
+        self._outcome(d, ok, d.reason if ok else err)
 
     async def _move_stop(self, d: Decision) -> None:
         assert d.order_id is not None and d.stop_price is not None
-        ok, _, err = await self._call(
+        ok, _, err, _ = await self._call(
             d, "Order/modify", f"stop order {d.order_id} → {d.stop_price}",
             lambda: self.broker.modify_stop(d.account_id, d.order_id, d.stop_price),  # type: ignore[arg-type]
         )
-        self.outcome(d.account_id, d, ok, d.reason if ok else err)
+        self._outcome(d, ok, d.reason if ok else err)
+
+
+async def _at_enforcement_priority(coro: Awaitable) -> Any:
+    """Run an enforcement with the broker's enforcement priority (its reads too)."""
+    with enforcement_priority():
+        return await coro
 
 
 def _ms(started: float) -> float:

@@ -3,7 +3,7 @@ states, canTrade false and back, and a guardian restart over the same store."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from guardian_harness import (
@@ -24,7 +24,7 @@ from guardian_harness import (
     wait_for,
 )
 
-from deskguard.engine.decisions import LockKind
+from deskguard.engine.decisions import Lock, LockKind
 from deskguard.engine.state import AccountStatus
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
@@ -154,6 +154,9 @@ async def test_an_enforcement_interrupted_by_a_crash_is_completed_at_the_next_st
         ok(sim.place_order(ACCOUNT, "MES", "buy", 1))
         order = ok(sim.place_order(ACCOUNT, "MNQ", "buy", 1, "limit", limit_price=MNQ_PRICE - 500)).order_id
         store.begin_enforcement(ACCOUNT, "flatten", None, "day's P&L reached the daily loss limit")
+        now = datetime.now(UTC)  # its lock was stored: the cause still holds (rules.md)
+        store.save_lock(Lock(ACCOUNT, LockKind.COOLDOWN, "daily_realized_loss", "day's P&L reached the daily loss limit",
+                             now, now + timedelta(hours=1)))
         ok(sim.place_order(OTHER, "MNQ", "buy", 3))  # over the per-symbol limit of 2: being reduced
         store.begin_enforcement(OTHER, "reduce_position", sim.contract("MNQ").id, "MNQ over its limit of 2")
         rig = await make_guardian(settings_with(max_contracts_per_instrument={"limits": {"MNQ": 2}}), store=store)
@@ -163,6 +166,29 @@ async def test_an_enforcement_interrupted_by_a_crash_is_completed_at_the_next_st
         await stays(lambda: sim_size(sim, "MNQ", OTHER) == 2, 0.6, "reduced to the limit, not closed")
         assert [r.body["size"] for r in sim.requests("Position/partialCloseContract")] == [1]
         await wait_for(lambda: not store.unfinished_enforcements(), 3, "nothing left unfinished")
+        await rig.stop()
+    finally:
+        store.close()
+
+
+async def test_an_interrupted_enforcement_whose_cause_is_gone_is_not_resumed(sim, make_guardian, tmp_path):
+    """Issue 11: an unfinished flatten is resumed only while its cause holds on the same trading
+    day. With no lock standing and no breach in today's picture, the trader's position stays."""
+    from deskguard.store import Store
+
+    store = Store(tmp_path / "crashed.db")
+    try:
+        ok(sim.place_order(ACCOUNT, "MES", "buy", 1))
+        store.begin_enforcement(ACCOUNT, "flatten", None, "day's P&L reached the daily loss limit")
+        yesterday = datetime.now(UTC) - timedelta(days=1, hours=1)
+        store.begin_enforcement(ACCOUNT, "close_position", sim.contract("MES").id, "locked", at=yesterday)
+        rig = await make_guardian(settings_with(), store=store)
+        await wait_for(lambda: not store.unfinished_enforcements(), 3, "both marked finished")
+        await stays(lambda: sim_size(sim, "MES") == 1, 1.0, "the MES position left alone")
+        assert requests_count(sim, "Position/closeContract") == 0
+        results = [row[0] for row in store._fetch("SELECT result FROM enforcements ORDER BY id", ())]
+        assert results == ["not resumed: no lock stands for it; left to the re-evaluation after restart",
+                           "not resumed: started on another trading day"]
         await rig.stop()
     finally:
         store.close()
