@@ -398,8 +398,10 @@ class Deduplicator:
         known = self._orders.get(o.id)
         if known == fp:
             return False
-        if known is not None and o.updated_at is not None and known[-1] is not None and o.updated_at < known[-1]:
-            return False  # an older update arriving after a newer one (out of order): stale
+        if known is not None and known[-1] is not None and (o.updated_at is None or o.updated_at < known[-1]):
+            # An older update arriving after a newer one (out of order): stale. A null
+            # updateTimestamp is the order as created, older than any update of it.
+            return False
         self._orders[o.id] = fp
         self._order_accounts[o.id] = o.account_id
         return True

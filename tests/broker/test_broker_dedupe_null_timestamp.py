@@ -6,16 +6,8 @@ documented order payloads and ``Order/searchOpen`` results), and the simulator n
 duplicate twice. The payloads here are the simulator book's own pushes, parsed as the broker
 parses hub payloads (``parsing.parse_order``).
 
-Known defect (deskguard/broker/parsing.py, ``Deduplicator.order_is_new``): the staleness check
-``o.updated_at is not None and known[-1] is not None and o.updated_at < known[-1]`` is skipped
-whenever either stamp is null, so a duplicate of the null-stamped creation push arriving after a
-later update (a hub replay, or the copy each instrument's manager delivers) is taken as news: it is
-delivered again and resets the known state to "working". The order's next duplicate (the fill,
-stamped) then differs from that regressed state and is delivered a second time as well. The
-tests that show it are marked ``xfail(strict=True)``: they start passing, and must then lose the
-marker, once a null stamp is ranked older than any stamp of the same order (e.g. ``if known is not
-None and known[-1] is not None and (o.updated_at is None or o.updated_at < known[-1]): return
-False``).
+A null stamp ranks older than any stamp of the same order, so a late duplicate of the creation push
+(a hub replay, or the copy each instrument's manager delivers) is stale, not news.
 """
 
 from __future__ import annotations
@@ -34,11 +26,6 @@ from deskguard.simulator.enums import OrderSide, OrderType, UserEvent
 CATALOG = ContractCatalog(date(2026, 11, 25))
 MNQ = CATALOG.resolve("MNQ")
 assert MNQ is not None
-
-NULL_STAMP_DEFECT = (
-    "parsing.Deduplicator.order_is_new skips its staleness check when updateTimestamp is null, so a "
-    "late duplicate of an order's null-stamped creation push is delivered again"
-)
 
 
 class Gateway:
@@ -125,7 +112,6 @@ def test_a_resync_baseline_with_a_null_stamp_drops_its_repeat_and_keeps_the_upda
     assert deliver(dedupe, [created, gateway.pushes[-1]]) == [(OrderStatus.OPEN, False), (OrderStatus.OPEN, True)]
 
 
-@pytest.mark.xfail(strict=True, reason=NULL_STAMP_DEFECT)
 def test_a_late_duplicate_of_the_null_stamped_creation_is_not_delivered_again() -> None:
     gateway = Gateway()
     order_id = gateway.stop_order()
@@ -139,7 +125,6 @@ def test_a_late_duplicate_of_the_null_stamped_creation_is_not_delivered_again() 
     assert order_id not in dedupe.known_working_orders(1001)
 
 
-@pytest.mark.xfail(strict=True, reason=NULL_STAMP_DEFECT)
 def test_a_replayed_sequence_delivers_nothing_twice() -> None:
     gateway = Gateway()
     assert gateway.book.place_order(1001, MNQ, OrderType.MARKET, OrderSide.BUY, 1).success
@@ -150,7 +135,6 @@ def test_a_replayed_sequence_delivers_nothing_twice() -> None:
     assert deliver(dedupe, [created, filled]) == [(OrderStatus.OPEN, False), (OrderStatus.FILLED, False)]
 
 
-@pytest.mark.xfail(strict=True, reason=NULL_STAMP_DEFECT)
 def test_a_null_stamped_creation_arriving_after_a_resync_that_saw_an_update_is_stale() -> None:
     gateway = Gateway()
     order_id = gateway.stop_order()
