@@ -19,7 +19,9 @@ Shape of the run:
 - Faults, one every ``--fault-every`` seconds on average: hub drops (one hub or both, clean or
   abrupt, with reconnects refused up to 3 s), HTTP 5xx or ``success: false`` on the enforcement
   and re-sync endpoints (at most 3 in a row), slow replies (at most 0.6 s), malformed hub messages
-  of every kind, and user events replayed (duplicates, out of order, with unknown fields).
+  of every kind, user events replayed (duplicates, out of order, with unknown fields), and one
+  account's closes refused outright for 1–4 s. The simulator enforces the gateway's request budget
+  (200 per 60 s per user) and answers 429 past it.
 
 Invariants, checked all the way (every 0.3 s unless said otherwise):
 
@@ -40,6 +42,11 @@ Invariants, checked all the way (every 0.3 s unless said otherwise):
   the gateway (positions, working orders, prices; the day's trades only at quiet points), so what
   grows with the session in this process is the guard's.
 - **Nothing fails unexpectedly**: no ERROR record from DeskGuard's own loggers.
+- **The request budget holds**: in no 60 s window did the guard send the gateway more than its
+  budget, and the gateway never had to answer 429 (checked at the end over every request of the
+  run). The budget is the gateway's 200 a minute scaled like the hour (``--minutes 1``: 12,000), so
+  that compressing time does not starve the guard; the simulator enforces the same figure. While an account's closes are refused its positions are
+  not timed (the gateway is the one refusing); the clock starts again when the refusal ends.
 """
 
 from __future__ import annotations
@@ -138,6 +145,12 @@ class SoakOptions:
     walk_interval_s: float = 0.1
     verbose: bool = False
 
+    @property
+    def request_budget(self) -> int:
+        """The gateway's 200 requests a minute, scaled like the hour: the same budget per trader
+        action, or the compression alone would starve the guard. The simulator enforces it (429)."""
+        return int(GATEWAY_REQUESTS_PER_MINUTE * 60 / self.minutes)
+
 
 @dataclass
 class SoakReport:
@@ -176,6 +189,8 @@ class SoakReport:
             f"  faults               {sum(self.faults.values()):>8}   ({faults})",
             f"  enforcement retries  {c['retries']:>8}   (failed broker calls {c['failed_calls']})",
             f"  reconnects           {c['reconnects']:>8}",
+            f"  gateway requests     {c['requests_to_gateway']:>8}   (most in any 60 s: {c['most_requests_in_60s']}, "
+            f"budget {o.request_budget}: the gateway's {GATEWAY_REQUESTS_PER_MINUTE} scaled like the hour)",
             f"  quiet points         {c['quiet_points']:>8}   (P&L compared per account: {c['pnl_checks']})",
             f"  lock checks          {c['lock_checks']:>8}   (position checks under a lock: {c['position_checks']})",
             f"  positions seen open under a lock (sampled every {MONITOR_EVERY_S:g} s): {lifetimes}; "
@@ -225,6 +240,7 @@ class SimulatorProcess:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "deskguard.simulator", "--port", "0", "--seed", str(options.seed),
             "--accounts", str(options.accounts), "--walk-interval", str(options.walk_interval_s), "--idle-quotes", "1",
+            "--request-budget", f"{options.request_budget}/60",
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )
         sim = cls(proc)
@@ -268,6 +284,7 @@ class Soak:
         self.trading = asyncio.Event()  # cleared at quiet points
         self.stopping = False
         self._tracked: dict[tuple[Any, ...], float] = {}
+        self._refused_until: dict[int, float] = {}  # account -> when its injected close refusal ends
         self._reported: set[tuple[Any, ...]] = set()
         self.started = time.monotonic()
 
@@ -320,6 +337,7 @@ class Soak:
             self.report.seconds = time.monotonic() - self.started
             await self.quiet_point()
             await self.sample_rss()
+            await self.check_request_budget()
             self.stopping = True
             for t in tasks:
                 t.cancel()
@@ -347,7 +365,7 @@ class Soak:
             reconcile_interval=15.0,  # compressed from a minute
             # The gateway allows ~200 requests a minute; an hour played in a few minutes gets the
             # same budget per trader action, or the compression alone would starve the guard.
-            requests_per_minute=int(GATEWAY_REQUESTS_PER_MINUTE * 60 / self.o.minutes),
+            requests_per_minute=self.o.request_budget,
         )
         self.guardian = Guardian(broker, self.store, settings, symbols=list(SYMBOLS))
         await asyncio.wait_for(self.guardian.start(), 30)
@@ -450,7 +468,7 @@ class Soak:
         if not self.trading.is_set():
             return
         assert self.guardian is not None
-        kind = self.rng.choice(("drop", "fail", "delay", "malformed", "replay"))
+        kind = self.rng.choice(("drop", "fail", "delay", "malformed", "replay", "refuse"))
         if kind == "drop":
             if not self.guardian.health.guarding:
                 return  # one outage at a time
@@ -467,12 +485,26 @@ class Soak:
                                self.rng.choice((500, 502, 503, 200)))
             else:
                 await self.act("delay_next", endpoint, self.rng.randint(1, 2), round(self.rng.uniform(0.1, MAX_DELAY_S), 2))
+        elif kind == "refuse":
+            account = self.rng.choice(self.accounts)
+            if self._refused_until.get(account, 0.0) > time.monotonic():
+                return
+            seconds = round(self.rng.uniform(1.0, 4.0), 1)
+            await self.act("refuse_closes", account, True)
+            self._refused_until[account] = time.monotonic() + seconds
+            asyncio.get_running_loop().call_later(seconds, self._end_refusal, account)
         elif kind == "malformed":
             await self.act("send_malformed", self.rng.choice(("user", "market")), self.rng.choice(MALFORMED_KINDS))
         else:
             await self.act("replay_user_pushes", self.rng.randint(3, 20), reverse=self.rng.random() < 0.5,
                            extra_fields=self.rng.random() < 0.3)
         self.report.faults[kind] += 1
+
+    def _end_refusal(self, account: int) -> None:
+        if self.control is not None and not self.stopping:
+            task = asyncio.ensure_future(self.act("refuse_closes", account, False))
+            self.__dict__.setdefault("_refusal_tasks", set()).add(task)
+            task.add_done_callback(self.__dict__["_refusal_tasks"].discard)
 
     # ----- invariants --------------------------------------------------------------------------
 
@@ -488,9 +520,9 @@ class Soak:
         for account in self.accounts:
             snap = self.guardian.snapshot(account)
             mine = {k: v for k, v in self._tracked.items() if k[0] == account}
-            if snap.status == AccountStatus.NOT_GUARDING:
-                for key in mine:  # it says so, loudly; the clock starts again when it guards again
-                    del self._tracked[key]
+            if snap.status == AccountStatus.NOT_GUARDING or self._refused_until.get(account, 0.0) > now:
+                for key in mine:  # it says so, loudly (or the gateway refuses the closes): the clock
+                    del self._tracked[key]  # starts again when it guards again
                 continue
             seen = set()
             for p in self.state["positions"]:
@@ -525,6 +557,23 @@ class Soak:
             self.report.counts["lock_checks"] += 1
             if missing:
                 self.violation(f"account {account}: active lock(s) not in the store: {sorted(map(str, missing))}")
+
+    async def check_request_budget(self) -> None:
+        """No 60 s window above the gateway's budget, and no 429 answered, over the whole run."""
+        requests = await self.act("requests")
+        times = sorted(r["mono"] for r in requests if r.get("user") == DEMO_USERNAME)
+        worst, first = 0, 0
+        for last, moment in enumerate(times):
+            while moment - times[first] >= 60.0:
+                first += 1
+            worst = max(worst, last - first + 1)
+        limited = sum(1 for r in requests if r.get("status") == 429)
+        self.report.counts["requests_to_gateway"] = len(times)
+        self.report.counts["most_requests_in_60s"] = worst
+        if worst > self.o.request_budget:
+            self.violation(f"{worst} requests in 60 s (the gateway's budget, scaled, is {self.o.request_budget})")
+        if limited:
+            self.violation(f"the gateway answered 429 to {limited} request(s)")
 
     async def sample_rss(self) -> None:
         mb = rss_mb()
