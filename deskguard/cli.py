@@ -76,6 +76,7 @@ def run_simulator(port: int, seed: int | None) -> int:
         print(f"  export PROJECTX_API_URL={sim.api_url} PROJECTX_USER_HUB_URL={sim.user_hub_url} "
               f"PROJECTX_MARKET_HUB_URL={sim.market_hub_url}", flush=True)
         print(f"  export PROJECT_X_USERNAME={DEMO_USERNAME} PROJECT_X_API_KEY={DEMO_API_KEY}", flush=True)
+        print(sim.control_instructions(), flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
