@@ -110,6 +110,7 @@ def test_opening_fees_alone_decide_a_breach(desk_with):
     v = d.loss(497.0, fees=2.0)  # closing trades alone: -499.00
     assert d.state.realized_day == pytest.approx(-501.0)
     assert any(x.action.value == "flatten" for x in v.decisions)
+    assert "(net of fees)" in lock_of(v.decisions).reason  # the audit log says how fees counted
 
 
 def test_voided_trades_are_not_counted(desk_with):

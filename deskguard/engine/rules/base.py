@@ -55,6 +55,11 @@ class Context:
     def account_id(self) -> int:
         return self.state.account_id
 
+    @property
+    def fees_note(self) -> str:
+        """How realized figures count fees, for the sentences the trader and the audit log read."""
+        return "net of fees" if self.include_fees else "fees not counted"
+
     def unrealized(self, position: Position) -> tuple[float, bool]:
         """A position's open P&L and staleness, computed once per evaluation (several rules ask)."""
         memo = self._unrealized

@@ -51,7 +51,7 @@ class CooldownAfterLoss(Rule):
             tier = max(matching, key=lambda t: t.loss)
             kind, until = ctx.lock_until(tier.cooldown, at=trade.time)  # from the trade's own time
             reason = (
-                f"losing trade of {loss:,.2f} on {symbol_of(trade.contract_id)} "
+                f"losing trade of {loss:,.2f} ({ctx.fees_note}) on {symbol_of(trade.contract_id)} "
                 f"(tier {tier.loss:,.0f}): cooldown {format_duration(tier.cooldown)}"
             )
             out += [ctx.flatten(self.key, reason), ctx.lock(self.key, reason, kind, until, since=trade.time)]

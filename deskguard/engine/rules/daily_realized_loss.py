@@ -43,11 +43,11 @@ class DailyRealizedLoss(Rule):
         pnl = self.day_pnl(ctx)
         if pnl <= -p.max_loss:
             kind, until = ctx.lock_until("until_reset")
-            reason = f"day's P&L {pnl:,.2f} reached the daily loss limit of {p.max_loss:,.2f}"
+            reason = f"day's P&L {pnl:,.2f} ({ctx.fees_note}) reached the daily loss limit of {p.max_loss:,.2f}"
             return [ctx.flatten(self.key, reason), ctx.lock(self.key, reason, kind, until)]
         return ctx.warn_once(
             self.key, "account", pnl <= -p.warn_at * p.max_loss,
-            lambda: f"day's P&L {pnl:,.2f} is past {p.warn_at:.0%} of the daily loss limit ({p.max_loss:,.2f})",
+            lambda: f"day's P&L {pnl:,.2f} ({ctx.fees_note}) is past {p.warn_at:.0%} of the daily loss limit ({p.max_loss:,.2f})",
         )
 
     def figure(self, ctx: Context) -> Figure:

@@ -28,10 +28,10 @@ class DailyRealizedProfit(Rule):
         pnl = ctx.state.realized_day
         if pnl >= p.target:
             kind, until = ctx.lock_until("until_reset")
-            reason = f"day's realized profit {pnl:,.2f} reached the target {p.target:,.2f}: done for the day"
+            reason = f"day's realized profit {pnl:,.2f} ({ctx.fees_note}) reached the target {p.target:,.2f}: done for the day"
             return [ctx.flatten(self.key, reason), ctx.lock(self.key, reason, kind, until)]
         return ctx.warn_once(self.key, "account", pnl >= p.warn_at * p.target,
-                             lambda: f"day's realized profit {pnl:,.2f} is past {p.warn_at:.0%} of the target {p.target:,.2f}")
+                             lambda: f"day's realized profit {pnl:,.2f} ({ctx.fees_note}) is past {p.warn_at:.0%} of the target {p.target:,.2f}")
 
     def figure(self, ctx: Context) -> Figure:
         pnl = max(0.0, ctx.state.realized_day)

@@ -28,10 +28,10 @@ class WeeklyRealizedLoss(Rule):
         pnl = ctx.state.realized_week
         if pnl <= -p.max_loss:
             kind, until = ctx.lock_until("until_reset", weekly=True)
-            reason = f"week's P&L {pnl:,.2f} reached the weekly loss limit of {p.max_loss:,.2f}"
+            reason = f"week's P&L {pnl:,.2f} ({ctx.fees_note}) reached the weekly loss limit of {p.max_loss:,.2f}"
             return [ctx.flatten(self.key, reason), ctx.lock(self.key, reason, kind, until)]
         return ctx.warn_once(self.key, "account", pnl <= -p.warn_at * p.max_loss,
-                             lambda: f"week's P&L {pnl:,.2f} is past {p.warn_at:.0%} of the weekly loss limit ({p.max_loss:,.2f})")
+                             lambda: f"week's P&L {pnl:,.2f} ({ctx.fees_note}) is past {p.warn_at:.0%} of the weekly loss limit ({p.max_loss:,.2f})")
 
     def figure(self, ctx: Context) -> Figure:
         loss = max(0.0, -ctx.state.realized_week)
