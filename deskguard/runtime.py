@@ -10,6 +10,7 @@ the file and restarting does not dodge "loosen at the next reset".
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -29,11 +30,11 @@ from .config import (
     dumps_config,
     load_config,
     loads_config,
-    log_dir,
     plan_config_change,
     save_config,
     state_db_path,
 )
+from .engine.models import Account
 from .guardian import Guardian, PendingSettings
 from .secrets import Credentials, CredentialStore, credentials_from_env, redactor
 from .store import Store, StoreCorruptError
@@ -273,6 +274,24 @@ def remember_plan(store: Store, plan: ChangePlan) -> None:
         store.set_memory(GLOBAL, PENDING_CONFIG_KEY, None)
 
 
+async def check_sign_in(username: str, api_key: str, *, api_url: str | None = None, user_hub_url: str | None = None,
+                        market_hub_url: str | None = None, request_timeout: float = 10.0) -> list[Account]:
+    """Sign in at the gateway and list the active accounts, then disconnect: the sign-in dialog's
+    "Test connection", so the UI never holds a broker itself.
+
+    Raises AuthenticationError (the key was refused), GatewayUnreachable (no answer at all),
+    BrokerError (the gateway answered with an error) or ValueError (a URL the SDK refuses)."""
+    from .broker.projectx import ProjectXBroker  # the SDK import costs ~0.5 s: only when asked
+
+    broker = ProjectXBroker(username, api_key, api_url=api_url, user_hub_url=user_hub_url,
+                            market_hub_url=market_hub_url, request_timeout=request_timeout)
+    try:
+        return list(await broker.connect())
+    finally:
+        with contextlib.suppress(Exception):  # the answer is in; a failed disconnect changes nothing
+            await broker.stop()
+
+
 def resolve_credentials(config: DeskGuardConfig, creds: Credentials | None) -> Credentials:
     if creds is not None:
         return creds
@@ -355,7 +374,8 @@ async def prepare_runtime(
 
             broker_factory = ProjectXBroker
         broker = broker_factory(credentials.username, credentials.api_key,
-                                day_start=lambda: calendar.day_start(datetime.now(UTC)), **urls)
+                                day_start=lambda: calendar.day_start(datetime.now(UTC)),
+                                week_start=lambda: calendar.week_start(datetime.now(UTC)), **urls)
         pending = pending_settings(plan)
         accounts = list(conn.accounts)
         if not accounts and credentials.account_name:

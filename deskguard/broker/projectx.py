@@ -58,13 +58,13 @@ from ..engine.events import (
 from ..engine.models import Account, ContractSpec, Order, OrderType, Position, Quote, Side, Trade
 from . import parsing
 from .base import (
+    REQUEST_PRIORITY,
     AuthenticationError,
     BrokerError,
     BrokerListener,
     ConnectionHealth,
     GatewayUnreachable,
     HubState,
-    REQUEST_PRIORITY,
     RateLimited,
     Refused,
     current_priority,
@@ -842,7 +842,8 @@ class ProjectXBroker:
             self.open_orders(account_id),
             self._trades_since(account_id, start),
         )
-        return Resync(account=account, positions=tuple(positions), orders=tuple(orders), trades=tuple(trades))
+        return Resync(account=account, positions=tuple(positions), orders=tuple(orders), trades=tuple(trades),
+                      trades_since=start)
 
     # ------------------------------------------------------------------ actions
 
@@ -856,7 +857,8 @@ class ProjectXBroker:
 
     async def partial_close(self, account_id: int, contract_id: str, size: int) -> None:
         if int(size) <= 0:
-            raise BrokerError(f"Position/partialCloseContract account {account_id} contract {contract_id}: size {size} is not positive")
+            raise BrokerError(f"Position/partialCloseContract account {account_id} contract {contract_id}: "
+                              f"size {size} is not positive")
         await self._post(
             "/Position/partialCloseContract",
             {"accountId": account_id, "contractId": contract_id, "size": int(size)},
@@ -991,6 +993,7 @@ class ProjectXBroker:
                 self._hooked.add(conn)
             conn.on_open(lambda hub=hub, generation=generation: self._on_hub_open(hub, generation))
             conn.on_close(lambda hub=hub, generation=generation: self._on_hub_close(hub, generation))
+            _retrieve_run_task_errors(conn)
 
     def _on_hub_open(self, hub: str, generation: int) -> None:
         if generation != self._rt_generation or self._stopping:
@@ -1010,12 +1013,11 @@ class ProjectXBroker:
         self._wake.set()
 
     async def _resubscribe_open_hubs(self, rt: Any) -> None:
-        if USER in self._resubscribe and rt.user_connected:
-            if await rt.subscribe_user_updates():
-                self._resubscribe.discard(USER)
-        if MARKET in self._resubscribe and rt.market_connected:
-            if not self._quote_contracts or await rt.subscribe_market_data(list(self._quote_contracts)):
-                self._resubscribe.discard(MARKET)
+        if USER in self._resubscribe and rt.user_connected and await rt.subscribe_user_updates():
+            self._resubscribe.discard(USER)
+        if MARKET in self._resubscribe and rt.market_connected and (
+                not self._quote_contracts or await rt.subscribe_market_data(list(self._quote_contracts))):
+            self._resubscribe.discard(MARKET)
 
     async def _dispose_realtime(self, rt: Any) -> None:
         """Disconnect and clean up a realtime client, retrieving its dead tasks' exceptions."""
@@ -1428,3 +1430,34 @@ class ProjectXBroker:
             listener.on_health(dataclasses.replace(h))
         except Exception:
             log.exception("the broker listener failed on a health update")
+
+
+def _retrieve_run_task_errors(conn: Any) -> None:
+    """Every connection task the SDK's hub starts has its failure retrieved when it ends.
+
+    The SDK replaces a hub's dead ``_run_task`` with a new one on its next start and drops the old
+    one: a task that died of a bad frame was then reported as "Task exception was never retrieved".
+    The watchdog sees the hub down through ``_hub_task_ended``; here the exception is only noted."""
+    task = getattr(conn, "_run_task", None)
+    if task is not None:
+        task.add_done_callback(_note_hub_task_end)
+    start = getattr(conn, "start", None)
+    if start is None or getattr(start, "_deskguard_watched", False):
+        return
+
+    async def start_and_watch() -> None:
+        await start()
+        started = getattr(conn, "_run_task", None)
+        if started is not None:
+            started.add_done_callback(_note_hub_task_end)
+
+    start_and_watch._deskguard_watched = True  # type: ignore[attr-defined]  # a marker on our own wrapper
+    conn.start = start_and_watch
+
+
+def _note_hub_task_end(task: asyncio.Task[Any]) -> None:
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None:
+        log.debug("hub connection task %s ended: %s: %s", task.get_name(), type(exc).__name__, redact(str(exc)))
