@@ -63,3 +63,35 @@ def aio(qt_loop, qtbot):
     while any(not t.done() for t in left) and time.monotonic() < deadline:
         qtbot.wait(10)
     asyncio.events._set_running_loop(None)
+
+
+# ----- no task's exception goes unseen (issue 11) ---------------------------------------------------
+
+class _NeverRetrieved:
+    """Keeps asyncio's "Task exception was never retrieved" reports: a task that failed with no
+    one looking is a guard that failed silently. The run fails on any (pytest_sessionfinish)."""
+
+    def __init__(self) -> None:
+        import logging
+
+        self.records: list[str] = []
+        handler = logging.Handler(logging.ERROR)
+        handler.emit = self._emit  # type: ignore[method-assign]
+        logging.getLogger("asyncio").addHandler(handler)
+
+    def _emit(self, record) -> None:
+        text = record.getMessage()
+        if "exception was never retrieved" in text:
+            self.records.append(text.splitlines()[0] + " " + " ".join(text.splitlines()[1:2]))
+
+
+NEVER_RETRIEVED = _NeverRetrieved()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    import gc
+
+    gc.collect()  # a forgotten task reports itself when it is collected
+    if NEVER_RETRIEVED.records:
+        print("\nTask exceptions that were never retrieved:\n  " + "\n  ".join(NEVER_RETRIEVED.records))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
