@@ -45,8 +45,9 @@ Invariants, checked all the way (every 0.3 s unless said otherwise):
 - **The request budget holds**: in no 60 s window did the guard send the gateway more than its
   budget, and the gateway never had to answer 429 (checked at the end over every request of the
   run). The budget is the gateway's 200 a minute scaled like the hour (``--minutes 1``: 12,000), so
-  that compressing time does not starve the guard; the simulator enforces the same figure. While an account's closes are refused its positions are
-  not timed (the gateway is the one refusing); the clock starts again when the refusal ends.
+  that compressing time does not starve the guard; the simulator enforces the same figure. While an
+  account's closes are refused its positions are not timed (the gateway is the one refusing); the
+  clock starts again when the refusal ends.
 """
 
 from __future__ import annotations

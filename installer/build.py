@@ -330,7 +330,8 @@ def makensis() -> str | None:
         found = shutil.which(name)
         if found:
             return found
-    default = Path(os.environ.get("ProgramFiles(x86)", r"C:\Program Files (x86)")) / "NSIS" / "makensis.exe"
+    # Windows' own spelling; names in its environment are case-insensitive.
+    default = Path(os.environ.get("ProgramFiles(x86)", r"C:\Program Files (x86)")) / "NSIS" / "makensis.exe"  # noqa: SIM112
     return str(default) if default.exists() else None
 
 

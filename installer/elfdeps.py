@@ -68,7 +68,7 @@ def elf_info(path: str | os.PathLike[str]) -> dict | None:
         offset, size, link, entsize = sh[4], sh[5], sh[6], sh[9] or struct.calcsize(dyn_fmt)
         strtab_off = sections[link][4]
 
-        def string(val: int) -> str:
+        def string(val: int, strtab_off: int = strtab_off) -> str:
             start = strtab_off + val
             return data[start:data.index(b"\0", start)].decode()
 

@@ -1,8 +1,9 @@
 """Memory: the guardian's RSS after warm-up and after one simulated hour of quotes and trades.
 
 An hour of a busy session, time compressed: 10 instruments quoted 10 times a second (360,000
-quotes on the market hub; DeskGuard subscribes quotes only) and, across three accounts, 120 round trips (240 fills) each protected by a stop
-that is cancelled at the close. The guard is a process of its own (``guard`` mode of this module):
+quotes on the market hub; DeskGuard subscribes quotes only) and, across three accounts, 120 round
+trips (240 fills) each protected by a stop that is cancelled at the close. The guard is a process
+of its own (``guard`` mode of this module):
 config, store, real broker and guardian assembled by :func:`~deskguard.runtime.prepare_runtime`,
 as the headless guard does, logging to its file. The simulator is another process
 (:mod:`.simulator_process`) that feeds the quotes round-robin once the guard subscribed; the driver

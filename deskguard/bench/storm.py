@@ -120,11 +120,13 @@ def _inject_breaches(control: Any, duration_s: float, every_s: float) -> tuple[l
         order_id = control.place_order(account_id, symbol, "buy", 1).get("orderId")
         deadline = time.monotonic() + ENFORCE_TIMEOUT_S
         # The fill's push first, while it is surely still in the simulator's (bounded) push log.
-        push = _poll(lambda: next((p for p in control.pushes(target="GatewayUserTrade", since=marker)
-                                   if _payload(p["arguments"]).get("orderId") == order_id), None), deadline)
+        # (_poll calls the lambdas before the loop moves on; the defaults only say so.)
+        push = _poll(lambda marker=marker, order_id=order_id: next(
+            (p for p in control.pushes(target="GatewayUserTrade", since=marker)
+             if _payload(p["arguments"]).get("orderId") == order_id), None), deadline)
         request = None
         if push is not None:
-            request = _poll(lambda: next((r for r in control.requests(since=push["seq"])
+            request = _poll(lambda push=push, account_id=account_id: next((r for r in control.requests(since=push["seq"])
                                           if r["endpoint"] in ENFORCEMENT and isinstance(r["body"], dict)
                                           and r["body"].get("accountId") == account_id), None), deadline)
         if request is None:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..engine.models import (
+    WORKING_STATUSES,
     Account,
     ContractSpec,
     Order,
@@ -26,7 +27,6 @@ from ..engine.models import (
     Quote,
     Side,
     Trade,
-    WORKING_STATUSES,
 )
 
 

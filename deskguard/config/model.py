@@ -54,7 +54,8 @@ def _check_url(value: str) -> str:
     local = parts.scheme == "http" and parts.hostname in _LOOPBACK
     if not (secure or local):
         raise config_error(
-            f'must be an https:// URL like "https://api.topstepx.com/api" (http:// only for localhost or 127.0.0.1) (got {render(value)})'
+            f'must be an https:// URL like "https://api.topstepx.com/api" (http:// only for localhost or 127.0.0.1) '
+            f"(got {render(value)})"
         )
     return value.strip()
 
@@ -81,7 +82,8 @@ class ConnectionSettings(BaseModel):
 
     username: Text | None = Field(default=None, description="ProjectX username; the API key is in the OS keyring.")
     accounts: tuple[Account, ...] = Field(default=(), description="Account names or ids; empty = every active account.")
-    instruments: tuple[Text, ...] = Field(default=(), description="Quote streams for unrealized P&L (open positions' symbols are added).")
+    instruments: tuple[Text, ...] = Field(
+        default=(), description="Quote streams for unrealized P&L (open positions' symbols are added).")
     api_url: Url | None = Field(default=None, description="Gateway REST URL (default: TopstepX).")
     user_hub_url: Url | None = Field(default=None, description="Gateway user hub URL (default: TopstepX).")
     market_hub_url: Url | None = Field(default=None, description="Gateway market hub URL (default: TopstepX).")

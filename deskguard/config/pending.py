@@ -111,7 +111,8 @@ def plan_config_change(effective: DeskGuardConfig, requested: DeskGuardConfig, n
         for name in ("reset_time", "timezone"):
             a, b = getattr(effective.trading_day, name), getattr(requested.trading_day, name)
             if a != b:
-                pending.append(ConfigChange(f"trading_day.{name}", a, b, True, f"trading_day.{name} {_show(a)} → {_show(b)} {at}"))
+                pending.append(ConfigChange(f"trading_day.{name}", a, b, True,
+                                            f"trading_day.{name} {_show(a)} → {_show(b)} {at}"))
     update["pnl"] = _plan_pnl(effective, requested, at, pending, applied)
     # Who to connect as, notifications and looks restrain nothing: they apply at once.
     for name in ("connection", "notifications", "ui"):
@@ -296,7 +297,8 @@ _SPECIAL: dict[tuple[str, str], Callable[[Any, Any], bool]] = {
 # --- P&L options ---------------------------------------------------------------------------------
 
 
-def _plan_pnl(effective: DeskGuardConfig, requested: DeskGuardConfig, at: str, pending: list[ConfigChange], applied: list[ConfigChange]) -> Any:
+def _plan_pnl(effective: DeskGuardConfig, requested: DeskGuardConfig, at: str,
+              pending: list[ConfigChange], applied: list[ConfigChange]) -> Any:
     old, new = effective.pnl, requested.pnl
     update = {}
     # Leaving fees out makes every loss look smaller; a shorter staleness limit greys out more

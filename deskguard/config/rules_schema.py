@@ -214,7 +214,8 @@ def dataclass_model(cls: type, path: str) -> Any:
 
 def _rules_section() -> type[BaseModel]:
     fields = {
-        rule.key: (dataclass_model(rule.Params, f"rules.{rule.key}"), Field(default_factory=rule.Params, description=rule.summary))
+        rule.key: (dataclass_model(rule.Params, f"rules.{rule.key}"),
+                   Field(default_factory=rule.Params, description=rule.summary))
         for rule in ALL_RULES
     }
     KNOWN_KEYS["rules"] = tuple(fields)

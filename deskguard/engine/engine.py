@@ -83,10 +83,10 @@ class RiskEngine:
         ended: list[Lock] = []
         for state in self.accounts.values():
             for lock in list(state.locks):
-                if lock.kind == LockKind.PERMANENT and lock.symbol is not None:
-                    if blocker is None or not blocker.blocks(lock.symbol):  # type: ignore[attr-defined]
-                        state.locks.remove(lock)
-                        ended.append(lock)
+                if (lock.kind == LockKind.PERMANENT and lock.symbol is not None
+                        and (blocker is None or not blocker.blocks(lock.symbol))):  # type: ignore[attr-defined]
+                    state.locks.remove(lock)
+                    ended.append(lock)
         return ended
 
     def add_contract_spec(self, spec: ContractSpec) -> None:

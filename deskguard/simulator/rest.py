@@ -27,11 +27,9 @@ from deskguard.simulator.book import ActionResult, Book
 from deskguard.simulator.budget import RateLimiter, retry_after_header
 from deskguard.simulator.contracts import Contract, ContractCatalog
 from deskguard.simulator.enums import (
-    CancelOrderError,
     ClosePositionError,
     GenericError,
     LoginError,
-    ModifyOrderError,
     OrderSide,
     OrderType,
     PlaceOrderError,

@@ -229,6 +229,7 @@ def test_the_week_starts_at_the_sunday_reset() -> None:
     # From a day start in another zone: the Sunday reset there, across the November DST change.
     new_york = ZoneInfo("America/New_York")
     calendar = TradingCalendar(timezone=new_york)
-    for now in (datetime(2026, 11, 4, 12, tzinfo=UTC), datetime(2026, 11, 1, 23, tzinfo=UTC), datetime(2026, 11, 7, 23, tzinfo=UTC)):
+    for now in (datetime(2026, 11, 4, 12, tzinfo=UTC), datetime(2026, 11, 1, 23, tzinfo=UTC),
+                datetime(2026, 11, 7, 23, tzinfo=UTC)):
         derived = _week_start_from(lambda now=now: calendar.day_start(now))()
         assert derived == calendar.week_start(now) and derived.utcoffset() == calendar.week_start(now).utcoffset()

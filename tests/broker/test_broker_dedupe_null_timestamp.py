@@ -15,8 +15,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-import pytest
-
 from deskguard.broker import parsing
 from deskguard.engine.models import Order, OrderStatus
 from deskguard.simulator.book import Account, Book

@@ -66,9 +66,8 @@ async def test_wrong_api_key_is_an_authentication_error_without_the_key(
     broker = ProjectXBroker(USERNAME, wrong_key, api_url=sim.api_url, user_hub_url=sim.user_hub_url,
                             market_hub_url=sim.market_hub_url)  # fmt: skip
     try:
-        with caplog.at_level(logging.DEBUG):
-            with pytest.raises(AuthenticationError) as info:
-                await broker.connect()
+        with caplog.at_level(logging.DEBUG), pytest.raises(AuthenticationError) as info:
+            await broker.connect()
         assert wrong_key not in str(info.value) and wrong_key not in repr(info.value)
         assert info.value.__cause__ is None and wrong_key not in str(info.value.__context__)
         assert "refused the credentials" in str(info.value)

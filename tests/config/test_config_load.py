@@ -286,7 +286,8 @@ def test_duplicate_key_is_a_syntax_error_with_line():
 def test_every_problem_is_reported_at_once():
     with pytest.raises(ConfigError) as info:
         loads_config(
-            '[rules.daily_realized_loss]\nmax_loss = -1\nmax_los = 2\n[rules.losing_streak]\ncooldown = "soon"\n[ui]\ntheme = "blue"\n',
+            '[rules.daily_realized_loss]\nmax_loss = -1\nmax_los = 2\n[rules.losing_streak]\ncooldown = "soon"\n'
+            '[ui]\ntheme = "blue"\n',
             "config.toml",
         )
     keys = [e.key for e in info.value.errors]

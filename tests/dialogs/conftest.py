@@ -11,7 +11,6 @@ from pathlib import Path
 import keyring
 import pytest
 from keyring.backends import fail
-
 from keyring_session import KeyringCannotStart, start_secret_service
 
 HERE = Path(__file__).resolve().parent

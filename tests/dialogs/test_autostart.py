@@ -67,8 +67,10 @@ def test_macos_launch_agent(tmp_path):
 
 
 def test_windows_run_value_is_one_quoted_command_line():
-    assert autostart.windows_command_line([r"C:\Program Files\DeskGuard\DeskGuard.exe"]) == r'"C:\Program Files\DeskGuard\DeskGuard.exe"'
-    assert autostart.windows_command_line([r"C:\Python312\python.exe", "-m", "deskguard"]) == r"C:\Python312\python.exe -m deskguard"
+    assert (autostart.windows_command_line([r"C:\Program Files\DeskGuard\DeskGuard.exe"])
+            == r'"C:\Program Files\DeskGuard\DeskGuard.exe"')
+    assert (autostart.windows_command_line([r"C:\Python312\python.exe", "-m", "deskguard"])
+            == r"C:\Python312\python.exe -m deskguard")
 
 
 def test_the_launch_command_starts_this_deskguard():

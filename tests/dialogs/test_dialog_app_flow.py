@@ -11,12 +11,12 @@ from types import SimpleNamespace
 
 import keyring
 import pytest
+from keyring_session import files_containing
 from PySide6.QtCore import Qt
 
 from deskguard.config import load_config
 from deskguard.simulator import Simulator
 from deskguard.ui.app import NOT_SIGNED_IN, DesktopApp, has_credentials
-from keyring_session import files_containing
 
 pytestmark = [pytest.mark.ui, pytest.mark.integration]
 

@@ -111,7 +111,8 @@ def test_an_unknown_duration_is_refused_with_a_message(editor, qtbot):
     editor.show_rule("no_stop_loss_grace")
     grace = editor.form("no_stop_loss_grace").editor("grace").line
     type_into(qtbot, grace, "until_reset")  # not allowed for a grace period
-    assert editor.form("no_stop_loss_grace").rows["grace"].error.text() == '"until_reset" is not allowed here; use a duration like "30m"'
+    assert (editor.form("no_stop_loss_grace").rows["grace"].error.text()
+            == '"until_reset" is not allowed here; use a duration like "30m"')
     type_into(qtbot, grace, "1m30s")
     assert editor.save_button.isEnabled()
 
@@ -192,7 +193,7 @@ def test_a_preset_fills_the_trailing_drawdown_for_the_account_size(editor, confi
     values = editor.form("trailing_drawdown").values()
     assert values["enabled"] and values["max_drawdown"] == 4500 and values["stop_trailing_at"] == 150_000
     assert values["mode"] == "end_of_day"
-    assert "trailing_drawdown off → on (tighter) applied now" in editor.page("trailing_drawdown").if_saved.text()
+    assert "Rule off → on (tighter) applied now" in editor.page("trailing_drawdown").if_saved.text()
     editor.save()
     params = load_config(config_file).rule("trailing_drawdown")
     assert (params.enabled, params.max_drawdown, params.stop_trailing_at) == (True, 4500.0, 150_000.0)
@@ -230,8 +231,9 @@ def test_tightening_applies_at_once_and_loosening_waits_for_the_reset(qtbot, aio
     assert editor.page("daily_realized_loss").in_force.text().startswith("In force now: on")
     editor.form("daily_realized_loss").editor("max_loss").set_value(800)  # looser
     editor.form("max_contracts").editor("limit").set_value(3)  # tighter
-    assert "daily_realized_loss.max_loss 500 → 800 (looser) takes effect at 17:00 CT" in editor.page("daily_realized_loss").if_saved.text()
-    assert "max_contracts.limit 5 → 3 (tighter) applied now" in editor.page("max_contracts").if_saved.text()
+    assert ("Max loss $500 → $800 (looser) takes effect at 17:00 CT"
+            in editor.page("daily_realized_loss").if_saved.text())
+    assert "Limit 5 contracts → 3 contracts (tighter) applied now" in editor.page("max_contracts").if_saved.text()
     with qtbot.waitSignal(editor.saved, timeout=5000) as saved:
         qtbot.mouseClick(editor.save_button, Qt.MouseButton.LeftButton)
     plan = saved.args[0]
@@ -255,10 +257,11 @@ def test_tightening_applies_at_once_and_loosening_waits_for_the_reset(qtbot, aio
     again = RuleEditorDialog(config_file=config_file, runtime=running_guard, clock=lambda: now)
     qtbot.addWidget(again)
     page = again.page("daily_realized_loss")
-    assert "max_loss $500" in page.in_force.text()
-    assert page.waiting.text() == "Waiting for the reset: daily_realized_loss.max_loss 500 → 800 (looser) takes effect at 17:00 CT"
+    assert "Max loss $500" in page.in_force.text()
+    assert (page.waiting.text()
+            == "Waiting for the reset: Max loss $500 → $800 (looser) takes effect at 17:00 CT")
     assert again.form("daily_realized_loss").values()["max_loss"] == 800  # the form edits what the file asks for
-    assert "limit 3" in again.page("max_contracts").in_force.text()
+    assert "Limit 3 contracts" in again.page("max_contracts").in_force.text()
     assert again.page("max_contracts").waiting.isHidden()
 
 

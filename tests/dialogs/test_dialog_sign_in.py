@@ -11,15 +11,15 @@ import pytest
 from keyring.backend import KeyringBackend
 from keyring.backends import SecretService
 from keyring.errors import PasswordDeleteError, PasswordSetError
+from keyring_session import files_containing
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit
 
 from deskguard.config import load_config
 from deskguard.runtime import resolve_credentials
-from deskguard.secrets import CredentialStore, Credentials
+from deskguard.secrets import Credentials, CredentialStore
 from deskguard.simulator import Simulator
 from deskguard.ui.dialogs.login import NO_KEYRING_TEXT, SignInDialog, sign_out
-from keyring_session import files_containing
 
 pytestmark = pytest.mark.ui
 

@@ -33,7 +33,8 @@ def desk() -> Desk:
 def desk_with() -> Callable[..., Desk]:
     """``desk_with("daily_realized_loss", max_contracts={"limit": 2})``: only those rules enabled."""
 
-    def make(*keys: str, start=T0, balance: float | None = 50_000.0, include_fees: bool = True, **changes: dict[str, Any]) -> Desk:
+    def make(*keys: str, start=T0, balance: float | None = 50_000.0, include_fees: bool = True,
+             **changes: dict[str, Any]) -> Desk:
         settings = only(*keys, **changes)
         if not include_fees:
             settings = replace(settings, include_fees=False)

@@ -145,7 +145,8 @@ class Desk:
         assert len(mine) <= 1
         return mine[0] if mine else Verdict(ACCOUNT, [], self.state)
 
-    def position(self, contract: str, size: int, avg: float, type: PositionType = LONG, *, opened_at: datetime | None = None) -> Position:
+    def position(self, contract: str, size: int, avg: float, type: PositionType = LONG, *,
+                 opened_at: datetime | None = None) -> Position:
         """A position record; a position that is already open keeps its creation time, as the broker's does."""
         if opened_at is None:
             held = self.state.positions.get(contract)
@@ -202,7 +203,8 @@ class Desk:
         id: int | None = None,
     ) -> Verdict:
         oid = next(self._order_ids) if id is None else id
-        return self.send(OrderUpdated(Order(oid, ACCOUNT, contract, status, type, side, size, limit_price, stop_price, self.now, self.now)))
+        return self.send(OrderUpdated(Order(oid, ACCOUNT, contract, status, type, side, size, limit_price, stop_price,
+                                            self.now, self.now)))
 
     def quote(
         self,

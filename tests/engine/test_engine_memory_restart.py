@@ -158,7 +158,8 @@ def run(steps, resync_at: int, restart: bool, folder: Path, settings: EngineSett
     return out
 
 
-@settings(max_examples=int(os.environ.get("DESKGUARD_RESTART_EXAMPLES", "80")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=int(os.environ.get("DESKGUARD_RESTART_EXAMPLES", "80")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(steps=STEPS, data=st.data())
 def test_a_restart_at_any_moment_changes_no_decision(steps, data):
     restart_at = data.draw(st.integers(min_value=0, max_value=len(steps) - 1), label="restart_at")

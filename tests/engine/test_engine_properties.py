@@ -24,13 +24,13 @@ from engine_harness import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from deskguard.engine.calendar import SessionCalendar, TradingCalendar
 from deskguard.engine.decisions import Action, Decision, merge
 from deskguard.engine.events import AccountUpdated, ClockTick, OrderUpdated, PositionUpdated, Resync, TradeFilled
 from deskguard.engine.instruments import instrument_for, symbol_of
 from deskguard.engine.models import Account, Order, OrderStatus, OrderType, Position, PositionType, Quote, Side, Trade
 from deskguard.engine.pricing import Pricing
 from deskguard.engine.rules.session_block import Window
-from deskguard.engine.calendar import SessionCalendar, TradingCalendar
 from deskguard.engine.settings import EngineSettings
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

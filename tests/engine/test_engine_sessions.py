@@ -13,10 +13,10 @@ from engine_harness import (
     MES,
     MNQ,
     NY,
+    SELL,
     T0,
     Action,
     LockKind,
-    SELL,
     OrderType,
     brief,
     ct,
@@ -261,12 +261,16 @@ def test_the_trading_week_starts_at_the_sunday_reset():
     "now, start_utc, reset_utc",
     [
         # Spring forward: Saturday 17:00 CST (23:00 UTC) to Sunday 17:00 CDT (22:00 UTC), a 23-hour day.
-        (datetime(2026, 3, 8, 12, 0, tzinfo=UTC), datetime(2026, 3, 7, 23, 0, tzinfo=UTC), datetime(2026, 3, 8, 22, 0, tzinfo=UTC)),
+        (datetime(2026, 3, 8, 12, 0, tzinfo=UTC), datetime(2026, 3, 7, 23, 0, tzinfo=UTC),
+         datetime(2026, 3, 8, 22, 0, tzinfo=UTC)),
         # Fall back: Saturday 17:00 CDT (22:00 UTC) to Sunday 17:00 CST (23:00 UTC), a 25-hour day.
-        (datetime(2026, 11, 1, 12, 0, tzinfo=UTC), datetime(2026, 10, 31, 22, 0, tzinfo=UTC), datetime(2026, 11, 1, 23, 0, tzinfo=UTC)),
+        (datetime(2026, 11, 1, 12, 0, tzinfo=UTC), datetime(2026, 10, 31, 22, 0, tzinfo=UTC),
+         datetime(2026, 11, 1, 23, 0, tzinfo=UTC)),
         # The first Monday after each change.
-        (datetime(2026, 3, 9, 15, 0, tzinfo=UTC), datetime(2026, 3, 8, 22, 0, tzinfo=UTC), datetime(2026, 3, 9, 22, 0, tzinfo=UTC)),
-        (datetime(2026, 11, 2, 15, 0, tzinfo=UTC), datetime(2026, 11, 1, 23, 0, tzinfo=UTC), datetime(2026, 11, 2, 23, 0, tzinfo=UTC)),
+        (datetime(2026, 3, 9, 15, 0, tzinfo=UTC), datetime(2026, 3, 8, 22, 0, tzinfo=UTC),
+         datetime(2026, 3, 9, 22, 0, tzinfo=UTC)),
+        (datetime(2026, 11, 2, 15, 0, tzinfo=UTC), datetime(2026, 11, 1, 23, 0, tzinfo=UTC),
+         datetime(2026, 11, 2, 23, 0, tzinfo=UTC)),
     ],
 )
 def test_trading_days_across_the_2026_dst_changes(now, start_utc, reset_utc):

@@ -14,7 +14,6 @@ from engine_harness import (
     lock_of,
 )
 
-from deskguard.engine.decisions import Action
 from deskguard.engine.events import TradeFilled
 from deskguard.engine.rules.cooldown_after_loss import Tier
 from deskguard.engine.schema import UNTIL_RESET

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest_asyncio
 from guardian_harness import ACCOUNT, API_KEY, FAST_BROKER, USERNAME, Watcher, base_settings, started_simulator
+from headless_harness import processes  # noqa: F401 (a fixture, offered to this folder's tests)
 
 from deskguard.broker.projectx import ProjectXBroker
 from deskguard.engine.settings import EngineSettings

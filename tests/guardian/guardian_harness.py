@@ -3,9 +3,8 @@ of the simulator's own state (the tests judge enforcement by what the gateway ho
 
 from __future__ import annotations
 
-import contextlib
-
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from guardian_harness import ACCOUNT, MNQ_PRICE, ok, sim_flat, sim_realized, sim_size, wait_for
-from headless_harness import Headless, headless_env, make_home, processes  # noqa: F401 (fixture)
+from headless_harness import Headless, headless_env, make_home
 
 from deskguard.simulator import Simulator
 

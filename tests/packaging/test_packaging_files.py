@@ -140,7 +140,7 @@ def test_master_icon_and_the_packaged_app_icon_are_the_same(make_icons):
 
 
 def test_icon_script_renders_every_size_and_container(qapp, make_icons, tmp_path):
-    from PySide6.QtCore import QByteArray, QBuffer, QIODevice
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice
     from PySide6.QtGui import QImage, QImageReader
 
     written = make_icons.build_icons(tmp_path)

@@ -26,6 +26,7 @@ from guardian_harness import (  # noqa: E402
     started_simulator,
     wait_for,
 )
+from headless_harness import processes  # noqa: E402, F401 (a fixture, offered to this folder's tests)
 
 from deskguard.broker.projectx import ProjectXBroker  # noqa: E402
 from deskguard.engine.clock import Clock, SystemClock  # noqa: E402

@@ -97,7 +97,7 @@ async def test_cancel_failing_for_good_raises_the_alert_and_keeps_trying_until_f
     assert snap.status == AccountStatus.LOCKED and "working order" in snap.not_flat_alert
     assert sim_order(sim, order)["status"] == 1  # really still working
     bounded = len(sim.requests("Order/cancel"))
-    assert 3 <= bounded  # each round's call: 1 try + len(backoff) retries
+    assert bounded >= 3  # each round's call: 1 try + len(backoff) retries
 
     sim.clear_faults()  # the gateway recovers: the guardian is still at it
     await wait_for(lambda: sim_order(sim, order)["status"] == 3, 8, "cancelled once cancels work again")

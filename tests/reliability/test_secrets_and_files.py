@@ -34,7 +34,6 @@ from deskguard.config import loads_config, save_config
 from deskguard.simulator import Simulator, SimulatorControl
 from deskguard.store import Store
 
-
 API_KEY = "RELIABILITY-key-6f1d93c2e7a4-DO-NOT-LEAK"
 USERNAME = "secrets-tester"
 POSIX = os.name == "posix"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from guardian_harness import ACCOUNT, MNQ_PRICE, ok, requests_count, sim_flat, started_simulator
-from headless_harness import Headless, deskguard_command, headless_env, make_home, processes  # noqa: F401 (fixture)
+from headless_harness import Headless, deskguard_command, headless_env, make_home
 
 from deskguard.exit_codes import ExitCode
 from deskguard.instance import lock_path, read_holder

@@ -28,8 +28,6 @@ from sim_harness import RawHubClient, login, wait_until
 from deskguard.simulator import Simulator
 from deskguard.simulator.fidelity import ENDPOINTS
 
-
-
 # ----------------------------------------------------------------------------- the documented examples
 
 

@@ -158,7 +158,7 @@ async def test_the_limiter_counts_a_sliding_window() -> None:
     assert limiter.admit("u", "history/retrieveBars") is None  # its own allowance
     limiter.budget = RequestBudget(limit=1, window_s=10.0)  # tightened: applies to the window as it is
     assert limiter.admit("u", "Order/place") == pytest.approx(10.0)  # both in it must leave
-    assert GATEWAY_REQUEST_BUDGET == RequestBudget(200, 60.0, 50, 30.0)
+    assert RequestBudget(200, 60.0, 50, 30.0) == GATEWAY_REQUEST_BUDGET
 
 
 # ----------------------------------------------------------------------------- refused closes of one account

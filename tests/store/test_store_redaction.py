@@ -72,7 +72,8 @@ def test_what_comes_back_is_redacted(store: Store) -> None:
     assert store.trades(7, T0)[0].contract_id == wanted
     assert store.memory(7) == {f"key {wanted}": f'"{wanted}"'}
     change = store.rule_changes()[0]
-    assert (change.key, change.old, change.new, change.note) == (f"k {wanted}", f"old {wanted}", f"new {wanted}", f"note {wanted}")
+    assert (change.key, change.old, change.new, change.note) == (
+        f"k {wanted}", f"old {wanted}", f"new {wanted}", f"note {wanted}")
     assert store.unfinished_enforcements()[0].action == f"action {wanted}"
 
 

@@ -40,7 +40,8 @@ def make_snapshot(account_id: int = ACCOUNT, **changes: Any) -> AccountSnapshot:
 def make_lock(kind: LockKind = LockKind.COOLDOWN, seconds: float | None = 90, rule: str = "cooldown_after_loss",
               reason: str = "a loss of 150.00 on one trade", symbol: str | None = None, account_id: int = ACCOUNT) -> Lock:
     start = now()
-    return Lock(account_id, kind, rule, reason, start, start + timedelta(seconds=seconds) if seconds is not None else None, symbol)
+    until = start + timedelta(seconds=seconds) if seconds is not None else None
+    return Lock(account_id, kind, rule, reason, start, until, symbol)
 
 
 def make_position(symbol: str = "MNQ", size: int = 2, avg: float = 21000.0, last: float = 20990.0, open_pnl: float = -40.0,

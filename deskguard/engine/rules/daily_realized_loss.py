@@ -11,7 +11,8 @@ from .base import Context, Figure, Rule, Trigger, enabled_param, warn_at_param
 @dataclass(frozen=True, slots=True)
 class Params:
     enabled: bool = enabled_param(True)
-    max_loss: float = param(500.0, help="Stop for the day at this loss (a positive amount).", unit=Unit.USD, gt=0, looser=Looser.HIGHER)
+    max_loss: float = param(500.0, help="Stop for the day at this loss (a positive amount).",
+                            unit=Unit.USD, gt=0, looser=Looser.HIGHER)
     count_open_pnl: bool = param(
         False, help="Also count open positions' P&L, the way Topstep's own daily loss limit counts.", looser=Looser.LOWER
     )

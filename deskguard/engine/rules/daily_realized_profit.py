@@ -11,7 +11,8 @@ from .base import Context, Figure, Rule, Trigger, enabled_param, warn_at_param
 @dataclass(frozen=True, slots=True)
 class Params:
     enabled: bool = enabled_param(False)
-    target: float = param(1000.0, help="Stop for the day once the day's realized profit reaches this.", unit=Unit.USD, gt=0, looser=Looser.HIGHER)
+    target: float = param(1000.0, help="Stop for the day once the day's realized profit reaches this.",
+                          unit=Unit.USD, gt=0, looser=Looser.HIGHER)
     warn_at: float = warn_at_param()
 
 
@@ -31,7 +32,8 @@ class DailyRealizedProfit(Rule):
             reason = f"day's realized profit {pnl:,.2f} ({ctx.fees_note}) reached the target {p.target:,.2f}: done for the day"
             return [ctx.flatten(self.key, reason), ctx.lock(self.key, reason, kind, until)]
         return ctx.warn_once(self.key, "account", pnl >= p.warn_at * p.target,
-                             lambda: f"day's realized profit {pnl:,.2f} ({ctx.fees_note}) is past {p.warn_at:.0%} of the target {p.target:,.2f}")
+                             lambda: f"day's realized profit {pnl:,.2f} ({ctx.fees_note}) is past {p.warn_at:.0%} "
+                                     f"of the target {p.target:,.2f}")
 
     def figure(self, ctx: Context) -> Figure:
         pnl = max(0.0, ctx.state.realized_day)

@@ -12,7 +12,8 @@ from .base import Context, Figure, Rule, Trigger, enabled_param, warn_at_param
 @dataclass(frozen=True, slots=True)
 class Params:
     enabled: bool = enabled_param(True)
-    max_loss: float = param(300.0, help="Close a position whose open loss reaches this amount.", unit=Unit.USD, gt=0, looser=Looser.HIGHER)
+    max_loss: float = param(300.0, help="Close a position whose open loss reaches this amount.",
+                            unit=Unit.USD, gt=0, looser=Looser.HIGHER)
     warn_at: float = warn_at_param()
 
 
@@ -46,7 +47,8 @@ class DailyUnrealizedLoss(Rule):
             else:
                 out.extend(ctx.warn_once(
                     self.key, pos.contract_id, value <= -p.warn_at * p.max_loss,
-                    lambda: f"open loss {value:,.2f} on {symbol_of(pos.contract_id)} is past {p.warn_at:.0%} of {p.max_loss:,.2f}",
+                    lambda value=value, pos=pos: f"open loss {value:,.2f} on {symbol_of(pos.contract_id)} "
+                                                 f"is past {p.warn_at:.0%} of {p.max_loss:,.2f}",
                 ))
         return out
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from ..events import PositionUpdated
@@ -15,7 +15,8 @@ from .max_contracts import grown_position, newest_first, trim
 @dataclass(frozen=True, slots=True)
 class Params:
     enabled: bool = enabled_param(True)
-    default_limit: int = param(3, help="Most contracts per symbol unless the symbol has its own limit.", unit=Unit.CONTRACTS, ge=0, looser=Looser.HIGHER)
+    default_limit: int = param(3, help="Most contracts per symbol unless the symbol has its own limit.",
+                               unit=Unit.CONTRACTS, ge=0, looser=Looser.HIGHER)
     limits: dict[str, int] = param(
         default_factory=dict, help="Limits of particular symbols, e.g. { MNQ = 2, ES = 1 }.", unit=Unit.CONTRACTS
     )

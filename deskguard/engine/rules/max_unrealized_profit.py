@@ -12,7 +12,8 @@ from .base import Context, Figure, Rule, Trigger, enabled_param, warn_at_param
 @dataclass(frozen=True, slots=True)
 class Params:
     enabled: bool = enabled_param(False)
-    target: float = param(1000.0, help="Close a position whose open profit reaches this amount.", unit=Unit.USD, gt=0, looser=Looser.HIGHER)
+    target: float = param(1000.0, help="Close a position whose open profit reaches this amount.",
+                          unit=Unit.USD, gt=0, looser=Looser.HIGHER)
     warn_at: float = warn_at_param()
 
 
@@ -44,7 +45,8 @@ class MaxUnrealizedProfit(Rule):
             else:
                 out.extend(ctx.warn_once(
                     self.key, pos.contract_id, value >= p.warn_at * p.target,
-                    lambda: f"open profit {value:,.2f} on {symbol_of(pos.contract_id)} is past {p.warn_at:.0%} of the target {p.target:,.2f}",
+                    lambda value=value, pos=pos: f"open profit {value:,.2f} on {symbol_of(pos.contract_id)} "
+                                                 f"is past {p.warn_at:.0%} of the target {p.target:,.2f}",
                 ))
         return out
 

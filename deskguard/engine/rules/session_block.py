@@ -28,7 +28,8 @@ class Window:
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {self.timezone!r}") from exc
         if self.start == self.end:
-            raise ValueError("start and end are the same time: the window would be empty or a whole day; write e.g. 17:00 to 16:00")
+            raise ValueError("start and end are the same time: the window would be empty or a whole day; "
+                             "write e.g. 17:00 to 16:00")
 
     def to_window(self) -> SessionWindow:
         return SessionWindow(parse_days(self.days), self.start, self.end, ZoneInfo(self.timezone))

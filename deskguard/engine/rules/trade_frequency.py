@@ -63,7 +63,8 @@ class TradeFrequency(Rule):
             # of later (made before it started, or during a gap): rules.md.
             locks = [(ctx.lock_until(cd, at=t), name, n, limit, cd) for name, n, limit, cd in breached]
             (kind, until), name, n, limit, cd = max(locks, key=lambda x: x[0][1])
-            reason = f"entry #{n} in the {name} on {symbol_of(trade.contract_id)} (limit {limit}); cooling down {format_duration(cd)}"
+            reason = (f"entry #{n} in the {name} on {symbol_of(trade.contract_id)} (limit {limit}); "
+                      f"cooling down {format_duration(cd)}")
             if trade.contract_id in ctx.state.positions:
                 out.append(ctx.close(self.key, reason, trade.contract_id))
             out.append(ctx.lock(self.key, reason, kind, until, since=t))

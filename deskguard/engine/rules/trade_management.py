@@ -16,7 +16,8 @@ from .base import Context, Rule, Trigger, enabled_param
 class Breakeven:
     enabled: bool = param(True, help="Move the stop to entry once the trade is far enough in profit.")
     trigger_ticks: int = param(10, help="Profit, in ticks, that moves the stop to breakeven.", unit=Unit.TICKS, ge=1)
-    offset_ticks: int = param(1, help="Ticks beyond entry to place the breakeven stop (locks in a little).", unit=Unit.TICKS, ge=0)
+    offset_ticks: int = param(1, help="Ticks beyond entry to place the breakeven stop (locks in a little).",
+                              unit=Unit.TICKS, ge=0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,16 +16,20 @@ TOPSTEP_PRESETS = {"Topstep 50K": (2000.0, 50_000.0), "Topstep 100K": (3000.0, 1
 @dataclass(frozen=True, slots=True)
 class Params:
     enabled: bool = enabled_param(False)
-    max_drawdown: float = param(2000.0, help="Largest allowed fall from the high-water mark.", unit=Unit.USD, gt=0, looser=Looser.HIGHER)
+    max_drawdown: float = param(2000.0, help="Largest allowed fall from the high-water mark.",
+                                unit=Unit.USD, gt=0, looser=Looser.HIGHER)
     mode: Literal["end_of_day", "intraday"] = param(
         "end_of_day", help="end_of_day trails the highest end-of-day balance (Topstep's rule); intraday the highest equity seen.",
         choices=("end_of_day", "intraday"),
     )
-    high_water_mark: float = param(0.0, help="Seed with the firm's figure; 0 starts from the first balance seen.", unit=Unit.USD, ge=0)
+    high_water_mark: float = param(0.0, help="Seed with the firm's figure; 0 starts from the first balance seen.",
+                                   unit=Unit.USD, ge=0)
     stop_trailing_at: float = param(
-        0.0, help="The floor stops rising once it reaches this balance (e.g. the starting balance); 0: never.", unit=Unit.USD, ge=0, looser=Looser.LOWER,
+        0.0, help="The floor stops rising once it reaches this balance (e.g. the starting balance); 0: never.",
+        unit=Unit.USD, ge=0, looser=Looser.LOWER,
     )
-    buffer: float = param(200.0, help="Stop this far above the floor, before the firm would.", unit=Unit.USD, ge=0, looser=Looser.LOWER)
+    buffer: float = param(200.0, help="Stop this far above the floor, before the firm would.",
+                          unit=Unit.USD, ge=0, looser=Looser.LOWER)
     warn_at: float = warn_at_param()
 
 
@@ -77,7 +81,8 @@ class TrailingDrawdown(Rule):
             return [ctx.flatten(self.key, reason), ctx.lock(self.key, reason, kind, until)]
         room = hwm - stop_at
         return ctx.warn_once(self.key, "account", hwm - equity >= self.params.warn_at * room,
-                             lambda: f"equity {equity:,.2f} has used {self.params.warn_at:.0%} of the drawdown allowed (floor {floor:,.2f})")
+                             lambda: f"equity {equity:,.2f} has used {self.params.warn_at:.0%} "
+                                     f"of the drawdown allowed (floor {floor:,.2f})")
 
     def figure(self, ctx: Context) -> Figure | None:
         hwm = self._seed(ctx.state)

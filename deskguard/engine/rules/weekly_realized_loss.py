@@ -11,7 +11,8 @@ from .base import Context, Figure, Rule, Trigger, enabled_param, warn_at_param
 @dataclass(frozen=True, slots=True)
 class Params:
     enabled: bool = enabled_param(False)
-    max_loss: float = param(1500.0, help="Stop for the week at this loss (a positive amount).", unit=Unit.USD, gt=0, looser=Looser.HIGHER)
+    max_loss: float = param(1500.0, help="Stop for the week at this loss (a positive amount).",
+                            unit=Unit.USD, gt=0, looser=Looser.HIGHER)
     warn_at: float = warn_at_param()
 
 
@@ -31,7 +32,8 @@ class WeeklyRealizedLoss(Rule):
             reason = f"week's P&L {pnl:,.2f} ({ctx.fees_note}) reached the weekly loss limit of {p.max_loss:,.2f}"
             return [ctx.flatten(self.key, reason), ctx.lock(self.key, reason, kind, until)]
         return ctx.warn_once(self.key, "account", pnl <= -p.warn_at * p.max_loss,
-                             lambda: f"week's P&L {pnl:,.2f} ({ctx.fees_note}) is past {p.warn_at:.0%} of the weekly loss limit ({p.max_loss:,.2f})")
+                             lambda: f"week's P&L {pnl:,.2f} ({ctx.fees_note}) is past {p.warn_at:.0%} "
+                                     f"of the weekly loss limit ({p.max_loss:,.2f})")
 
     def figure(self, ctx: Context) -> Figure:
         loss = max(0.0, -ctx.state.realized_week)
