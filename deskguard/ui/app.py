@@ -32,8 +32,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
-from ..broker.base import AuthenticationError
 from ..exit_codes import ExitCode
+from ..guardian import AuthenticationError
 from .icons import app_icon
 from .main_window import MainWindow
 from .port import GuardianPort, PracticeDesk
@@ -86,7 +86,7 @@ class DesktopApp:
     """The window, the tray and the guardian, for one run."""
 
     def __init__(self, args: Any, startup_factory: StartupFactory | None = None, *, tray_available: bool | None = None,
-                 offer_sign_in: bool = False, credential_store: Any = None, broker_factory: Any = None,
+                 offer_sign_in: bool = False, credential_store: Any = None, check_sign_in: Any = None,
                  instance_lock: Any = None) -> None:
         from ..secrets import CredentialStore
 
@@ -94,7 +94,7 @@ class DesktopApp:
         self.startup_factory = startup_factory or default_startup
         self.offer_sign_in = offer_sign_in  # no credentials: offer the sign-in dialog instead of guarding
         self.credential_store = credential_store or CredentialStore()  # also holds a session-only key
-        self.broker_factory = broker_factory  # the sign-in dialog's "test connection" (None: project-x-py)
+        self.check_sign_in = check_sign_in  # the sign-in dialog's "test connection" (None: project-x-py)
         self.home_env = os.environ.get("DESKGUARD_HOME")  # the demo moves it; a real sign-in puts it back
         self.demo = bool(getattr(args, "demo", False))
         self.app = _make_app()
@@ -322,7 +322,7 @@ class DesktopApp:
         from .dialogs.login import SignInDialog
 
         dialog = SignInDialog(self.window, config_file=self.user_config_file(), credential_store=self.credential_store,
-                              broker_factory=self.broker_factory, first_run=first_run)
+                              check_sign_in=self.check_sign_in, first_run=first_run)
         dialog.signedIn.connect(self._signed_in)
         dialog.demoRequested.connect(self._demo_chosen)
         self._show_dialog("sign_in", dialog)

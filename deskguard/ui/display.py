@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
-from ..broker.base import ConnectionHealth
 from ..engine.decisions import Lock, LockKind
 from ..engine.rules import RULES_BY_KEY
 from ..engine.state import AccountStatus
+from ..guardian import ConnectionHealth
 
 STATUS_LABEL = {
     AccountStatus.OK: "OK",

@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..broker.base import ConnectionHealth
 from ..engine.settings import EngineSettings
 from ..engine.state import AccountStatus
+from ..guardian import ConnectionHealth
 from ..guardian.snapshot import AccountSnapshot, Notice, NoticeLevel
 from .display import STATUS_LABEL, is_guarding, lock_summary, rule_title
 from .icons import app_icon

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from ..broker.base import ConnectionHealth
 from ..engine.settings import EngineSettings
+from ..guardian import ConnectionHealth
 from ..guardian.snapshot import AccountSnapshot, GuardianObserver, PnlPoint
 
 

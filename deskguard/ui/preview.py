@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ..broker.base import ConnectionHealth, HubState
 from ..engine.calendar import TradingCalendar
 from ..engine.decisions import Lock, LockKind
 from ..engine.instruments import instrument_for
@@ -23,6 +22,7 @@ from ..engine.rules import Figure
 from ..engine.schema import Unit
 from ..engine.settings import EngineSettings
 from ..engine.state import AccountStatus
+from ..guardian import ConnectionHealth, HubState
 from ..guardian.snapshot import AccountSnapshot, GuardianObserver, Notice, NoticeLevel, PnlPoint, PositionView
 
 ACCOUNT_ID = 1001

@@ -17,8 +17,8 @@ from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon, QWidget
 from .display import STATUS_LABEL, is_guarding, lock_summary, money, worst
 from .icons import icon_file_name, status_icon
 from .viewmodel import GuardianViewModel
-from ..broker.base import ConnectionHealth
 from ..engine.state import AccountStatus
+from ..guardian import ConnectionHealth
 from ..guardian.snapshot import AccountSnapshot, Notice, NoticeLevel
 
 NOTIFY_LEVELS = {

@@ -14,8 +14,8 @@ from dataclasses import replace
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from ..broker.base import ConnectionHealth
 from ..engine.settings import EngineSettings
+from ..guardian import ConnectionHealth
 from ..guardian.snapshot import AccountSnapshot, Notice, PnlPoint
 from .port import GuardianPort, PendingChange, audit_rows, pending_changes
 

@@ -15,9 +15,8 @@ event loop: the guard (if any) keeps running while the dialog waits.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,9 +38,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...broker.base import AuthenticationError, BrokerError, GatewayUnreachable
 from ...config import ConfigError, DeskGuardConfig, load_config, save_config
 from ...config.paths import config_path
+from ...guardian import AuthenticationError, BrokerError, GatewayUnreachable
 from ...secrets import Credentials, CredentialStore, KeyringUnavailable, redactor
 from .schema_form import ERROR_COLOR, HELP_COLOR
 
@@ -56,15 +55,16 @@ NO_KEYRING_TEXT = (
     "enter it again the next time DeskGuard starts."
 )
 
-#: Builds a broker from (username, api_key, api_url=…, user_hub_url=…, market_hub_url=…,
-#: request_timeout=…). The default is the real project-x-py adapter.
-BrokerFactory = Callable[..., Any]
+#: Signs in at the gateway and lists the active accounts: (username, api_key, api_url=…,
+#: user_hub_url=…, market_hub_url=…, request_timeout=…) -> accounts. The default is
+#: :func:`deskguard.runtime.check_sign_in` (the real project-x-py adapter, disconnected afterwards).
+SignInCheck = Callable[..., Awaitable[Sequence[Any]]]
 
 
-def _default_broker_factory(username: str, api_key: str, **kwargs: Any) -> Any:
-    from ...broker.projectx import ProjectXBroker  # the SDK import costs ~0.5 s: only when asked
+async def _default_check_sign_in(username: str, api_key: str, **kwargs: Any) -> Sequence[Any]:
+    from ...runtime import check_sign_in
 
-    return ProjectXBroker(username, api_key, **kwargs)
+    return await check_sign_in(username, api_key, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ class SignInDialog(QDialog):
         *,
         config_file: Path | None = None,
         credential_store: CredentialStore | None = None,
-        broker_factory: BrokerFactory | None = None,
+        check_sign_in: SignInCheck | None = None,
         request_timeout: float = 10.0,
         offer_demo: bool = True,
         first_run: bool = False,
@@ -105,7 +105,7 @@ class SignInDialog(QDialog):
         self.setMinimumWidth(560)
         self.config_file = Path(config_file) if config_file is not None else config_path()
         self.credential_store = credential_store or CredentialStore()
-        self.broker_factory = broker_factory or _default_broker_factory
+        self.check_sign_in = check_sign_in or _default_check_sign_in
         self.request_timeout = request_timeout
         self.status_kind = ""  # "", busy, ok, missing, wrong_key, unreachable, gateway_error, no_accounts, keyring, config
         self.result_value: SignInResult | None = None
@@ -300,13 +300,11 @@ class SignInDialog(QDialog):
         self._say("busy", "Connecting to the gateway…")
         self.busy.setVisible(True)
         self._refresh_buttons()
-        broker = None
         try:
-            broker = self.broker_factory(
+            accounts = list(await self.check_sign_in(
                 username, key, api_url=self.api_url, user_hub_url=self.hub_urls[0], market_hub_url=self.hub_urls[1],
                 request_timeout=self.request_timeout,
-            )
-            accounts = list(await broker.connect())
+            ))
         except AuthenticationError as exc:
             self._say("wrong_key", "The gateway refused this username and API key. Check both: the API key is "
                                    "under Settings → API in TopstepX (copy it again, all of it).\n"
@@ -324,9 +322,6 @@ class SignInDialog(QDialog):
             self._say("gateway_error", f"The gateway settings are not usable: {exc}")
             return None
         finally:
-            if broker is not None:
-                with contextlib.suppress(Exception):
-                    await broker.stop()
             self.busy.setVisible(False)
         self._tested = (username, key)
         self._show_accounts(accounts)

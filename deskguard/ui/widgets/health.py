@@ -8,7 +8,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
-from ...broker.base import ConnectionHealth, HubState
+from ...guardian import ConnectionHealth, HubState
 from ..display import AMBER, PROFIT_COLOR, RED
 
 _HUB_COLOUR = {HubState.CONNECTED: PROFIT_COLOR, HubState.CONNECTING: AMBER, HubState.DISCONNECTED: RED}
