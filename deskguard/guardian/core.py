@@ -23,14 +23,14 @@ from typing import Any
 
 from ..broker.base import Broker, BrokerListener, ConnectionHealth
 from ..engine.clock import Clock, SystemClock
-from ..engine.decisions import Action, Decision, Lock, LockKind
+from ..engine.decisions import Action, Decision, Lock
 from ..engine.engine import RiskEngine, Verdict
 from ..engine.events import ClockTick, Event, OrderUpdated, QuoteUpdated, Resync
 from ..engine.instruments import symbol_of
 from ..engine.models import Account
 from ..engine.settings import EngineSettings
 from ..engine.state import AccountStatus
-from . import memory
+from . import memory, texts
 from .enforcer import NOTHING_TO_DO, CallRecord, Enforcer
 from .snapshot import AccountSnapshot, GuardianObserver, Notice, NoticeLevel, PnlPoint, PositionView
 
@@ -264,9 +264,9 @@ class Guardian:
         self._health = health
         self._emit("on_health", health)
         if was and not health.guarding:
-            self._notice(NoticeLevel.ALERT, None, None, f"NOT GUARDING: connection lost ({health.detail or 'user hub down'})")
+            self._notice(NoticeLevel.ALERT, None, None, texts.connection_lost(health.detail))
         elif not was and health.guarding and self.running:
-            self._notice(NoticeLevel.INFO, None, None, "connection restored: guarding again")
+            self._notice(NoticeLevel.INFO, None, None, texts.CONNECTION_RESTORED)
         for acct in self.accounts:
             self._dirty.add(acct)
         self._schedule_publish()
@@ -397,15 +397,14 @@ class Guardian:
             self._dirty.add(acct)  # now committed: the snapshots may show them
             self._schedule_publish()
         for lock in v.new_locks:
-            self._notice(NoticeLevel.ENFORCEMENT, acct, lock.rule, f"LOCKED {_lock_text(lock)}: {lock.reason}")
+            self._notice(NoticeLevel.ENFORCEMENT, acct, lock.rule, texts.lock_notice(lock))
         for lock in v.ended_locks:
-            self._notice(NoticeLevel.LOCK_ENDED, acct, lock.rule, f"lock ended ({lock.rule}): trading allowed again")
+            self._notice(NoticeLevel.LOCK_ENDED, acct, lock.rule, texts.lock_ended(lock))
         for d in v.decisions:
             if d.action == Action.WARN:
-                self._notice(NoticeLevel.WARNING, acct, d.rule, d.reason)
+                self._notice(NoticeLevel.WARNING, acct, d.rule, texts.warning_sentence(d))
             elif d.action in (Action.FLATTEN, Action.CLOSE_POSITION, Action.REDUCE_POSITION, Action.CANCEL_ORDERS):
-                target = f" {symbol_of(d.contract_id)}" if d.contract_id else ""
-                self._db_submit(self.store.audit, acct, d.rule, "decision", f"{d.action.value}{target}: {d.reason}")
+                self._db_submit(self.store.audit, acct, d.rule, "decision", texts.decision_sentence(d))
 
     async def _save_lock(self, lock: Lock) -> None:
         """Commit a lock, trying again until the store takes it: a lock that is enforced but not
@@ -451,11 +450,11 @@ class Guardian:
             pass  # e.g. a web-screen market order already filled: the close does the work
         elif ok:
             if d.action in (Action.PLACE_STOP, Action.MOVE_STOP):
-                self._notice(NoticeLevel.INFO, account_id, d.rule, detail)
+                self._notice(NoticeLevel.INFO, account_id, d.rule, texts.enforcement_done(d, detail))
             else:
-                self._notice(NoticeLevel.ENFORCEMENT, account_id, d.rule, f"{d.action.value}: {detail} — {d.reason}")
+                self._notice(NoticeLevel.ENFORCEMENT, account_id, d.rule, texts.enforcement_done(d, detail))
         else:
-            text = f"ENFORCEMENT FAILED ({d.action.value}): {detail}"
+            text = texts.enforcement_failed(d, detail)
             if self._alerts.get(account_id) != detail:  # say it once per failure, not every retry cycle
                 self._notice(NoticeLevel.ALERT, account_id, d.rule, text)
             else:
@@ -635,16 +634,3 @@ class Guardian:
     async def store_call(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
         """For the UI: read the store on its thread (activity log, CSV export)."""
         return await self._db_call(fn, *args, **kwargs)
-
-
-def _lock_text(lock: Lock) -> str:
-    scope = f"{lock.symbol} " if lock.symbol else ""
-    if lock.kind == LockKind.UNTIL_CAN_TRADE:
-        return f"{scope}until the broker allows trading again"
-    if lock.kind == LockKind.PERMANENT:
-        return f"{scope}permanently (while the rule stays)"
-    if lock.until is None:
-        return f"{scope}until the next session"
-    return f"{scope}until {lock.until.astimezone():%H:%M:%S %Z} ({lock.kind.value})"
-
-

@@ -6,9 +6,8 @@ import math
 from datetime import datetime
 
 from ..engine.decisions import Lock, LockKind
-from ..engine.rules import RULES_BY_KEY
 from ..engine.state import AccountStatus
-from ..guardian import ConnectionHealth
+from ..guardian import ConnectionHealth, texts
 
 STATUS_LABEL = {
     AccountStatus.OK: "OK",
@@ -87,10 +86,8 @@ def countdown(seconds: float) -> str:
 
 
 def rule_title(key: str | None) -> str:
-    if not key:
-        return ""
-    rule = RULES_BY_KEY.get(key)
-    return f"{rule.number} {rule.title}" if rule else key
+    """``003 Daily loss limit`` (the words live in :mod:`deskguard.guardian.texts`)."""
+    return texts.rule_name(key)
 
 
 _WAITS_FOR = {

@@ -34,7 +34,7 @@ def test_pending_loosening_is_shown_and_enabling_a_rule_adds_its_row(window, stu
     stub.settings = stub.settings.with_rule("daily_realized_profit", enabled=True)
     stub.emit()
     qtbot.waitUntil(lambda: "daily_realized_profit" in window.rules.keys)
-    assert window.rules.row_of("daily_realized_loss")["pending"] == "max_loss: 500.0 → 800.0 at the reset"
+    assert window.rules.row_of("daily_realized_loss")["pending"] == "Max loss $500 → $800 at the reset"
     assert not window.rules.isColumnHidden(3)
 
 

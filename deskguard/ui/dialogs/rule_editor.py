@@ -37,11 +37,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...config import ChangePlan, ConfigError, DeskGuardConfig, load_config, plan_config_change, rule_line
+from ...config import ChangePlan, ConfigError, DeskGuardConfig, load_config, plan_config_change
 from ...config.paths import config_path
 from ...store.errors import StoreError
 from ...engine.rules import ALL_RULES, RULES_BY_KEY
 from ...engine.rules.trailing_drawdown import TOPSTEP_PRESETS
+from ...guardian import texts
 from .schema_form import ERROR_COLOR, HELP_COLOR, RuleForm
 
 log = logging.getLogger(__name__)
@@ -64,9 +65,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = _preset_changes()
 
 
 def _figures(key: str, params: Any) -> str:
-    """``on  max_loss $500, count_open_pnl false`` (the rule line without its number and key)."""
-    parts = rule_line(key, params).split(None, 2)
-    return parts[2] if len(parts) > 2 else ""
+    """``on — Max loss $500, open P&L not counted, warn at 80 %``."""
+    return f"{'on' if params.enabled else 'off'} — {texts.params_summary(key, params)}"
 
 
 def _belongs(change_key: str, rule: str) -> bool:
@@ -87,7 +87,8 @@ class RulePage(QWidget):
             font.setPointSizeF(font.pointSizeF() * 1.3)
         title.setFont(font)
         lay.addWidget(title)
-        summary = QLabel(f"{rule.summary}  (config.toml: [rules.{rule.key}])")
+        summary = QLabel(rule.summary)
+        summary.setToolTip(f"In config.toml: [rules.{rule.key}]")
         summary.setWordWrap(True)
         lay.addWidget(summary)
 
@@ -180,7 +181,7 @@ class RuleEditorDialog(QDialog):
             page = RulePage(rule)
             page.form.set_params(self.original.rule(rule.key))
             page.show_state(self.in_force.rule(rule.key) if self.in_force is not None else None,
-                            [c.text for c in self.waiting if _belongs(c.key, rule.key)])
+                            [texts.config_change_sentence(c) for c in self.waiting if _belongs(c.key, rule.key)])
             page.form.changed.connect(lambda key=rule.key: self.validate(key))
             scroll = QScrollArea()
             scroll.setWidgetResizable(True)
@@ -269,7 +270,8 @@ class RuleEditorDialog(QDialog):
         # Measured against what is in force (the file, when no guard runs), like Save will be.
         base = self.in_force or self.original
         plan = plan_config_change(base, base.with_rule(key, config.rule(key)), self.clock())
-        lines = [c.text for c in (*plan.applied_changes, *plan.pending_changes) if _belongs(c.key, key)]
+        lines = [texts.config_change_sentence(c) for c in (*plan.applied_changes, *plan.pending_changes)
+                 if _belongs(c.key, key)]
         page.show_preview(lines)
 
     def invalid_rules(self) -> list[str]:

@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 
 from ...config.codec import render, to_toml
 from ...engine.schema import Duration, ParamInfo, Unit, param_info
+from ...guardian import texts
 
 ERROR_COLOR = "#c62828"
 HELP_COLOR = "#666666"
@@ -56,8 +57,9 @@ _SUFFIX = {Unit.CONTRACTS: " contracts", Unit.TRADES: " trades", Unit.TICKS: " t
 
 
 def field_label(name: str) -> str:
-    """``max_loss`` → ``Max loss`` (the key itself is in the tooltip: it is what config.toml says)."""
-    return name.replace("_", " ").capitalize()
+    """``count_open_pnl`` → ``Count open P&L`` (the key itself is in the tooltip: it is what
+    config.toml says)."""
+    return texts.field_label(name)
 
 
 def hint_text(info: ParamInfo) -> str:
@@ -76,7 +78,7 @@ def hint_text(info: ParamInfo) -> str:
     if info.le is not None:
         parts.append(f"at most {show(info.le)}")
     if info.choices:
-        parts.append("one of " + ", ".join(info.choices))
+        parts.append("one of " + ", ".join(texts.words(c) for c in info.choices))
     return "; ".join(parts)
 
 
@@ -148,17 +150,18 @@ class ChoiceEditor(FieldEditor):
     def __init__(self, choices: tuple[str, ...], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.combo = QComboBox()
-        self.combo.addItems(list(choices))
+        for choice in choices:  # shown in words ("end of day"), held as config.toml writes it
+            self.combo.addItem(texts.words(choice), choice)
         self.combo.currentIndexChanged.connect(self.changed)
         self._single(self.combo)
 
     def value(self) -> str:
-        return self.combo.currentText()
+        return str(self.combo.currentData())
 
     def set_value(self, value: Any) -> None:
-        index = self.combo.findText(str(value))
+        index = self.combo.findData(str(value))
         if index < 0:  # not a known choice: shown as it is, so validation can name it
-            self.combo.addItem(str(value))
+            self.combo.addItem(str(value), str(value))
             index = self.combo.count() - 1
         self.combo.setCurrentIndex(index)
 

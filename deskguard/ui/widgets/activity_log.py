@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...guardian import texts
 from ...guardian.snapshot import Notice, NoticeLevel
 from ..display import AMBER, LOSS_COLOR, PROFIT_COLOR, RED, rule_title
 from ..port import AuditRow
@@ -139,10 +140,10 @@ class ActivityLog(QWidget):
             QStandardItem("" if row.account_id is None else str(row.account_id)),
             QStandardItem(row.kind.replace("_", " ")),
             QStandardItem(rule_title(row.rule)),
-            QStandardItem(row.text),
+            QStandardItem(texts.plain(row.text)),
         ]
         cells[0].setToolTip(local.isoformat(timespec="seconds"))
-        cells[4].setToolTip(row.text)
+        cells[4].setToolTip(texts.plain(row.text))
         colour = _KIND_COLOUR.get(row.kind)
         if colour:
             cells[2].setForeground(QBrush(QColor(colour)))

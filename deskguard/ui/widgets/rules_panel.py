@@ -14,7 +14,9 @@ from PySide6.QtWidgets import (
 )
 
 from ...engine.rules import ALL_RULES, RULES_BY_KEY, Figure
+from ...engine.schema import Unit
 from ...engine.settings import EngineSettings
+from ...guardian import texts
 from ...guardian.snapshot import AccountSnapshot
 from ..display import AMBER, LOSS_COLOR, PROFIT_COLOR, RED
 from ..port import PendingChange
@@ -22,14 +24,21 @@ from ..port import PendingChange
 COLUMNS = ("Rule", "Now", "State", "Pending")
 
 
+#: Figures that count things a rule allows up to its limit: exactly at the cap is allowed (the
+#: state after a reduce), only past it is a breach. Money limits are breached on reaching them.
+_ALLOWED_AT_CAP = (Unit.CONTRACTS, Unit.TRADES)
+
+
 def rule_state(key: str, snap: AccountSnapshot | None, figure: Figure | None, warn_at: float | None) -> str:
-    """``locked``, ``breached``, ``warning`` or ``ok`` for one rule of one account."""
+    """``locked``, ``breached``, ``at limit``, ``warning`` or ``ok`` for one rule of one account."""
     if snap is not None:
         if any(lock.rule == key for lock in snap.locks):
             return "locked"
         if any(w == key or w.startswith(key + ":") or w.startswith(key + "/") or w.startswith(key + ".") for w in snap.warnings):
             return "warning"
     if figure is not None and figure.limit > 0:
+        if figure.unit in _ALLOWED_AT_CAP and figure.value == figure.limit:
+            return "at limit"
         if figure.used >= 1:
             return "breached"
         if warn_at is not None and figure.used >= warn_at:
@@ -40,15 +49,15 @@ def rule_state(key: str, snap: AccountSnapshot | None, figure: Figure | None, wa
 def pending_text(key: str, changes: list[PendingChange]) -> str:
     parts = []
     for change in changes:
-        rule, _, name = change.key.partition(".")
+        rule, _, _name = change.key.partition(".")
         if rule != key:
             continue
-        when = f" at {change.effective_at.astimezone():%a %H:%M}" if change.effective_at else " at the reset"
-        parts.append(f"{name or 'rule'}: {change.old} → {change.new}{when}")
+        when = f"at {change.effective_at.astimezone():%a %H:%M}" if change.effective_at else "at the reset"
+        parts.append(texts.change_sentence(change.key, change.old, change.new, when))
     return "; ".join(parts)
 
 
-_STATE_COLOUR = {"ok": PROFIT_COLOR, "warning": AMBER, "breached": LOSS_COLOR, "locked": RED}
+_STATE_COLOUR = {"ok": PROFIT_COLOR, "warning": AMBER, "at limit": AMBER, "breached": LOSS_COLOR, "locked": RED}
 
 
 class RulesPanel(QTableWidget):
