@@ -36,7 +36,7 @@ from ..exit_codes import ExitCode
 from ..guardian import AuthenticationError
 from .icons import app_icon
 from .main_window import MainWindow
-from .port import GuardianPort, PracticeDesk
+from .port import GuardianPort, PracticeDesk, PracticeMarket
 from .tray import TrayController
 from .viewmodel import GuardianViewModel
 
@@ -51,6 +51,7 @@ class Startup:
 
     guardian: GuardianPort  # built, not started: the app attaches the view-model, then starts it
     practice: PracticeDesk | None = None  # demo mode: backs the practice ticket
+    market: PracticeMarket | None = None  # demo mode: the ticket's market controls (moves prices)
     cleanup: Callable[[], Awaitable[None]] | None = None  # after guardian.stop(), e.g. stop the simulator
     runtime: Any = None  # the real guard's Runtime (store, plan): what the rule editor and settings change
 
@@ -65,7 +66,12 @@ async def default_startup(args: Any) -> Startup:
 
     runtime = await prepare_runtime(demo=bool(getattr(args, "demo", False)), credentials=getattr(args, "credentials", None))
     runtime.watch_config()
-    return Startup(runtime.guardian, practice=runtime.practice, cleanup=runtime.close, runtime=runtime)
+    market = None
+    if runtime.simulator is not None:
+        from .practice_market import SimulatorMarket
+
+        market = SimulatorMarket(runtime.simulator.base_url)
+    return Startup(runtime.guardian, practice=runtime.practice, market=market, cleanup=runtime.close, runtime=runtime)
 
 
 def _make_app() -> QApplication:
@@ -177,7 +183,7 @@ class DesktopApp:
             self.guardian = self.startup.guardian
             self.vm.attach(self.guardian)
             if self.window.ticket is not None:
-                self.window.ticket.set_desk(self.startup.practice)
+                self.window.ticket.set_desk(self.startup.practice, self.startup.market)
             self._apply_desktop_settings()
             await self.guardian.start()
             from ..runtime import freeze_startup_objects

@@ -24,7 +24,7 @@ from ..guardian import ConnectionHealth
 from ..guardian.snapshot import AccountSnapshot, Notice, NoticeLevel
 from .display import STATUS_LABEL, is_guarding, lock_summary, rule_title
 from .icons import app_icon
-from .port import PracticeDesk
+from .port import PracticeDesk, PracticeMarket
 from .viewmodel import GuardianViewModel
 from .widgets.activity_log import ActivityLog
 from .widgets.banners import AlertBanner, LockBanner, utc_now
@@ -46,7 +46,7 @@ class MainWindow(QMainWindow):
     settingsRequested = Signal()
 
     def __init__(self, vm: GuardianViewModel, *, demo: bool = False, practice: PracticeDesk | None = None,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+                 market: PracticeMarket | None = None, clock: Callable[[], datetime] = utc_now) -> None:
         super().__init__()
         self.vm = vm
         self.demo = demo
@@ -73,7 +73,8 @@ class MainWindow(QMainWindow):
         self.orders = OrdersTable()
         self.activity = ActivityLog()
         self.health_indicator = HealthIndicator(live=vm.live_health)
-        self.ticket: PracticeTicket | None = PracticeTicket(practice, self.current_account) if demo else None
+        self.ticket: PracticeTicket | None = (
+            PracticeTicket(practice, self.current_account, market=market) if demo else None)
 
         header = QHBoxLayout()
         header.addWidget(self.summary, 1)
@@ -175,17 +176,17 @@ class MainWindow(QMainWindow):
         else:
             self.signed_in_label.setText(f"Signed in as {username}" if username else "Not signed in")
 
-    def set_demo(self, demo: bool, practice: PracticeDesk | None = None) -> None:
+    def set_demo(self, demo: bool, practice: PracticeDesk | None = None, market: PracticeMarket | None = None) -> None:
         """Switch between the demo (practice ticket, DEMO badge) and a real account."""
         self.demo = demo
         self.demo_badge.setVisible(demo)
         if demo and self.ticket is None:
-            self.ticket = PracticeTicket(practice, self.current_account)
+            self.ticket = PracticeTicket(practice, self.current_account, market=market)
             self._right_lay.addWidget(self.ticket)
         if self.ticket is not None:
             self.ticket.setVisible(demo)
             if practice is not None:
-                self.ticket.set_desk(practice)
+                self.ticket.set_desk(practice, market)
         self.setWindowTitle("DeskGuard" + (" — DEMO" if demo else ""))
 
     def forget_accounts(self) -> None:

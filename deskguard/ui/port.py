@@ -77,6 +77,16 @@ class PracticeDesk(Protocol):
     async def close(self, account_id: int, symbol: str) -> Any: ...
 
 
+class PracticeMarket(Protocol):
+    """Demo-mode market controls (``deskguard.ui.practice_market.SimulatorMarket``): the practice
+    ticket moves prices so a newcomer sees a rule work at once. Each call raises on failure with a
+    message fit to show, and never blocks the event loop."""
+
+    async def move_price(self, symbol: str, points: float) -> float: ...
+
+    async def move_to_open_loss(self, account_id: int, symbol: str, loss: float) -> float: ...
+
+
 def audit_rows(guardian: GuardianPort, account_id: int | None, limit: int = 500) -> list[AuditRow]:
     store = getattr(guardian, "store", None)
     if store is None or not hasattr(store, "audit_entries"):
