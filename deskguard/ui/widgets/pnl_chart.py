@@ -4,6 +4,11 @@ Realized and total (realized + open) P&L over the trading day; horizontal lines 
 limit, its warning level, the profit target and the trailing-drawdown floor (as P&L relative to the
 day's starting balance); the zone beyond the limit shaded; a marker wherever enforcement happened.
 Lines follow the settings: a changed limit moves its line on the next settings signal.
+
+The x-axis follows the session's activity (from a little before the first P&L change, at most the
+last few hours) rather than the whole trading day, where a session would be a sliver at the right
+edge; "Whole day" shows the day. Limit labels are nudged apart vertically when lines sit close
+together, so they never overlap.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
 from ...engine.settings import EngineSettings
 from ...guardian.snapshot import AccountSnapshot, PnlPoint
@@ -25,7 +30,11 @@ from ..display import AMBER, LOSS_COLOR, PROFIT_COLOR, money
 REALIZED_COLOR = "#1e88e5"
 TOTAL_COLOR = "#8e24aa"
 FLOOR_COLOR = "#6d4c41"
-MIN_SPAN_S = 3600.0  # the x-axis shows at least an hour, so the first minutes do not fill it
+MIN_SPAN_S = 3600.0  # the whole-day view shows at least an hour, so the first minutes do not fill it
+ACTIVITY_MIN_SPAN_S = 15 * 60.0  # the session view: at least a quarter of an hour
+ACTIVITY_MAX_SPAN_S = 4 * 3600.0  # ... and at most the last four hours
+ACTIVITY_PAD = 0.1  # a tenth of the span before the first event and after the last (at least a minute)
+LABEL_GAP_PX = 2.0
 
 _FLOOR_IN_TEXT = re.compile(r"floor\s+(-?[\d,]+(?:\.\d+)?)")
 
@@ -107,23 +116,41 @@ class PnlChart(QWidget):
         self.markers = pg.ScatterPlotItem(symbol="t", size=14, brush=pg.mkBrush(LOSS_COLOR), pen=pg.mkPen(None), name="Enforcement")
         self.plot.addItem(self.markers)  # named: the legend lists it
         self.lines: dict[str, pg.InfiniteLine] = {}
+        self.labels: dict[str, pg.TextItem] = {}
         for key, colour, style, title in (
             ("loss_limit", LOSS_COLOR, Qt.PenStyle.SolidLine, "Daily loss limit"),
             ("loss_warning", AMBER, Qt.PenStyle.DashLine, "Warning"),
             ("profit_target", PROFIT_COLOR, Qt.PenStyle.SolidLine, "Profit target"),
             ("trailing_floor", FLOOR_COLOR, Qt.PenStyle.DotLine, "Trailing floor"),
         ):
-            line = pg.InfiniteLine(angle=0, movable=False, pen=pg.mkPen(colour, width=2, style=style),
-                                   label=title, labelOpts={"position": 0.02, "color": colour, "anchors": [(0, 1), (0, 1)]})
+            line = pg.InfiniteLine(angle=0, movable=False, pen=pg.mkPen(colour, width=2, style=style))
             line.title = title
             line.setVisible(False)
             self.plot.addItem(line, ignoreBounds=True)
             self.lines[key] = line
+            # Labels are items of their own (not the line's): they are placed together, apart.
+            label = pg.TextItem(title, color=colour, anchor=(0, 0))
+            label.setVisible(False)
+            self.plot.addItem(label, ignoreBounds=True)
+            self.labels[key] = label
         zero = pg.InfiniteLine(pos=0, angle=0, movable=False, pen=pg.mkPen(color=(128, 128, 128, 110), width=1))
         self.plot.addItem(zero, ignoreBounds=True)
+        self.whole_day_box = QCheckBox("Whole day")
+        self.whole_day_box.setToolTip("Show the whole trading day instead of the session's activity")
+        self.whole_day_box.toggled.connect(self.set_whole_day)
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addStretch(1)
+        top.addWidget(self.whole_day_box)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addLayout(top)
         lay.addWidget(self.plot)
+        self.whole_day = False
+        view = self.plot.getViewBox()
+        view.sigRangeChanged.connect(self._place_labels)
+        view.sigResized.connect(self._place_labels)
 
         self.settings: EngineSettings | None = None
         self.levels = LimitLevels()
@@ -152,6 +179,13 @@ class PnlChart(QWidget):
         self.enforcements.append(at)
         self._render()
 
+    def set_whole_day(self, whole_day: bool) -> None:
+        """Show the whole trading day (True) or follow the session's activity (False)."""
+        self.whole_day = whole_day
+        if self.whole_day_box.isChecked() != whole_day:
+            self.whole_day_box.setChecked(whole_day)
+        self._render()
+
     # -- drawing ------------------------------------------------------------------------------
 
     def _points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -177,9 +211,10 @@ class PnlChart(QWidget):
         for key, line in self.lines.items():
             value = getattr(levels, key)
             line.setVisible(value is not None)
+            self.labels[key].setVisible(value is not None)
             if value is not None:
                 line.setValue(value)
-                line.label.setFormat(f"{line.title} {money(value)}")
+                self.labels[key].setText(f"{line.title} {money(value)}")
         top = levels.zone_top
         self.zone.setVisible(top is not None)
         if top is not None:
@@ -191,10 +226,32 @@ class PnlChart(QWidget):
         else:
             self.markers.setData([], [])
         self._set_ranges(xs, realized, total, levels)
+        self._place_labels()
+
+    def _activity_start(self, xs: np.ndarray, realized: np.ndarray, total: np.ndarray) -> float | None:
+        """When the session's activity began: the first P&L change, or the first enforcement."""
+        moved = np.flatnonzero((np.abs(realized) > 1e-9) | (np.abs(total) > 1e-9))
+        starts = []
+        if len(moved):
+            first = int(moved[0])
+            starts.append(float(xs[first - 1] if first > 0 else xs[first]))
+        starts += [_ts(t) for t in self.enforcements]
+        return min(starts) if starts else None
 
     def _set_ranges(self, xs: np.ndarray, realized: np.ndarray, total: np.ndarray, levels: LimitLevels) -> None:
         snap = self.snapshot
-        if snap is not None and snap.day_start is not None:
+        if not self.whole_day and snap is not None:
+            latest = max(float(xs[-1]) if len(xs) else _ts(snap.at), _ts(snap.at))
+            start = self._activity_start(xs, realized, total)
+            first = latest if start is None else start
+            span = max(latest - first, ACTIVITY_MIN_SPAN_S * (1 - 2 * ACTIVITY_PAD))
+            pad = max(60.0, span * ACTIVITY_PAD)
+            left = max(first - pad, latest - ACTIVITY_MAX_SPAN_S)
+            if snap.day_start is not None:
+                left = max(left, _ts(snap.day_start))
+            right = max(latest + pad, left + ACTIVITY_MIN_SPAN_S)
+            self.plot.setXRange(left, right, padding=0)
+        elif snap is not None and snap.day_start is not None:
             left = _ts(snap.day_start)
             latest = max(xs[-1] if len(xs) else left, _ts(snap.at))
             right = max(left + MIN_SPAN_S, latest + (latest - left) * 0.05)
@@ -210,6 +267,27 @@ class PnlChart(QWidget):
         lo, hi = min(values), max(values)
         pad = max(10.0, (hi - lo) * 0.08)
         self.plot.setYRange(lo - pad, hi + pad, padding=0)
+
+    def _place_labels(self, *_: object) -> None:
+        """Each visible limit label just above its line at the left edge; labels whose lines sit
+        closer than a label's height are pushed down one under the other, never overlapping."""
+        view = self.plot.getViewBox()
+        (x_lo, x_hi), (y_lo, y_hi) = view.viewRange()
+        height = view.height()
+        if height <= 0 or y_hi <= y_lo:
+            return
+        px_per_unit = height / (y_hi - y_lo)
+        shown = sorted(((self.lines[k].value(), k) for k, lb in self.labels.items() if lb.isVisible()), reverse=True)
+        x = x_lo + (x_hi - x_lo) * 0.01
+        bottom_px = None
+        for value, key in shown:
+            label = self.labels[key]
+            h = label.boundingRect().height()
+            top_px = (y_hi - float(value)) * px_per_unit - h  # just above the line
+            if bottom_px is not None:
+                top_px = max(top_px, bottom_px + LABEL_GAP_PX)
+            bottom_px = top_px + h
+            label.setPos(x, y_hi - top_px / px_per_unit)
 
     # -- theme --------------------------------------------------------------------------------
 
@@ -233,6 +311,14 @@ class PnlChart(QWidget):
     def line_values(self) -> dict[str, float | None]:
         """Where each limit line is drawn (None when hidden), read back from the plot items."""
         return {key: (float(line.value()) if line.isVisible() else None) for key, line in self.lines.items()}
+
+    def label_rects(self) -> dict[str, object]:
+        """Where each visible limit label is drawn, in scene (pixel) coordinates."""
+        return {key: label.sceneBoundingRect() for key, label in self.labels.items() if label.isVisible()}
+
+    def x_range(self) -> tuple[float, float]:
+        (left, right), _ = self.plot.getViewBox().viewRange()
+        return float(left), float(right)
 
     def zone_region(self) -> tuple[float, float] | None:
         return tuple(self.zone.getRegion()) if self.zone.isVisible() else None
