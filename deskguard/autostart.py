@@ -123,7 +123,9 @@ def windows_command_line(command: Sequence[str]) -> str:
 
 
 def windows_is_enabled() -> bool:
-    import winreg  # type: ignore[import-not-found]  # Windows only
+    if sys.platform != "win32":  # callers check; this also has mypy read winreg as on Windows
+        raise OSError("the registry is on Windows only")
+    import winreg
 
     try:
         with winreg.OpenKey(winreg.HKEY_CURRENT_USER, WINDOWS_RUN_KEY) as key:
@@ -134,7 +136,9 @@ def windows_is_enabled() -> bool:
 
 
 def windows_enable(command: Sequence[str]) -> str:
-    import winreg  # type: ignore[import-not-found]
+    if sys.platform != "win32":
+        raise OSError("the registry is on Windows only")
+    import winreg
 
     with winreg.CreateKey(winreg.HKEY_CURRENT_USER, WINDOWS_RUN_KEY) as key:
         winreg.SetValueEx(key, WINDOWS_VALUE, 0, winreg.REG_SZ, windows_command_line(command))
@@ -142,7 +146,9 @@ def windows_enable(command: Sequence[str]) -> str:
 
 
 def windows_disable() -> None:
-    import winreg  # type: ignore[import-not-found]
+    if sys.platform != "win32":
+        raise OSError("the registry is on Windows only")
+    import winreg
 
     try:
         with winreg.OpenKey(winreg.HKEY_CURRENT_USER, WINDOWS_RUN_KEY, 0, winreg.KEY_SET_VALUE) as key:

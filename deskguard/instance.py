@@ -18,6 +18,7 @@ import contextlib
 import errno
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -180,8 +181,10 @@ def _parse(data: bytes) -> Holder | None:
     pid = record.get("pid")
     mode = record.get("mode")
     started = None
-    with contextlib.suppress(TypeError, ValueError):
-        started = datetime.fromisoformat(record.get("started"))
+    raw_started = record.get("started")
+    if isinstance(raw_started, str):
+        with contextlib.suppress(ValueError):
+            started = datetime.fromisoformat(raw_started)
     return Holder(pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
                   mode if isinstance(mode, str) else None, started)
 
@@ -202,7 +205,7 @@ def _wait_for_record(fd: int) -> Holder:
 
 # -- the OS lock -----------------------------------------------------------------------------------
 
-if os.name == "nt":  # pragma: no cover - exercised on Windows only
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
     import msvcrt
 
     def _try_lock(fd: int) -> bool:

@@ -23,7 +23,7 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
     """A rotating log whose every file is user-only: the first one and each one a rollover starts
     (the standard handler opens those with the umask's mode, typically world-readable)."""
 
-    def _open(self):  # type: ignore[no-untyped-def]
+    def _open(self):  # as the base's (a TextIOWrapper, which open() with a variable mode does not promise)
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
         if os.name != "nt" and os.fstat(fd).st_mode & 0o077:
             os.fchmod(fd, FILE_MODE)  # a file left by an older version, or made by hand
@@ -49,7 +49,7 @@ def setup_logging(log_dir: Path | None, *, stdout: bool = False, level: int = lo
     for h in handlers:
         h.setFormatter(logging.Formatter(FORMAT))
         h.addFilter(RedactingFilter())
-        h._deskguard = True  # type: ignore[attr-defined]
+        h._deskguard = True  # type: ignore[attr-defined]  # a marker on our own handlers
         root.addHandler(h)
     logging.getLogger("project_x_py").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

@@ -336,6 +336,7 @@ async def prepare_runtime(
     Raises ConfigError (exit 2) or MissingCredentials (exit 3); starting may raise AuthenticationError."""
     notes: list[str] = []
     simulator = None
+    home: Path | None
     if demo:
         home = demo_home()
         os.environ["DESKGUARD_HOME"] = str(home)
@@ -361,8 +362,8 @@ async def prepare_runtime(
                                   log_limit=5_000)
             await simulator.start()
             credentials = Credentials(DEMO_USERNAME, DEMO_API_KEY)
-            urls = dict(api_url=simulator.api_url, user_hub_url=simulator.user_hub_url,
-                        market_hub_url=simulator.market_hub_url)
+            urls: dict[str, Any] = dict(api_url=simulator.api_url, user_hub_url=simulator.user_hub_url,
+                                        market_hub_url=simulator.market_hub_url)
         else:
             credentials = resolve_credentials(config, credentials)
             urls = dict(api_url=conn.api_url, user_hub_url=conn.user_hub_url, market_hub_url=conn.market_hub_url)

@@ -391,6 +391,7 @@ class Soak:
         c["retries"] = sum(1 for r in calls if "(try 1)" not in r.detail)
         c["failed_calls"] = sum(1 for r in calls if r.result == "failed")
         path = store.path
+        assert path is not None  # the soak's store is a file
         store.close()
         self.store = None
         with Store(path) as reopened:

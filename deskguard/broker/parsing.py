@@ -246,7 +246,7 @@ def parse_position(d: Mapping[str, Any], previous_type: PositionType | None = No
         raise PayloadError(f"size {size} is negative")
     raw_type = opt_int(d, "type")
     if raw_type in (PositionType.LONG, PositionType.SHORT):
-        ptype = PositionType(raw_type)  # type: ignore[arg-type]
+        ptype = PositionType(raw_type)
     elif size == 0:
         ptype = previous_type or PositionType.LONG
     else:

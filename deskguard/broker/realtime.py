@@ -35,7 +35,7 @@ class GuardRealtimeClient(ProjectXRealtimeClient):
         # quiet or closed market. The adapter's own watchdog decides instead.
         self.stale_feed_seconds = math.inf
 
-    async def subscribe_market_data(self, contract_ids: list[str]) -> bool:  # type: ignore[override]
+    async def subscribe_market_data(self, contract_ids: list[str]) -> bool:
         """Quotes only. The SDK also subscribes every contract's trades and depth, which DeskGuard
         never uses and which triple the market hub's traffic (measured under a 2,000 quotes/s storm,
         the extra messages cost most of the CPU and made the SDK drop quotes). The SDK's reconnect
@@ -53,7 +53,8 @@ class GuardRealtimeClient(ProjectXRealtimeClient):
         try:
             for contract_id in contract_ids:
                 await connection.send("SubscribeContractQuotes", [contract_id])
-                _live_market_subscriptions(self).add(contract_id)
+                # The SDK's own client fails its protocol: the hub connections are typed differently in each.
+                _live_market_subscriptions(self).add(contract_id)  # type: ignore[arg-type]
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a socket that closed under us: the watchdog rebuilds it
@@ -61,7 +62,7 @@ class GuardRealtimeClient(ProjectXRealtimeClient):
             return False
         return True
 
-    async def subscribe_user_updates(self) -> bool:  # type: ignore[override]
+    async def subscribe_user_updates(self) -> bool:
         """SubscribeAccounts, then Orders/Positions/Trades for every guarded account."""
         connection: Any = self.user_connection
         if not self.user_connected or connection is None:

@@ -95,7 +95,7 @@ def _add_dataclass_fields(table: Table, cls: type, value: Any) -> None:
         for line in _comment_lines(info.help + _hint(info)):
             table.add(line)
         args = get_args(hint)
-        if get_origin(hint) is tuple and args and dataclasses.is_dataclass(args[0]):
+        if get_origin(hint) is tuple and args and isinstance(args[0], type) and dataclasses.is_dataclass(args[0]):
             table.add(tomlkit.comment("each item has:"))
             for line in _item_help(args[0]):
                 table.add(tomlkit.comment(line))
@@ -106,7 +106,7 @@ def _add_dataclass_fields(table: Table, cls: type, value: Any) -> None:
             sub = tomlkit.table()
             for line in _comment_lines(param_info(f).help):
                 sub.add(line)
-            _add_dataclass_fields(sub, hint, getattr(value, f.name))  # type: ignore[arg-type]
+            _add_dataclass_fields(sub, hint, getattr(value, f.name))  # type: ignore[arg-type]  # a hint is a class
             table.add(f.name, sub)
 
 

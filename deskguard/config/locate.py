@@ -63,7 +63,8 @@ class _Scanner:
     # ----- statements ----------------------------------------------------------------------
 
     def run(self) -> None:
-        pos, table = 0, ()
+        pos = 0
+        table: Path = ()
         while pos < self.n:
             pos = self.skip_blank(pos, newlines=True)
             if pos >= self.n:

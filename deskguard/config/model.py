@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from datetime import time
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -36,6 +36,13 @@ from ..engine.settings import EngineSettings
 from .codec import check_timezone, format_hhmm, key_text, parse_hhmm, render, to_toml
 from .errors import ConfigError
 from .rules_schema import KNOWN_KEYS, RulesSection, Text, bounds_check, config_error
+
+if TYPE_CHECKING:
+    # Built at import from the rule book, so to mypy it is a model like any other; pydantic reads
+    # the annotation below at runtime, where the name is the real RulesSection.
+    RulesSectionModel = BaseModel
+else:
+    RulesSectionModel = RulesSection
 
 _SECTION = ConfigDict(extra="forbid", frozen=True)
 
@@ -142,7 +149,7 @@ class DeskGuardConfig(BaseModel):
     pnl: PnlSettings = Field(default_factory=PnlSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     ui: UiSettings = Field(default_factory=UiSettings)
-    rules: RulesSection = Field(default_factory=RulesSection)  # type: ignore[valid-type]
+    rules: RulesSectionModel = Field(default_factory=RulesSection)
 
     @property
     def calendar(self) -> TradingCalendar:
@@ -168,7 +175,8 @@ class DeskGuardConfig(BaseModel):
 
     def to_data(self) -> dict[str, Any]:
         """The whole config as TOML-ready data (every key, defaults included)."""
-        return _drop_none(to_toml(self.model_dump(mode="python")))
+        data: dict[str, Any] = _drop_none(to_toml(self.model_dump(mode="python")))
+        return data
 
     def with_rule(self, key: str, params: Any = None, /, **changes: Any) -> DeskGuardConfig:
         """A copy with one rule's params replaced (or some of its fields changed), validated like the
@@ -191,7 +199,7 @@ class DeskGuardConfig(BaseModel):
 KNOWN_KEYS[""] = tuple(DeskGuardConfig.model_fields)
 for _name, _field in DeskGuardConfig.model_fields.items():
     if _name != "rules":
-        KNOWN_KEYS[_name] = tuple(_field.annotation.model_fields)  # type: ignore[union-attr]
+        KNOWN_KEYS[_name] = tuple(_field.annotation.model_fields)  # type: ignore[union-attr]  # each section is a model
 
 
 def _drop_none(data: Any) -> Any:

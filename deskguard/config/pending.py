@@ -196,7 +196,7 @@ def _restrains(a: Any, b: Any, info: ParamInfo, hint: Any) -> bool:
     # "until_reset" against a duration has no order: a lock until the reset may end in a minute.
     if not comparable:
         return False
-    return b < a if info.looser is Looser.HIGHER else b > a
+    return bool(b < a) if info.looser is Looser.HIGHER else bool(b > a)
 
 
 # --- composite fields that can be proven to restrain ---------------------------------------------
@@ -219,7 +219,9 @@ def _limits_restrain(old: Any, trial: Any) -> bool:
 
 def _symbols_restrain(old: Any, trial: Any) -> bool:
     """Every pattern blocked before is still blocked (more may be)."""
-    norm = lambda ps: {p.strip().upper() for p in ps}  # noqa: E731
+    def norm(patterns: Iterable[str]) -> set[str]:
+        return {p.strip().upper() for p in patterns}
+
     return norm(trial.symbols) >= norm(old.symbols)
 
 
@@ -279,7 +281,9 @@ def _early_closes_restrain(old: Any, trial: Any) -> bool:
 def _stop_trailing_restrains(old: Any, trial: Any) -> bool:
     # 0 means the floor never stops rising, the strictest setting; otherwise a higher cap lets the
     # floor rise further. (The schema's plain "lower is looser" cannot say that 0 is the top.)
-    rank = lambda v: float("inf") if v == 0 else v  # noqa: E731
+    def rank(cap: float) -> float:
+        return float("inf") if cap == 0 else cap
+
     return rank(trial.stop_trailing_at) >= rank(old.stop_trailing_at)
 
 

@@ -146,7 +146,7 @@ def _checked(check: Callable[[str], object]) -> Callable[[str], str]:
 def _annotation(hint: Any, info: ParamInfo, owner: type, name: str, path: str) -> Any:
     """The pydantic type of one dataclass field of the engine."""
     if info.choices:
-        return Literal[info.choices]  # type: ignore[valid-type]
+        return Literal[info.choices]
     if hint == Duration:
         return _duration(info.allow_until_reset)
     if hint is bool:
@@ -170,14 +170,14 @@ def _annotation(hint: Any, info: ParamInfo, owner: type, name: str, path: str) -
     if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
         item = _annotation(args[0], info, owner, name, f"{path}.*")
         # TOML has arrays, the engine wants immutable tuples.
-        return Annotated[list[item], AfterValidator(tuple)]  # type: ignore[valid-type]
+        return Annotated[list[item], AfterValidator(tuple)]  # type: ignore[valid-type]  # built at runtime
     if origin is dict and len(args) == 2:
         # A map's ParamInfo describes its values (e.g. the contracts of each symbol's limit).
         key = _annotation(args[0], ParamInfo(help=""), owner, name, path)
         value = _annotation(args[1], info, owner, name, path)
         if args[0] is str:
-            return Annotated[dict[key, value], AfterValidator(_distinct_symbols)]  # type: ignore[valid-type]
-        return dict[key, value]  # type: ignore[valid-type]
+            return Annotated[dict[key, value], AfterValidator(_distinct_symbols)]  # type: ignore[valid-type]  # runtime
+        return dict[key, value]  # type: ignore[valid-type]  # built at runtime
     raise TypeError(f"{owner.__name__}.{name}: no config type for {hint!r}")
 
 
@@ -213,7 +213,7 @@ def dataclass_model(cls: type, path: str) -> Any:
 
 
 def _rules_section() -> type[BaseModel]:
-    fields = {
+    fields: dict[str, Any] = {
         rule.key: (dataclass_model(rule.Params, f"rules.{rule.key}"),
                    Field(default_factory=rule.Params, description=rule.summary))
         for rule in ALL_RULES

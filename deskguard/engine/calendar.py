@@ -8,6 +8,7 @@ Topstep's day rolls) and is labelled by the calendar date it ends on (Sunday 17:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -122,7 +123,7 @@ class SessionCalendar:
     holidays: frozenset[date] = frozenset()
     early_closes: dict[date, time] = field(default_factory=dict)
 
-    def spans(self, around: datetime, days_before: int = 1, days_after: int = 8):
+    def spans(self, around: datetime, days_before: int = 1, days_after: int = 8) -> Iterator[tuple[datetime, datetime]]:
         """Every allowed (begin, end) span whose start date lies in a range around ``around``."""
         for w in self.windows:
             local_day = around.astimezone(w.timezone).date()

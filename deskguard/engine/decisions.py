@@ -89,18 +89,18 @@ _TRADING_ACTIONS = frozenset(
 )
 
 
-def _opt(value: object, empty: object = 0) -> tuple:
+def _opt(value: object, empty: object = 0) -> tuple[bool, object]:
     """An optional field as a sortable pair: None first, then the values in order."""
     return (value is not None, value if value is not None else empty)
 
 
-def _lock_key(lock: Lock | None) -> tuple:
+def _lock_key(lock: Lock | None) -> tuple[object, ...]:
     if lock is None:
         return ()
     return (lock.account_id, lock.kind, lock.rule, lock.reason, lock.since, _opt(lock.until), _opt(lock.symbol, ""))
 
 
-def _sort_key(d: Decision) -> tuple:
+def _sort_key(d: Decision) -> tuple[object, ...]:
     """A total order on decisions: every field takes part, so two decisions that tie are identical
     and the merge's choices never depend on the order its input came in."""
     return (
@@ -157,7 +157,7 @@ def _merge_account(ds: list[Decision]) -> list[Decision]:
             cancels.setdefault(d.contract_id, d)
         elif d.action == Action.LOCK and d.lock is not None:
             held = locks.get(d.lock.scope)
-            if held is None or (d.lock.outlasts(held.lock) and not held.lock.outlasts(d.lock)):  # type: ignore[arg-type]
+            if held is None or held.lock is None or (d.lock.outlasts(held.lock) and not held.lock.outlasts(d.lock)):
                 locks[d.lock.scope] = d
         elif d.action in (Action.PLACE_STOP, Action.MOVE_STOP):
             stops.setdefault(c, d)

@@ -29,6 +29,7 @@ from .instruments import symbol_of
 from .models import ContractSpec, Position, Trade, money
 from .pricing import Pricing
 from .rules import ALL_RULES, Context, Figure, Rule, Trigger
+from .rules.symbol_blocks import SymbolBlocks
 from .settings import EngineSettings
 from .state import AccountState
 
@@ -74,17 +75,17 @@ class RiskEngine:
         self.settings = settings
         self.calendar = settings.calendar
         self.pricing.stale_after = settings.stale_quote_seconds
-        self.rules: list[Rule] = [r(settings.rules[r.key]) for r in ALL_RULES if settings.rules[r.key].enabled]
-        self._by_trigger: dict[Trigger, list[Rule]] = {
+        self.rules: list[Rule[Any]] = [r(settings.rules[r.key]) for r in ALL_RULES if settings.rules[r.key].enabled]
+        self._by_trigger: dict[Trigger, list[Rule[Any]]] = {
             t: [r for r in self.rules if r.triggers & t] for t in _TRIGGER_OF.values()
         }
         self._by_trigger[Trigger.QUOTE] = [r for r in self.rules if r.wants_quotes()]
-        blocker = next((r for r in self.rules if r.key == "symbol_blocks"), None)
+        blocker = next((r for r in self.rules if isinstance(r, SymbolBlocks)), None)
         ended: list[Lock] = []
         for state in self.accounts.values():
             for lock in list(state.locks):
                 if (lock.kind == LockKind.PERMANENT and lock.symbol is not None
-                        and (blocker is None or not blocker.blocks(lock.symbol))):  # type: ignore[attr-defined]
+                        and (blocker is None or not blocker.blocks(lock.symbol))):
                     state.locks.remove(lock)
                     ended.append(lock)
         return ended
@@ -143,10 +144,10 @@ class RiskEngine:
         now = self.clock.now()
         trigger = _TRIGGER_OF[type(event)]
         if trigger is Trigger.QUOTE:
-            return self._on_quote(event, now)  # type: ignore[arg-type]
+            return self._on_quote(event, now)  # type: ignore[arg-type]  # QUOTE is the quote event's trigger only
         if trigger is Trigger.TICK:
             return [self._evaluate(s, event, trigger, now) for s in list(self.accounts.values())]
-        state = self.state(event.account_id)  # type: ignore[union-attr]
+        state = self.state(event.account_id)  # type: ignore[union-attr]  # every event but a tick names an account
         return [self._evaluate(state, event, trigger, now)]
 
     def _on_quote(self, event: QuoteUpdated, now: datetime) -> list[Verdict]:
@@ -179,7 +180,7 @@ class RiskEngine:
         return out
 
     def _evaluate(
-        self, state: AccountState, event: Event, trigger: Trigger, now: datetime, rules: list[Rule] | None = None
+        self, state: AccountState, event: Event, trigger: Trigger, now: datetime, rules: list[Rule[Any]] | None = None
     ) -> Verdict:
         rolled = state.next_reset is not None and now >= state.next_reset
         if rolled:
@@ -218,7 +219,7 @@ class RiskEngine:
             if all(lock.until is not None and lock.until <= now for lock in kept):
                 # A trade the app did not see live is judged at its own time (rules.md): its
                 # cooldown has already run out, so it is written down and enforces nothing.
-                lock = max(kept, key=lambda k: k.until)  # type: ignore[arg-type, return-value]
+                lock = max(kept, key=lambda k: k.until)  # type: ignore[arg-type, return-value]  # all set (just checked)
                 decisions.append(Decision(
                     state.account_id, Action.WARN, lock.rule,
                     f"{lock.reason} — already over at {lock.until:%H:%M:%S} when the app learned of the trade; "
@@ -403,7 +404,7 @@ class RiskEngine:
             stale = stale or s
         return total, stale
 
-    def rule(self, key: str) -> Rule | None:
+    def rule(self, key: str) -> Rule[Any] | None:
         return next((r for r in self.rules if r.key == key), None)
 
 

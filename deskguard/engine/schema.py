@@ -67,7 +67,7 @@ def param(
     return dataclasses.field(default=default, default_factory=default_factory, metadata={"info": info})
 
 
-def param_info(f: dataclasses.Field) -> ParamInfo:
+def param_info(f: dataclasses.Field[Any]) -> ParamInfo:
     return f.metadata.get("info") or ParamInfo(help="")
 
 
@@ -106,4 +106,4 @@ def format_duration(value: Duration) -> str:
 
 
 def duration_seconds(value: Duration) -> float | None:
-    return None if value == UNTIL_RESET else value.total_seconds()  # type: ignore[union-attr]
+    return None if value == UNTIL_RESET else value.total_seconds()

@@ -602,7 +602,7 @@ class Guardian:
         rule = self.engine.rule("trailing_drawdown")
         if rule is None or state.high_water_mark is None:
             return None
-        return rule.floor(state.high_water_mark)  # type: ignore[attr-defined]
+        return rule.floor(state.high_water_mark)  # type: ignore[attr-defined]  # the trailing_drawdown rule has floor()
 
     def pending_changes(self) -> list[PendingChange]:
         """Loosenings waiting for the next reset (for the rules panel)."""

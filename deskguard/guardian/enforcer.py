@@ -23,6 +23,7 @@ enforcement priority: ahead of routine reads, polls and reconciles.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -183,7 +184,7 @@ class Enforcer:
 
     # ----- one broker call, retried ------------------------------------------------------------
 
-    async def _call(self, d: Decision, name: str, target: str, fn: Callable[[], Awaitable]) -> CallResult:
+    async def _call(self, d: Decision, name: str, target: str, fn: Callable[[], Awaitable[Any]]) -> CallResult:
         error = ""
         attempt = 0
         limited_until = time.monotonic() + RATE_LIMITED_FOR_S
@@ -229,24 +230,25 @@ class Enforcer:
             # Cancel first so a resting stop cannot fill against the close; then close by contract.
             cancels = await asyncio.gather(*(
                 self._call(d, "Order/cancel", f"order {o.id} ({symbol_of(o.contract_id)})",
-                           lambda o=o: self.broker.cancel_order(acct, o.id))
+                           functools.partial(self.broker.cancel_order, acct, o.id))
                 for o in orders
             ))
             closes = await asyncio.gather(*(
                 self._call(d, "Position/closeContract", symbol_of(p.contract_id),
-                           lambda p=p: self.broker.close_position(acct, p.contract_id))
+                           functools.partial(self.broker.close_position, acct, p.contract_id))
                 for p in positions
             ))
-            ok_p, fresh_positions, _, _ = await self._call(d, "Position/searchOpen", "verify flat",
-                                                         lambda: self.broker.open_positions(acct))
-            ok_o, fresh_orders, _, _ = await self._call(d, "Order/searchOpen", "verify no working orders",
-                                                      lambda: self.broker.open_orders(acct))
+            # The two verifying reads do not depend on each other: one round trip, not two.
+            (ok_p, fresh_positions, _, _), (ok_o, fresh_orders, _, _) = await asyncio.gather(
+                self._call(d, "Position/searchOpen", "verify flat", lambda: self.broker.open_positions(acct)),
+                self._call(d, "Order/searchOpen", "verify no working orders", lambda: self.broker.open_orders(acct)),
+            )
             if ok_p and ok_o and not fresh_positions and not fresh_orders:
                 self._outcome(d, True, f"flat after {round_no} round(s)")
                 if not all(r.ok for r in (*cancels, *closes)):
                     self.stale(acct)  # a call failed on something that was not there
                 return
-            refused = {p.contract_id for p, r in zip(positions, closes, strict=True) if r.refused}
+            refused: set[str | int] = {p.contract_id for p, r in zip(positions, closes, strict=True) if r.refused}
             refused |= {o.id for o, r in zip(orders, cancels, strict=True) if r.refused}
             positions = list(fresh_positions) if ok_p else positions
             orders = list(fresh_orders) if ok_o else orders
@@ -293,7 +295,7 @@ class Enforcer:
                 return
             excess = size - target
             cut = await self._call(d, "Position/partialCloseContract", f"{excess} {symbol_of(contract)}",
-                                   lambda excess=excess: self.broker.partial_close(acct, contract, excess))
+                                   functools.partial(self.broker.partial_close, acct, contract, excess))
             ok_p, fresh, _, _ = await self._call(d, "Position/searchOpen", f"verify {symbol_of(contract)} size",
                                                  lambda: self.broker.open_positions(acct))
             if ok_p:
@@ -312,7 +314,7 @@ class Enforcer:
         orders = [o for o in self.state_of(acct).orders.values() if d.contract_id in (None, o.contract_id)]
         results = await asyncio.gather(*(
             self._call(d, "Order/cancel", f"order {o.id} ({symbol_of(o.contract_id)})",
-                       lambda o=o: self.broker.cancel_order(acct, o.id))
+                       functools.partial(self.broker.cancel_order, acct, o.id))
             for o in orders
         ))
         if not orders:
@@ -338,7 +340,7 @@ class Enforcer:
         assert d.contract_id and d.stop_price is not None and d.side is not None and d.size
         ok, _, err, _ = await self._call(
             d, "Order/place", f"stop {symbol_of(d.contract_id)} @ {d.stop_price}",
-            lambda: self.broker.place_stop(d.account_id, d.contract_id, d.side, d.size, d.stop_price),  # type: ignore[arg-type]
+            functools.partial(self.broker.place_stop, d.account_id, d.contract_id, d.side, d.size, d.stop_price),
         )
         self._outcome(d, ok, d.reason if ok else err)
 
@@ -346,7 +348,7 @@ class Enforcer:
         assert d.order_id is not None and d.stop_price is not None
         ok, _, err, _ = await self._call(
             d, "Order/modify", f"stop order {d.order_id} → {d.stop_price}",
-            lambda: self.broker.modify_stop(d.account_id, d.order_id, d.stop_price),  # type: ignore[arg-type]
+            functools.partial(self.broker.modify_stop, d.account_id, d.order_id, d.stop_price),
         )
         self._outcome(d, ok, d.reason if ok else err)
 

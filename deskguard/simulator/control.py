@@ -173,7 +173,7 @@ class ControlApi:
         return self._sim.place_order(
             _int(body, "accountId"),
             _str(body, "contract"),
-            OrderSide.parse(body.get("side")),
+            OrderSide.parse(body.get("side")),  # type: ignore[arg-type]  # parse refuses a missing side itself
             _int(body, "size") if "size" in body else 1,
             OrderType.parse(body.get("type", OrderType.MARKET)),
             limit_price=_optional_float(body, "limitPrice"),

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Protocol, Self
+from typing import IO, Any, Protocol, Self
 
 from ..engine.clock import Clock, SystemClock
 from ..engine.decisions import Action, Decision, Lock, LockKind
@@ -648,11 +648,11 @@ class Store:
             except sqlite3.Error as exc:
                 raise self._translate(exc, "read") from exc
 
-    def _fetch(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
+    def _fetch(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         with self._reading() as conn:
             return conn.execute(sql, self._clean(params)).fetchall()
 
-    def _fetch_newest(self, select: str, params: Sequence[object], limit: int | None) -> list[tuple]:
+    def _fetch_newest(self, select: str, params: Sequence[object], limit: int | None) -> list[tuple[Any, ...]]:
         """Rows of ``select`` in id order; with a limit, the newest ``limit`` of them."""
         if limit is None:
             return self._fetch(select + " ORDER BY id", params)
@@ -714,14 +714,14 @@ def _audit_query(
     return f"SELECT {', '.join(AUDIT_COLUMNS)} FROM audit{where}", params
 
 
-def _audit_from_row(row: tuple) -> AuditEntry:
+def _audit_from_row(row: tuple[Any, ...]) -> AuditEntry:
     return AuditEntry(
         id=row[0], at=moment_from_text(row[1]), account_id=row[2], rule=row[3], event=row[4], detail=row[5],
         decision=row[6], broker_call=row[7], result=row[8], latency_ms=row[9],
     )
 
 
-def _lock_from_row(row: tuple) -> LockRecord:
+def _lock_from_row(row: tuple[Any, ...]) -> LockRecord:
     lock = Lock(
         account_id=row[1], kind=LockKind(row[2]), rule=row[3], reason=row[4], symbol=row[5],
         since=moment_from_text(row[6]), until=optional_moment_from_text(row[7]),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .auth_loss_guard import AuthLossGuard
 from .base import Context, Figure, Rule, Trigger
 from .cooldown_after_loss import CooldownAfterLoss
@@ -21,7 +23,7 @@ from .trailing_drawdown import TrailingDrawdown
 from .weekly_realized_loss import WeeklyRealizedLoss
 
 #: Every rule, in rule-book order.
-ALL_RULES: tuple[type[Rule], ...] = (
+ALL_RULES: tuple[type[Rule[Any]], ...] = (
     MaxContracts,
     MaxContractsPerInstrument,
     DailyRealizedLoss,
@@ -40,6 +42,6 @@ ALL_RULES: tuple[type[Rule], ...] = (
     LosingStreak,
 )
 
-RULES_BY_KEY: dict[str, type[Rule]] = {r.key: r for r in ALL_RULES}
+RULES_BY_KEY: dict[str, type[Rule[Any]]] = {r.key: r for r in ALL_RULES}
 
 __all__ = ["ALL_RULES", "RULES_BY_KEY", "Context", "Figure", "Rule", "Trigger"]

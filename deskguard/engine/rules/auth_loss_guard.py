@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..decisions import LockKind
+from ..decisions import Decision, LockKind
 from .base import Context, Rule, Trigger, enabled_param
 
 
@@ -13,7 +13,7 @@ class Params:
     enabled: bool = enabled_param(True)
 
 
-class AuthLossGuard(Rule):
+class AuthLossGuard(Rule[Params]):
     key = "auth_loss_guard"
     number = "010"
     title = "Broker disabled the account"
@@ -21,7 +21,7 @@ class AuthLossGuard(Rule):
     Params = Params
     triggers = Trigger.ACCOUNT | Trigger.RESYNC
 
-    def evaluate(self, ctx: Context):
+    def evaluate(self, ctx: Context) -> list[Decision]:
         if ctx.state.can_trade or ctx.state.has_lock(self.key, LockKind.UNTIL_CAN_TRADE):
             return []
         reason = "the broker reports this account cannot trade (canTrade false)"

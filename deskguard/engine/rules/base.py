@@ -7,7 +7,7 @@ never calls the broker or the store and never reads the wall clock: ``ctx.now`` 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Flag, auto
@@ -132,19 +132,21 @@ class Figure:
         return 0.0 if self.limit == 0 else max(0.0, self.value / self.limit)
 
 
-class Rule(ABC):
+class Rule[P](ABC):
+    """``P``: the rule's parameters, the ``Params`` dataclass it declares."""
+
     key: ClassVar[str]
     number: ClassVar[str]
     title: ClassVar[str]
     summary: ClassVar[str]
-    Params: ClassVar[type]
+    Params: ClassVar[type[Any]]
     triggers: ClassVar[Trigger]
 
-    def __init__(self, params: Any) -> None:
+    def __init__(self, params: P) -> None:
         self.params = params
 
     @abstractmethod
-    def evaluate(self, ctx: Context) -> Iterable[Decision]: ...
+    def evaluate(self, ctx: Context) -> list[Decision]: ...
 
     def figure(self, ctx: Context) -> Figure | None:
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from ..decisions import Decision
 from ..instruments import symbol_of
 from ..schema import Duration, Unit, format_duration, param
 from .base import Context, Rule, Trigger, enabled_param
@@ -31,7 +32,7 @@ class Params:
     )
 
 
-class CooldownAfterLoss(Rule):
+class CooldownAfterLoss(Rule[Params]):
     key = "cooldown_after_loss"
     number = "007"
     title = "Cooldown after a loss"
@@ -39,7 +40,7 @@ class CooldownAfterLoss(Rule):
     Params = Params
     triggers = Trigger.TRADE | Trigger.RESYNC
 
-    def evaluate(self, ctx: Context):
+    def evaluate(self, ctx: Context) -> list[Decision]:
         out = []
         for trade in ctx.new_trades:
             if not trade.is_closing:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..decisions import Decision
 from ..schema import Looser, Unit, param
 from .base import Context, Figure, Rule, Trigger, enabled_param, warn_at_param
 
@@ -19,7 +20,7 @@ class Params:
     warn_at: float = warn_at_param()
 
 
-class DailyRealizedLoss(Rule):
+class DailyRealizedLoss(Rule[Params]):
     key = "daily_realized_loss"
     number = "003"
     title = "Daily loss limit"
@@ -39,7 +40,7 @@ class DailyRealizedLoss(Rule):
             pnl += open_pnl
         return pnl
 
-    def evaluate(self, ctx: Context):
+    def evaluate(self, ctx: Context) -> list[Decision]:
         p = self.params
         pnl = self.day_pnl(ctx)
         if pnl <= -p.max_loss:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..decisions import Decision
 from ..schema import Looser, Unit, param
 from .base import Context, Figure, Rule, Trigger, enabled_param, warn_at_param
 
@@ -16,7 +17,7 @@ class Params:
     warn_at: float = warn_at_param()
 
 
-class DailyRealizedProfit(Rule):
+class DailyRealizedProfit(Rule[Params]):
     key = "daily_realized_profit"
     number = "013"
     title = "Daily profit target"
@@ -24,7 +25,7 @@ class DailyRealizedProfit(Rule):
     Params = Params
     triggers = Trigger.TRADE | Trigger.RESYNC | Trigger.TICK
 
-    def evaluate(self, ctx: Context):
+    def evaluate(self, ctx: Context) -> list[Decision]:
         p = self.params
         pnl = ctx.state.realized_day
         if pnl >= p.target:

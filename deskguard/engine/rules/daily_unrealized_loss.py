@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ..decisions import Decision
 from ..instruments import symbol_of
+from ..models import Position
 from ..schema import Looser, Unit, param
 from .base import Context, Figure, Rule, Trigger, enabled_param, warn_at_param
 
@@ -17,7 +20,7 @@ class Params:
     warn_at: float = warn_at_param()
 
 
-class DailyUnrealizedLoss(Rule):
+class DailyUnrealizedLoss(Rule[Params]):
     key = "daily_unrealized_loss"
     number = "004"
     title = "Open loss per position"
@@ -25,9 +28,9 @@ class DailyUnrealizedLoss(Rule):
     Params = Params
     triggers = Trigger.QUOTE | Trigger.POSITION | Trigger.RESYNC
 
-    def evaluate(self, ctx: Context):
+    def evaluate(self, ctx: Context) -> list[Decision]:
         p = self.params
-        positions = ctx.state.positions.values()
+        positions: Iterable[Position] = ctx.state.positions.values()
         if ctx.quote is not None:
             pos = ctx.state.positions.get(ctx.quote.contract_id)
             positions = [pos] if pos is not None else []
@@ -47,8 +50,8 @@ class DailyUnrealizedLoss(Rule):
             else:
                 out.extend(ctx.warn_once(
                     self.key, pos.contract_id, value <= -p.warn_at * p.max_loss,
-                    lambda value=value, pos=pos: f"open loss {value:,.2f} on {symbol_of(pos.contract_id)} "
-                                                 f"is past {p.warn_at:.0%} of {p.max_loss:,.2f}",
+                    lambda: f"open loss {value:,.2f} on {symbol_of(pos.contract_id)} "  # noqa: B023 (called at once)
+                            f"is past {p.warn_at:.0%} of {p.max_loss:,.2f}",
                 ))
         return out
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from ..decisions import Decision
 from ..schema import Duration, Looser, Unit, format_duration, param
 from .base import Context, Figure, Rule, Trigger, enabled_param
 
@@ -19,7 +20,7 @@ class Params:
     )
 
 
-class LosingStreak(Rule):
+class LosingStreak(Rule[Params]):
     key = "losing_streak"
     number = "016"
     title = "Losing streak"
@@ -27,7 +28,7 @@ class LosingStreak(Rule):
     Params = Params
     triggers = Trigger.TRADE | Trigger.RESYNC
 
-    def evaluate(self, ctx: Context):
+    def evaluate(self, ctx: Context) -> list[Decision]:
         state = ctx.state
         out = []
         locked = state.has_lock(self.key)

@@ -66,7 +66,7 @@ def grown_position(ctx: Context) -> Position | None:
     return None
 
 
-class MaxContracts(Rule):
+class MaxContracts(Rule[Params]):
     key = "max_contracts"
     number = "001"
     title = "Maximum contracts"

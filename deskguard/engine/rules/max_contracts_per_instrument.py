@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeAlias
 
+from ..decisions import Decision
 from ..events import PositionUpdated
 from ..instruments import normalize_symbol, symbol_of
+from ..models import Position
 from ..schema import Looser, Unit, param
 from .base import Context, Figure, Rule, Trigger, enabled_param
 from .max_contracts import grown_position, newest_first, trim
@@ -29,12 +31,13 @@ class Params:
     )
 
 
-class MaxContractsPerInstrument(Rule):
+class MaxContractsPerInstrument(Rule[Params]):
     key = "max_contracts_per_instrument"
     number = "002"
     title = "Maximum contracts per instrument"
     summary = "Caps the size of each symbol's position."
-    Params = Params
+    # An alias (not a `type` statement, whose value is no class): __init__ names it in its signature.
+    Params: TypeAlias = Params  # noqa: UP040
     triggers = Trigger.POSITION | Trigger.RESYNC
 
     def __init__(self, params: Params) -> None:
@@ -46,15 +49,15 @@ class MaxContractsPerInstrument(Rule):
             return self._limits[symbol]
         return 0 if self.params.unknown_symbols == "block" else self.params.default_limit
 
-    def evaluate(self, ctx: Context):
-        by_symbol: dict[str, list] = {}
+    def evaluate(self, ctx: Context) -> list[Decision]:
+        by_symbol: dict[str, list[Position]] = {}
         for pos in ctx.state.positions.values():
             by_symbol.setdefault(symbol_of(pos.contract_id), []).append(pos)
         if isinstance(ctx.event, PositionUpdated):  # other symbols are untouched by this event
             sym = symbol_of(ctx.event.position.contract_id)
             by_symbol = {sym: by_symbol.get(sym, [])}
         grown = grown_position(ctx)
-        out = []
+        out: list[Decision] = []
         for sym, positions in sorted(by_symbol.items()):
             size = sum(p.size for p in positions)
             limit = self.limit_for(sym)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ..decisions import Decision
 from ..instruments import symbol_of
+from ..models import Position
 from ..schema import Looser, Unit, param
 from .base import Context, Figure, Rule, Trigger, enabled_param, warn_at_param
 
@@ -17,7 +20,7 @@ class Params:
     warn_at: float = warn_at_param()
 
 
-class MaxUnrealizedProfit(Rule):
+class MaxUnrealizedProfit(Rule[Params]):
     key = "max_unrealized_profit"
     number = "005"
     title = "Take profit per position"
@@ -25,8 +28,8 @@ class MaxUnrealizedProfit(Rule):
     Params = Params
     triggers = Trigger.QUOTE | Trigger.POSITION | Trigger.RESYNC
 
-    def evaluate(self, ctx: Context):
-        positions = ctx.state.positions.values()
+    def evaluate(self, ctx: Context) -> list[Decision]:
+        positions: Iterable[Position] = ctx.state.positions.values()
         if ctx.quote is not None:
             pos = ctx.state.positions.get(ctx.quote.contract_id)
             positions = [pos] if pos is not None else []
@@ -45,8 +48,8 @@ class MaxUnrealizedProfit(Rule):
             else:
                 out.extend(ctx.warn_once(
                     self.key, pos.contract_id, value >= p.warn_at * p.target,
-                    lambda value=value, pos=pos: f"open profit {value:,.2f} on {symbol_of(pos.contract_id)} "
-                                                 f"is past {p.warn_at:.0%} of the target {p.target:,.2f}",
+                    lambda: f"open profit {value:,.2f} on {symbol_of(pos.contract_id)} "  # noqa: B023 (called at once)
+                            f"is past {p.warn_at:.0%} of the target {p.target:,.2f}",
                 ))
         return out
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ..decisions import Decision
 from ..instruments import symbol_of
 from ..schema import Duration, Looser, Unit, format_duration, param
 from ..state import AccountState
@@ -20,7 +21,7 @@ class Params:
     )
 
 
-class NoStopLossGrace(Rule):
+class NoStopLossGrace(Rule[Params]):
     key = "no_stop_loss_grace"
     number = "008"
     title = "Stop-loss required"
@@ -28,7 +29,7 @@ class NoStopLossGrace(Rule):
     Params = Params
     triggers = Trigger.POSITION | Trigger.ORDER | Trigger.TICK | Trigger.RESYNC | Trigger.TRADE
 
-    def evaluate(self, ctx: Context):
+    def evaluate(self, ctx: Context) -> list[Decision]:
         state = ctx.state
         timers = state.stop_grace
         for contract in [c for c in timers if c not in state.positions]:
@@ -38,7 +39,7 @@ class NoStopLossGrace(Rule):
             if state.protective_stops(pos):
                 timers.pop(contract, None)
                 continue
-            deadline = timers.setdefault(contract, ctx.now + self.params.grace)  # type: ignore[operator]
+            deadline = timers.setdefault(contract, ctx.now + self.params.grace)  # type: ignore[operator]  # no until_reset here (schema)
             if ctx.now >= deadline:
                 reason = f"{symbol_of(contract)} position had no stop after {format_duration(self.params.grace)}"
                 out.append(ctx.close(self.key, reason, contract))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import TypeAlias
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..calendar import SessionCalendar, SessionWindow, parse_days
-from ..decisions import LockKind
+from ..decisions import Decision, LockKind
 from ..models import Order, PositionType, Side
-from ..schema import param
+from ..schema import Unit, param
 from ..state import AccountState
 from .base import Context, Figure, Rule, Trigger, enabled_param
 
@@ -52,12 +53,13 @@ class Params:
     flatten_at_end: bool = param(True, help="Flatten positions still open when a window ends.")
 
 
-class SessionBlock(Rule):
+class SessionBlock(Rule[Params]):
     key = "session_block"
     number = "009"
     title = "Trading hours"
     summary = "Flattens and locks until the next session when anything is open outside your hours."
-    Params = Params
+    # An alias (not a `type` statement, whose value is no class): __init__ names it in its signature.
+    Params: TypeAlias = Params  # noqa: UP040
     triggers = Trigger.POSITION | Trigger.ORDER | Trigger.TICK | Trigger.RESYNC
 
     def __init__(self, params: Params) -> None:
@@ -81,7 +83,7 @@ class SessionBlock(Rule):
         self._known = (now, nxt if nxt is not None else now + timedelta(days=1), False)
         return False
 
-    def evaluate(self, ctx: Context):
+    def evaluate(self, ctx: Context) -> list[Decision]:
         state = ctx.state
         if self.is_open(ctx.now):
             state.session_carry.clear()
@@ -110,8 +112,8 @@ class SessionBlock(Rule):
         close = self.sessions.next_close(ctx.now)
         if close is None:
             nxt = self.sessions.next_open(ctx.now)
-            return Figure(0, 0, "", f"closed; opens {nxt:%a %H:%M %Z}" if nxt else "closed")  # type: ignore[arg-type]
-        return Figure(0, 0, "", f"open until {close:%a %H:%M %Z}")  # type: ignore[arg-type]
+            return Figure(0, 0, Unit.NONE, f"closed; opens {nxt:%a %H:%M %Z}" if nxt else "closed")
+        return Figure(0, 0, Unit.NONE, f"open until {close:%a %H:%M %Z}")
 
 
 def _just_closed(rule: SessionBlock, now: datetime) -> datetime | None:

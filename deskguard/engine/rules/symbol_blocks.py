@@ -18,7 +18,7 @@ class Params:
     )
 
 
-class SymbolBlocks(Rule):
+class SymbolBlocks(Rule[Params]):
     key = "symbol_blocks"
     number = "011"
     title = "Blocked symbols"
@@ -29,7 +29,7 @@ class SymbolBlocks(Rule):
     def blocks(self, contract_id: str) -> bool:
         return any(symbol_matches(p, contract_id) for p in self.params.symbols)
 
-    def evaluate(self, ctx: Context):
+    def evaluate(self, ctx: Context) -> list[Decision]:
         state = ctx.state
         contracts = {c for c in state.positions if self.blocks(c)}
         contracts |= {o.contract_id for o in state.orders.values() if self.blocks(o.contract_id)}

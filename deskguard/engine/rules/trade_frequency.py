@@ -5,13 +5,15 @@ from __future__ import annotations
 from bisect import bisect_right, insort
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
+from ..decisions import Decision
 from ..instruments import symbol_of
 from ..schema import UNTIL_RESET, Duration, Looser, Unit, format_duration, param
 from .base import Context, Figure, Rule, Trigger, enabled_param
 
 
-def _cooldown(default: Duration, window: str) -> Duration:
+def _cooldown(default: Duration, window: str) -> Any:  # a dataclass field, as param() gives
     return param(
         default, help=f"How long to lock after too many entries in {window}.", unit=Unit.DURATION,
         looser=Looser.LOWER, allow_until_reset=True,
@@ -33,7 +35,7 @@ _MINUTE = timedelta(seconds=60)
 _HOUR = timedelta(hours=1)
 
 
-class TradeFrequency(Rule):
+class TradeFrequency(Rule[Params]):
     key = "trade_frequency"
     number = "006"
     title = "Trade frequency"
@@ -41,7 +43,7 @@ class TradeFrequency(Rule):
     Params = Params
     triggers = Trigger.TRADE | Trigger.RESYNC
 
-    def evaluate(self, ctx: Context):
+    def evaluate(self, ctx: Context) -> list[Decision]:
         p = self.params
         out = []
         entries = ctx.state.entries  # kept sorted: trades from a re-sync may arrive out of order

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ..decisions import Action, Decision
 from ..events import OrderUpdated
 from ..instruments import symbol_of
-from ..models import STOP_TYPES, PositionType, Side
+from ..models import STOP_TYPES, Position, PositionType, Side
 from ..schema import Unit, param
 from .base import Context, Rule, Trigger, enabled_param
 
@@ -34,7 +36,7 @@ class Params:
     trailing: Trailing = param(default_factory=Trailing, help="Automatic trailing stop.")
 
 
-class TradeManagement(Rule):
+class TradeManagement(Rule[Params]):
     key = "trade_management"
     number = "012"
     title = "Breakeven and trailing stop"
@@ -42,7 +44,7 @@ class TradeManagement(Rule):
     Params = Params
     triggers = Trigger.QUOTE | Trigger.POSITION | Trigger.ORDER | Trigger.RESYNC
 
-    def evaluate(self, ctx: Context):
+    def evaluate(self, ctx: Context) -> list[Decision]:
         state = ctx.state
         for contract in [c for c in state.requested_stops if c not in state.positions]:
             del state.requested_stops[contract]
@@ -53,7 +55,7 @@ class TradeManagement(Rule):
             pos = state.positions.get(event.order.contract_id)
             if pos is not None and not state.protective_stops(pos):
                 state.requested_stops.pop(pos.contract_id, None)
-        positions = state.positions.values()
+        positions: Iterable[Position] = state.positions.values()
         if ctx.quote is not None:
             pos = state.positions.get(ctx.quote.contract_id)
             positions = [pos] if pos is not None else []
@@ -63,11 +65,11 @@ class TradeManagement(Rule):
             if desired is None:
                 continue
             long = pos.type == PositionType.LONG
-            tighter = (lambda a, b: a > b) if long else (lambda a, b: a < b)
-            stops = [o for o in state.protective_stops(pos) if o.stop_price is not None]
+            tighter: Callable[[float, float], bool] = operator.gt if long else operator.lt
+            stops = [(o.stop_price, o) for o in state.protective_stops(pos) if o.stop_price is not None]
             current = None
-            if stops:
-                current = max(stops, key=lambda o: o.stop_price if long else -o.stop_price)  # type: ignore[operator]
+            if stops:  # the tightest: the highest stop of a long, the lowest of a short (the first of equals)
+                current = (max(stops, key=lambda s: s[0]) if long else min(stops, key=lambda s: s[0]))[1]
             asked = state.requested_stops.get(pos.contract_id)
             best_known = current.stop_price if current is not None else None
             if asked is not None and (best_known is None or tighter(asked, best_known)):
@@ -85,14 +87,14 @@ class TradeManagement(Rule):
                                     contract_id=pos.contract_id, stop_price=desired, size=pos.size, side=side))
         return out
 
-    def _desired_stop(self, ctx: Context, pos) -> float | None:
+    def _desired_stop(self, ctx: Context, pos: Position) -> float | None:
         ticks, stale = ctx.pricing.ticks_in_profit(pos, ctx.now)
         tick = ctx.pricing.tick(pos.contract_id)
         if ticks is None or stale or tick is None:
             return None
         size = tick[0]
         d = pos.direction
-        candidates = []
+        candidates: list[float] = []
         be, tr = self.params.breakeven, self.params.trailing
         if be.enabled and ticks >= be.trigger_ticks:
             candidates.append(pos.average_price + d * be.offset_ticks * size)

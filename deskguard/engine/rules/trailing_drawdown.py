@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ..decisions import Decision
 from ..schema import Looser, Unit, param
 from ..state import AccountState
 from .base import Context, Figure, Rule, Trigger, enabled_param, warn_at_param
@@ -33,7 +34,7 @@ class Params:
     warn_at: float = warn_at_param()
 
 
-class TrailingDrawdown(Rule):
+class TrailingDrawdown(Rule[Params]):
     key = "trailing_drawdown"
     number = "014"
     title = "Trailing drawdown"
@@ -66,7 +67,7 @@ class TrailingDrawdown(Rule):
         if self.params.mode == "end_of_day" and hwm is not None and state.balance is not None:
             state.high_water_mark = max(hwm, state.balance)
 
-    def evaluate(self, ctx: Context):
+    def evaluate(self, ctx: Context) -> list[Decision]:
         hwm = self._seed(ctx.state)
         equity = self.equity(ctx)
         if hwm is None or equity is None:

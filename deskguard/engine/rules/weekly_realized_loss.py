@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..decisions import Decision
 from ..schema import Looser, Unit, param
 from .base import Context, Figure, Rule, Trigger, enabled_param, warn_at_param
 
@@ -16,7 +17,7 @@ class Params:
     warn_at: float = warn_at_param()
 
 
-class WeeklyRealizedLoss(Rule):
+class WeeklyRealizedLoss(Rule[Params]):
     key = "weekly_realized_loss"
     number = "015"
     title = "Weekly loss limit"
@@ -24,7 +25,7 @@ class WeeklyRealizedLoss(Rule):
     Params = Params
     triggers = Trigger.TRADE | Trigger.RESYNC | Trigger.TICK
 
-    def evaluate(self, ctx: Context):
+    def evaluate(self, ctx: Context) -> list[Decision]:
         p = self.params
         pnl = ctx.state.realized_week
         if pnl <= -p.max_loss:
