@@ -64,7 +64,7 @@ async def test_sigkill_during_a_lock_the_next_process_keeps_it_and_closes_new_po
     mark = len(second.lines)
     ok(sim.place_order(ACCOUNT, "MNQ", "buy", 2))  # from the web screen, while locked
     await wait_for(lambda: sim_size(sim, "MNQ") == 0, 8, "the new process closes the new position")
-    await second.wait_line("close_position", after=mark, timeout=5)
+    await second.wait_line("Closed MNQ", after=mark, timeout=5)
     assert sim_realized(sim) <= -50
 
     second.proc.send_signal(signal.SIGTERM)
