@@ -1,12 +1,19 @@
-"""The dashboard: what a trader looks at all day, readable from across the desk."""
+"""The dashboard: what a trader looks at all day, readable from across the desk.
+
+The P&L chart (pyqtgraph with numpy, ~0.55 s of imports from source) is built after the window's
+first paint: a placeholder of the chart's size paints first, the chart replaces it on the next turn
+of the event loop once the window is exposed, and ``chart_ready`` fires. What the window is told
+before then (settings, the day, enforcements) is kept and handed to the chart when it is built.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -21,7 +28,7 @@ from PySide6.QtWidgets import (
 from ..engine.settings import EngineSettings
 from ..engine.state import AccountStatus
 from ..guardian import ConnectionHealth
-from ..guardian.snapshot import AccountSnapshot, Notice, NoticeLevel
+from ..guardian.snapshot import AccountSnapshot, Notice, NoticeLevel, PnlPoint
 from .display import STATUS_LABEL, is_guarding, lock_summary, rule_title
 from .icons import app_icon
 from .port import PracticeDesk, PracticeMarket
@@ -29,11 +36,26 @@ from .viewmodel import GuardianViewModel
 from .widgets.activity_log import ActivityLog
 from .widgets.banners import AlertBanner, LockBanner, utc_now
 from .widgets.health import HealthIndicator
-from .widgets.pnl_chart import PnlChart
 from .widgets.practice_ticket import DemoBadge, PracticeTicket
 from .widgets.rules_panel import RulesPanel
 from .widgets.summary import AccountSummary
 from .widgets.tables import OrdersTable, PositionsTable
+
+if TYPE_CHECKING:
+    from .widgets.pnl_chart import PnlChart
+
+CHART_EXPOSE_WAIT_MS = 10  # the chart waits for the window's first exposure in steps of this ...
+CHART_EXPOSE_WAITS = 50  # ... at most this many times (~0.5 s), then is built anyway
+
+
+class ChartPlaceholder(QWidget):
+    """Holds the chart's place (the chart's own size hints) until the chart is built."""
+
+    def sizeHint(self) -> QSize:
+        return QSize(600, 499)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(88, 87)
 
 
 class MainWindow(QMainWindow):
@@ -44,6 +66,7 @@ class MainWindow(QMainWindow):
     signOutRequested = Signal()
     editRulesRequested = Signal()
     settingsRequested = Signal()
+    chart_ready = Signal()  # the P&L chart has replaced its placeholder (see ``chart``)
 
     def __init__(self, vm: GuardianViewModel, *, demo: bool = False, practice: PracticeDesk | None = None,
                  market: PracticeMarket | None = None, clock: Callable[[], datetime] = utc_now) -> None:
@@ -67,7 +90,13 @@ class MainWindow(QMainWindow):
         self.summary = AccountSummary()
         self.demo_badge = DemoBadge()
         self.demo_badge.setVisible(demo)
-        self.chart = PnlChart()
+        self._chart: PnlChart | None = None
+        self._chart_waits = 0
+        self._chart_scheduled = False
+        self._chart_settings: EngineSettings | None = None  # what the chart is shown once built
+        self._chart_day: tuple[AccountSnapshot, list[PnlPoint]] | None = None
+        self._chart_enforcements: list[datetime] = []
+        self.chart_slot: QWidget = ChartPlaceholder()
         self.rules = RulesPanel()
         self.positions = PositionsTable()
         self.orders = OrdersTable()
@@ -86,7 +115,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.activity, "Activity")
 
         left = QSplitter(Qt.Orientation.Vertical)
-        left.addWidget(self.chart)
+        left.addWidget(self.chart_slot)
+        self._left = left
         left.addWidget(self.tabs)
         left.setStretchFactor(0, 3)
         left.setStretchFactor(1, 2)
@@ -131,6 +161,62 @@ class MainWindow(QMainWindow):
         vm.attached.connect(self.on_attached)
         self.summary.accountSelected.connect(self.select_account)
         self.refresh_not_guarding()
+
+    # -- the P&L chart, built after the first paint -------------------------------------------
+
+    @property
+    def chart_built(self) -> bool:
+        return self._chart is not None
+
+    @property
+    def chart(self) -> PnlChart:
+        """The P&L chart; reaching it before it is built builds it now (wait for ``chart_ready``
+        to leave the first paint alone)."""
+        return self._chart if self._chart is not None else self.build_chart()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._chart is None and not self._chart_scheduled:
+            self._chart_scheduled = True
+            QTimer.singleShot(0, self._build_chart_after_paint)
+
+    def _build_chart_after_paint(self) -> None:
+        if self._chart is not None:
+            return
+        handle = self.windowHandle()
+        if (handle is None or not handle.isExposed()) and self._chart_waits < CHART_EXPOSE_WAITS:
+            self._chart_waits += 1
+            QTimer.singleShot(CHART_EXPOSE_WAIT_MS, self._build_chart_after_paint)
+            return
+        # Exposed means painted once; build on the next turn so that paint reaches the screen first.
+        QTimer.singleShot(0, self.build_chart)
+
+    def build_chart(self) -> PnlChart:
+        """Import and build the chart, swap it for the placeholder, replay what it missed."""
+        if self._chart is not None:
+            return self._chart
+        from .widgets.pnl_chart import PnlChart
+
+        chart = PnlChart()
+        if self._chart_settings is not None:
+            chart.set_settings(self._chart_settings)
+        chart.enforcements.extend(self._chart_enforcements)
+        if self._chart_day is not None:
+            chart.show_day(*self._chart_day)
+        self._chart_settings, self._chart_day, self._chart_enforcements = None, None, []
+        self._chart = chart
+        placeholder = self._left.replaceWidget(self._left.indexOf(self.chart_slot), chart)
+        if placeholder is not None:
+            placeholder.deleteLater()
+        self.chart_slot = chart
+        self.chart_ready.emit()
+        return chart
+
+    def _chart_reset(self) -> None:
+        if self._chart is not None:
+            self._chart.reset()
+        else:
+            self._chart_day, self._chart_enforcements = None, []
 
     # -- menus: sign-in, rules, settings ----------------------------------------------------------
 
@@ -193,7 +279,7 @@ class MainWindow(QMainWindow):
         """Another guard takes over (sign-in, demo): the next snapshot picks the account anew."""
         self._account = None
         self._enforcements.clear()
-        self.chart.reset()
+        self._chart_reset()
 
     # -- accounts -----------------------------------------------------------------------------
 
@@ -205,9 +291,9 @@ class MainWindow(QMainWindow):
             return
         self._account = account_id
         self.summary.select(account_id)
-        self.chart.reset()
+        self._chart_reset()
         for at in self._enforcements.get(account_id, []):
-            self.chart.enforcements.append(at)
+            (self._chart.enforcements if self._chart is not None else self._chart_enforcements).append(at)
         snap = self.vm.latest(account_id)
         if snap is not None:
             self._show(snap)
@@ -233,7 +319,10 @@ class MainWindow(QMainWindow):
         self.positions.show_positions(snap.positions)
         self.orders.show_orders(snap.orders)
         self.rules.show_snapshot(snap)
-        self.chart.show_day(snap, self.vm.pnl_history(snap.account_id))
+        if self._chart is not None:
+            self._chart.show_day(snap, self.vm.pnl_history(snap.account_id))
+        else:
+            self._chart_day = (snap, self.vm.pnl_history(snap.account_id))
         if self.ticket is not None:
             self.ticket.show_snapshot(snap)
         self.setWindowTitle(f"DeskGuard — {STATUS_LABEL[snap.status]}" + (" — DEMO" if self.demo else ""))
@@ -244,7 +333,10 @@ class MainWindow(QMainWindow):
         if notice.level == NoticeLevel.ENFORCEMENT and notice.account_id is not None:
             self._enforcements.setdefault(notice.account_id, []).append(notice.at)
             if notice.account_id == self._account:
-                self.chart.add_enforcement(notice.at)
+                if self._chart is not None:
+                    self._chart.add_enforcement(notice.at)
+                else:
+                    self._chart_enforcements.append(notice.at)
         self.statusBar().showMessage(f"{notice.at.astimezone():%H:%M:%S} {rule_title(notice.rule)} {notice.text}".strip(), 15000)
 
     def on_health(self, health: ConnectionHealth) -> None:
@@ -252,7 +344,10 @@ class MainWindow(QMainWindow):
         self.refresh_not_guarding()
 
     def on_settings(self, settings: EngineSettings) -> None:
-        self.chart.set_settings(settings)
+        if self._chart is not None:
+            self._chart.set_settings(settings)
+        else:
+            self._chart_settings = settings
         self.rules.set_settings(settings, self.vm.pending_changes())
 
     # -- alerts -------------------------------------------------------------------------------
