@@ -1,6 +1,7 @@
 """``python -m deskguard.bench [NAME ...]``: run benchmarks, print a table, write bench-results.json.
 
-Names: engine, reaction, storm, startup, memory (default: all). Figures are medians of repeated runs
+Names: engine, reaction, flatten, storm, startup, memory (default: all). ``--quick`` runs each with
+reduced counts (a self-test of the figures, not a measurement). Figures are medians of repeated runs
 (p99 and max where named). Storm and memory run the app or the guard and the simulator as separate
 processes on 127.0.0.1.
 """
@@ -15,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-NAMES = ("engine", "reaction", "storm", "startup", "memory")
+NAMES = ("engine", "reaction", "flatten", "storm", "startup", "memory")
 
 
 def machine() -> dict[str, str]:
@@ -34,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("names", nargs="*", help=f"{', '.join(NAMES)} (default: all)")
     parser.add_argument("--breaches", type=int, default=1000, help="reaction: breaches per side (default 1000)")
+    parser.add_argument("--flatten-breaches", type=int, default=200,
+                        help="flatten: breaches, each on a fresh account (default 200)")
+    parser.add_argument("--quick", action="store_true",
+                        help="reduced counts for a self-test (flatten: 10 breaches); figures are not comparable")
     parser.add_argument("--storm-seconds", type=float, default=60.0, help="storm: measured seconds (default 60)")
     parser.add_argument("--startup-runs", type=int, default=5, help="startup: runs (default 5)")
     parser.add_argument("--out", default="bench-results.json")
@@ -54,6 +59,12 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"reaction time ({args.breaches} breaches through the SDK, and the SDK floor)…", flush=True)
         results.update(reaction_bench(args.breaches))
+    if "flatten" in names:
+        from .flatten import bench as flatten_bench
+
+        flattens = min(args.flatten_breaches, 10) if args.quick else args.flatten_breaches
+        print(f"flatten ({flattens} daily-loss breaches of 3 positions and 3 orders, 20 ms round trip)…", flush=True)
+        results.update(flatten_bench(flattens))
     if "storm" in names:
         from .storm import bench as storm_bench
 

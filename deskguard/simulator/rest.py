@@ -76,6 +76,9 @@ class GatewayApi:
         self._recorder = recorder
         self.credentials = credentials
         self.limiter = limiter if limiter is not None else RateLimiter(None)
+        #: One-way network latency to model: a request is carried out this long after it was sent
+        #: and its reply arrives this long after that (a round trip of twice this). 0: loopback.
+        self.network_delay_s = 0.0
         handlers: dict[str, Callable[[dict[str, Any], TokenClaims | None], Reply]] = {
             "Auth/loginKey": self.login_key,
             "Auth/validate": self.validate,
@@ -111,6 +114,14 @@ class GatewayApi:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         endpoint = request.match_info["endpoint"]
         raw = await request.text()
+        if self.network_delay_s > 0:
+            await asyncio.sleep(self.network_delay_s)  # the request on its way to the gateway
+        response = await self._handle(request, endpoint, raw)
+        if self.network_delay_s > 0:
+            await asyncio.sleep(self.network_delay_s)  # the reply on its way back
+        return response
+
+    async def _handle(self, request: web.Request, endpoint: str, raw: str) -> web.StreamResponse:
         body: Any
         try:
             body = json.loads(raw) if raw.strip() else {}

@@ -9,6 +9,7 @@ needs the run's ``control_token`` (found on its own for a simulator of the same 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import copy
 import json
@@ -76,6 +77,9 @@ class Simulator:
         request_budget: the gateway's per-user request allowance, enforced with HTTP 429 and
             ``Retry-After`` (default: the documented 200 per 60 s, History 50 per 30 s); None
             switches enforcement off (benchmarks that fire thousands of requests).
+        network_delay_s: one-way network latency to model (benchmarks): each REST request is
+            carried out this long after it was sent and answered this long after that (a round trip
+            of twice this); each hub push leaves this long after its event, in order. 0: loopback.
         control_token: the ``X-Control-Token`` every ``/control`` request must carry (default:
             a fresh random one per simulator).
         publish_control_token: write the token where this user's other processes find it
@@ -101,6 +105,7 @@ class Simulator:
         request_budget: RequestBudget | None = GATEWAY_REQUEST_BUDGET,
         control_token: str | None = None,
         publish_control_token: bool = True,
+        network_delay_s: float = 0.0,
     ) -> None:
         self.seed = seed
         self.control_token = control_token or secrets.token_urlsafe(32)
@@ -135,6 +140,10 @@ class Simulator:
         self._runner: web.AppRunner | None = None
         self._walk_task: asyncio.Task[None] | None = None
         self._port: int | None = None
+        self.network_delay_s = network_delay_s
+        self.api.network_delay_s = network_delay_s
+        self._delayed: collections.deque[tuple[float, Callable[..., None], tuple[Any, ...]]] = collections.deque()
+        self._delayed_timer: asyncio.TimerHandle | None = None
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -167,6 +176,10 @@ class Simulator:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._walk_task
             self._walk_task = None
+        if self._delayed_timer is not None:
+            self._delayed_timer.cancel()
+            self._delayed_timer = None
+        self._delayed.clear()
         if self._runner is not None:
             await self.hubs.close_all()
             await self._runner.cleanup()
@@ -474,7 +487,32 @@ class Simulator:
     # ----------------------------------------------------------------- internals
 
     def _publish_user(self, target: UserEvent, account_id: int, payload: dict[str, Any]) -> None:
-        self.hubs.publish_user(target, account_id, payload)
+        self._push(self.hubs.publish_user, target, account_id, payload)
+
+    def _push(self, publish: Callable[..., None], *args: Any) -> None:
+        """Publish now, or ``network_delay_s`` later, in the order the events happened."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not on the simulator's loop (no hub connection to push to anyway)
+            loop = None
+        if self.network_delay_s <= 0 or loop is None:
+            publish(*args)
+            return
+        self._delayed.append((loop.time() + self.network_delay_s, publish, args))
+        if self._delayed_timer is None:
+            self._delayed_timer = loop.call_at(self._delayed[0][0], self._push_due)
+
+    def _push_due(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._delayed_timer = None
+        while self._delayed and self._delayed[0][0] <= loop.time():
+            _, publish, args = self._delayed.popleft()
+            try:
+                publish(*args)
+            except Exception:  # one bad push must not stop the ones behind it
+                log.exception("simulator delayed push failed")
+        if self._delayed:
+            self._delayed_timer = loop.call_at(self._delayed[0][0], self._push_due)
 
     def _snapshot(self, target: MarketEvent, contract_id: str) -> Any | None:
         contract = self.catalog.by_id(contract_id)
@@ -499,9 +537,10 @@ class Simulator:
 
     def _push_market(self, contract: Contract, *, buyer_initiated: bool = True) -> None:
         self._last_market_push[contract.id] = time.monotonic()
-        self.hubs.publish_market(MarketEvent.QUOTE, contract.id, self.market.quote(contract))
-        self.hubs.publish_market(MarketEvent.TRADE, contract.id, self.market.market_trade(contract, 1, buyer_initiated))
-        self.hubs.publish_market(MarketEvent.DEPTH, contract.id, self.market.depth(contract))
+        publish = self.hubs.publish_market
+        self._push(publish, MarketEvent.QUOTE, contract.id, self.market.quote(contract))
+        self._push(publish, MarketEvent.TRADE, contract.id, self.market.market_trade(contract, 1, buyer_initiated))
+        self._push(publish, MarketEvent.DEPTH, contract.id, self.market.depth(contract))
 
     def _active_contracts(self) -> list[Contract]:
         ids = self.hubs.subscribed_contracts() | self.book.contracts_in_use()
@@ -525,7 +564,7 @@ class Simulator:
                 and now - self._last_market_push.get(contract.id, 0.0) >= self.idle_quote_interval_s
             ):
                 self._last_market_push[contract.id] = now
-                self.hubs.publish_market(MarketEvent.QUOTE, contract.id, self.market.quote(contract))
+                self._push(self.hubs.publish_market, MarketEvent.QUOTE, contract.id, self.market.quote(contract))
 
 
 async def serve(port: int = 0, seed: int = 0, **options: Any) -> None:

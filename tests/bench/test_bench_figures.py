@@ -1,4 +1,4 @@
-"""The storm, start-up and memory benchmarks, each in a tiny configuration: every figure is there
+"""The flatten, storm, start-up and memory benchmarks, each in a tiny configuration: every figure is there
 and plausible. Not timed tests: nothing here asserts how fast anything is."""
 
 from __future__ import annotations
@@ -15,6 +15,19 @@ def _finite(results: dict, keys: list[str]) -> None:
     assert not missing, f"missing figures: {missing}"
     for key in keys:
         assert isinstance(results[key], (int, float)) and math.isfinite(results[key]), (key, results[key])
+
+
+def test_flatten_reports_time_to_verified_flat_in_round_trips() -> None:
+    from deskguard.bench.flatten import bench
+
+    results = bench(breaches=3)
+
+    _finite(results, ["flatten_p50_ms", "flatten_p99_ms", "flatten_rtt_ms", "flatten_round_trips_p99"])
+    assert results["flatten_breaches"] == 3
+    assert results["flatten_rtt_ms"] == 20.0
+    # Cancel, close and verify go out one after another: at least three injected round trips.
+    assert 3 * results["flatten_rtt_ms"] < results["flatten_p50_ms"] <= results["flatten_p99_ms"]
+    assert results["flatten_round_trips_p99"] == pytest.approx(results["flatten_p99_ms"] / 20.0, abs=0.01)
 
 
 def test_storm_reports_every_figure_with_breaches_enforced_under_quotes() -> None:

@@ -1,0 +1,150 @@
+"""Flatten: a daily-loss breach (003) → the account flat at the gateway AND the guard has verified it.
+
+The simulator models a network: ``network_delay_s`` one way (10 ms by default), so every REST call
+takes a round trip of 20 ms and every hub push arrives 10 ms after its event. Each breach is on a
+fresh account holding 3 positions (MNQ, MES, YM) and 3 working limit orders, all seen by the guard:
+the trader buys 1 NQ, the price falls 30 points and the trader sells it, realizing −$600 against
+the $500 limit. The clock starts just before that sell (the fill happens inside the simulator's
+call) and stops at the guardian's enforcement outcome for the flatten (``flat after N round(s)``),
+at which point the simulator's book is checked flat. The enforcer cancels the orders, then closes
+the positions, then verifies with two parallel reads: with the push's one-way trip that is 3½ round
+trips at best, plus processing.
+
+Through the real SDK and the real guardian, in one process (the simulator's delays are timers, so
+they cost the measured loop nothing). The SDK's client-side request limiter and the simulator's
+budget are lifted, as in the reaction benchmark: hundreds of flattens back to back exceed the
+gateway's real 200 requests a minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import statistics
+import tempfile
+import time
+from typing import Any
+
+from .reaction import percentile
+
+FIRST_ACCOUNT = 5001
+ACCOUNTS_PER_GUARD = 40  # each breach locks its account for the day: a fresh account per breach
+POSITIONS = ("MNQ", "MES", "YM")
+BREACH_SYMBOL = "NQ"
+BREACH_POINTS = 30.0  # NQ at $20 a point: −$600 realized, past the default $500 limit
+TIMEOUT_S = 10.0
+
+
+def _settings() -> Any:
+    from datetime import timedelta
+
+    from ..engine.rules.cooldown_after_loss import Tier
+    from ..engine.settings import EngineSettings
+
+    wide = 1e6
+    s = EngineSettings().with_rule("session_block", enabled=False)  # any hour
+    # The setup itself must not trip anything: 4 entries in seconds, an open loss on the way.
+    s = s.with_rule("trade_frequency", per_minute=10**6, per_hour=10**6, per_day=10**6)
+    s = s.with_rule("daily_unrealized_loss", max_loss=wide)
+    s = s.with_rule("cooldown_after_loss", tiers=(Tier(wide, timedelta(minutes=5)),))
+    return s  # 003 daily_realized_loss at its default: $500
+
+
+async def _until(predicate: Any, what: str, timeout: float = TIMEOUT_S) -> None:
+    deadline = time.perf_counter() + timeout
+    while not predicate():
+        if time.perf_counter() > deadline:
+            raise TimeoutError(what)
+        await asyncio.sleep(0.002)
+
+
+def _book_flat(sim: Any, acct: int) -> bool:
+    state = sim.state(only=("positions", "openOrders"))
+    return not any(p["accountId"] == acct for p in state["positions"]) and \
+        not any(o["accountId"] == acct for o in state["openOrders"])
+
+
+async def _guard_slice(sim: Any, accounts: list[int], tmp: str) -> list[float]:
+    from ..broker.projectx import ProjectXBroker
+    from ..engine.decisions import Action
+    from ..guardian import Guardian
+    from ..simulator import DEMO_API_KEY, DEMO_USERNAME
+    from ..store import Store
+
+    broker = ProjectXBroker(DEMO_USERNAME, DEMO_API_KEY, api_url=sim.api_url, user_hub_url=sim.user_hub_url,
+                            market_hub_url=sim.market_hub_url, requests_per_minute=100_000)
+    store = Store(f"{tmp}/state-{accounts[0]}.db")
+    guardian = Guardian(broker, store, _settings(), accounts=accounts,
+                        symbols=[*POSITIONS, BREACH_SYMBOL])
+    flattened: dict[int, float] = {}
+    outcome = guardian.enforcer.outcome
+
+    def record(account_id: int, d: Any, ok: bool, detail: str) -> None:
+        if d.action == Action.FLATTEN and ok and account_id not in flattened:
+            flattened[account_id] = time.perf_counter()
+        outcome(account_id, d, ok, detail)
+
+    guardian.enforcer.outcome = record
+    out: list[float] = []
+    await guardian.start()
+    try:
+        await _until(lambda: guardian.health.guarding, "guard not guarding")
+        for acct in accounts:
+            state = guardian.engine.state(acct)
+            for symbol in POSITIONS:
+                sim.place_order(acct, symbol, "buy", 1)
+                sim.place_order(acct, symbol, "buy", 1, "limit", limit_price=round(sim.price(symbol) * 0.8))
+            price = sim.set_price(BREACH_SYMBOL, 21000.0)
+            sim.place_order(acct, BREACH_SYMBOL, "buy", 1)
+            await _until(lambda s=state: len(s.positions) == 4 and len(s.orders) == 3,  # type: ignore[misc]
+                         f"guard did not see account {acct}'s setup")
+            sim.set_price(BREACH_SYMBOL, price - BREACH_POINTS)
+            await asyncio.sleep(0.05)  # the price push has arrived; nothing else is in flight
+            started = time.perf_counter()
+            sim.place_order(acct, BREACH_SYMBOL, "sell", 1)  # realizes −$600: breaches 003
+            await _until(lambda a=acct: a in flattened, f"account {acct} not verified flat")  # type: ignore[misc]
+            if not _book_flat(sim, acct):
+                raise AssertionError(f"the guard verified account {acct} flat, the simulator's book is not")
+            out.append((flattened[acct] - started) * 1000)
+            await asyncio.sleep(0.05)  # let the guard's re-evaluation after the flatten settle
+    finally:
+        await guardian.stop()
+        store.close()
+    return out
+
+
+async def _run(breaches: int, network_delay_s: float) -> dict[str, float]:
+    from ..simulator import Simulator
+    from ..simulator.book import default_accounts
+
+    logging.getLogger("project_x_py").setLevel(logging.ERROR)
+    sim = Simulator(seed=1, walk_paused=True, request_budget=None, network_delay_s=network_delay_s,
+                    accounts=default_accounts(count=breaches, first_id=FIRST_ACCOUNT))
+    await sim.start()
+    times: list[float] = []
+    try:
+        ids = [FIRST_ACCOUNT + i for i in range(breaches)]
+        with tempfile.TemporaryDirectory() as tmp:
+            for i in range(0, breaches, ACCOUNTS_PER_GUARD):
+                times += await _guard_slice(sim, ids[i:i + ACCOUNTS_PER_GUARD], tmp)
+    finally:
+        await sim.stop()
+    rtt_ms = 2 * network_delay_s * 1000
+    p99 = percentile(times, 99)
+    return {
+        "flatten_p50_ms": round(statistics.median(times), 3),
+        "flatten_p99_ms": round(p99, 3),
+        "flatten_max_ms": round(max(times), 3),
+        "flatten_rtt_ms": round(rtt_ms, 3),
+        "flatten_round_trips_p50": round(statistics.median(times) / rtt_ms, 2),
+        "flatten_round_trips_p99": round(p99 / rtt_ms, 2),
+        "flatten_breaches": len(times),
+    }
+
+
+def bench(breaches: int = 200, network_delay_s: float = 0.010) -> dict[str, float]:
+    return asyncio.run(_run(breaches, network_delay_s))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(bench(20))
