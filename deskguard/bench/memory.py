@@ -88,6 +88,8 @@ def bench(quotes: int = HOUR_QUOTES, feed_quotes_per_s: float = FEED_QUOTES_PER_
             return _drive(sim.control, status, quotes, round_trips, quotes / feed_quotes_per_s * 3 + 60)
         finally:
             stop_process(guard)
+            if guard.stdout is not None:
+                guard.stdout.close()  # the reader thread ends at the closed pipe
 
 
 def _drive(control: Any, status: _GuardStatus, quotes: int, round_trips: int, timeout: float) -> dict[str, float]:

@@ -80,6 +80,8 @@ def bench(duration_s: float = 60.0, quotes_per_s: float = 2000.0, breach_every_s
                     app.wait(timeout=30.0)  # a clean quit; if it hangs, stop_process ends it
             finally:
                 stop_process(app)
+                if app.stdout is not None:
+                    app.stdout.close()  # the reader thread ends at the closed pipe
     pacer = sim.pacer
     out = {
         "storm_loop_lag_p99_ms": measured["loop_lag_p99_ms"],

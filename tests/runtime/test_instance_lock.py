@@ -46,10 +46,13 @@ class HeldElsewhere:
     def stop(self) -> None:
         self.proc.stdin.close()
         self.proc.wait(10)
+        self.proc.stdout.close()
 
     def kill(self) -> None:
         self.proc.kill()
         self.proc.wait(10)
+        self.proc.stdin.close()
+        self.proc.stdout.close()
 
 
 @pytest.fixture
@@ -71,6 +74,8 @@ def held():
     for h in holders:
         if h.proc.poll() is None:
             h.kill()
+        for pipe in (h.proc.stdin, h.proc.stdout):
+            pipe.close()  # closed pipes are never left to the garbage collector (ResourceWarning)
 
 
 def test_a_lock_held_by_another_process_refuses_naming_its_pid_until_released(home, held):
@@ -217,6 +222,7 @@ def test_commands_that_guard_nothing_never_take_the_lock(home, tmp_path):
         finally:
             sim.terminate()
             sim.wait(10)
+            sim.stdout.close()
 
 
 def test_help_lists_every_exit_code():
