@@ -188,7 +188,7 @@ class QuoteCounter:
         # The hub handler is bound when each realtime client sets up its connections: patching
         # the class (in this benchmark-only process) counts every client the broker builds.
         # A plain function where the SDK's method was: the counting wrapper of this benchmark process only.
-        GuardRealtimeClient._forward_quote_update = counted  # type: ignore[method-assign,assignment]
+        GuardRealtimeClient._forward_quote_update = counted  # type: ignore[method-assign,assignment]  # bench-only patch
 
     def wrap_broker(self, broker: Any) -> None:
         original = broker._on_quote_raw
@@ -223,7 +223,7 @@ def _run_app(duration_s: float, warmup_s: float) -> int:
         runtime = await prepare_runtime()
         quotes.wrap_broker(runtime.guardian.broker)
         # GuardianPort (ui/port.py) declares health and settings as plain attributes; Guardian's are read-only.
-        return Startup(runtime.guardian, cleanup=runtime.close)  # type: ignore[arg-type]
+        return Startup(runtime.guardian, cleanup=runtime.close)  # type: ignore[arg-type]  # read-only properties
 
     desk = DesktopApp(argparse.Namespace(demo=False, smoke=False), startup, tray_available=False)
     lag, gc_pauses = LoopLag(LAG_SLEEP_S), GcPauses()

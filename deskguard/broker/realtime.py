@@ -54,7 +54,7 @@ class GuardRealtimeClient(ProjectXRealtimeClient):
             for contract_id in contract_ids:
                 await connection.send("SubscribeContractQuotes", [contract_id])
                 # The SDK's own client fails its protocol: the hub connections are typed differently in each.
-                _live_market_subscriptions(self).add(contract_id)  # type: ignore[arg-type]
+                _live_market_subscriptions(self).add(contract_id)  # type: ignore[arg-type]  # SDK's own mismatch
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a socket that closed under us: the watchdog rebuilds it
