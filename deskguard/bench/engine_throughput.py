@@ -2,8 +2,16 @@
 
 A realistic mix: 5 accounts, 10 instruments quoted, 90 % quotes; the rest position, order, trade
 and account updates. Each account trades two of the instruments and always holds a position in
-them, so quotes reach the open-P&L rules (003 with count_open_pnl, 004, 005, 012, 014) of the
-accounts holding them. Reported as the median of repeated runs.
+them, so quotes reach the open-P&L rules (004, 005, 012, 014) of the accounts holding them.
+
+Every rule is on with its shipped parameters (007's default tiers, the session window, the
+symbol blocks, the trade-frequency brake...), so rules fire, lock accounts and ask for flattens as
+they would for a trader this busy. The events are spread evenly over one trading day (17:00 CT to
+16:00 CT the next day) and the engine's clock follows them: before each event the clock is set to
+its moment, and a ``ClockTick`` is processed whenever the engine's next deadline has passed (the
+guardian's heartbeat does the same; the deadline is read again after every event that produced
+verdicts and every ``DEADLINE_EVERY`` events). Ticks count as events. Reported as the median of
+repeated runs, with what the day came to (verdicts, locks).
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 
 from ..engine.clock import FakeClock
 from ..engine.engine import RiskEngine
-from ..engine.events import AccountUpdated, OrderUpdated, PositionUpdated, QuoteUpdated, TradeFilled
+from ..engine.events import AccountUpdated, ClockTick, OrderUpdated, PositionUpdated, QuoteUpdated, TradeFilled
 from ..engine.instruments import CATALOG
 from ..engine.models import Account, Order, OrderStatus, OrderType, Position, PositionType, Quote, Side, Trade
 from ..engine.settings import EngineSettings
@@ -24,25 +32,16 @@ from ..engine.settings import EngineSettings
 SYMBOLS = ("ES", "NQ", "MNQ", "MES", "YM", "RTY", "CL", "GC", "ZN", "6E")
 ROOTS = {"ES": "EP", "NQ": "ENQ", "CL": "CLE", "GC": "GCE", "ZN": "TYA", "6E": "EU6"}
 ACCOUNTS = (1001, 1002, 1003, 1004, 1005)
+#: Monday 23 November 2026, 17:00 CT (the default trading day's start), and the day's length.
+DAY_START = datetime(2026, 11, 23, 23, 0, tzinfo=UTC)
+DAY_LENGTH = timedelta(hours=23)
+DEADLINE_EVERY = 1000  # events between reads of the engine's next deadline (the heartbeat's, ~0.5 s)
 
 
 def all_rules_on() -> EngineSettings:
+    """Every rule enabled, each with its shipped parameters."""
     s = EngineSettings()
-    rules = {k: replace(p, enabled=True) for k, p in s.rules.items()}
-    # Limits wide enough that the mix trades all day instead of locking every account at once.
-    rules["daily_realized_loss"] = replace(rules["daily_realized_loss"], max_loss=1e9, count_open_pnl=True)
-    rules["daily_unrealized_loss"] = replace(rules["daily_unrealized_loss"], max_loss=1e9)
-    rules["max_unrealized_profit"] = replace(rules["max_unrealized_profit"], target=1e9)
-    rules["daily_realized_profit"] = replace(rules["daily_realized_profit"], target=1e9)
-    rules["weekly_realized_loss"] = replace(rules["weekly_realized_loss"], max_loss=1e9)
-    rules["trailing_drawdown"] = replace(rules["trailing_drawdown"], max_drawdown=1e9, mode="intraday")
-    rules["trade_frequency"] = replace(rules["trade_frequency"], per_minute=10**6, per_hour=10**6, per_day=10**6)
-    rules["max_contracts"] = replace(rules["max_contracts"], limit=1000)
-    rules["max_contracts_per_instrument"] = replace(rules["max_contracts_per_instrument"], default_limit=1000)
-    rules["symbol_blocks"] = replace(rules["symbol_blocks"], symbols=("XYZ*",))
-    rules["losing_streak"] = replace(rules["losing_streak"], max_losses=10**6)
-    rules["cooldown_after_loss"] = replace(rules["cooldown_after_loss"], tiers=())
-    return replace(s, rules=rules)
+    return replace(s, rules={k: replace(p, enabled=True) for k, p in s.rules.items()})
 
 
 def make_events(n: int, clock: FakeClock, seed: int = 7) -> list:
@@ -58,8 +57,9 @@ def make_events(n: int, clock: FakeClock, seed: int = 7) -> list:
             events.append(PositionUpdated(Position(a, c, PositionType.LONG, 1, prices[c], t0)))
     trade_id = order_id = 1
     working: dict[int, Order] = {}
+    step = DAY_LENGTH / n
     for i in range(n):
-        now = t0 + timedelta(milliseconds=i)
+        now = t0 + step * i
         c = rng.choice(contracts)
         r = rng.random()
         if r < 0.90:
@@ -91,21 +91,59 @@ def make_events(n: int, clock: FakeClock, seed: int = 7) -> list:
     return events
 
 
-def run_once(n: int = 100_000) -> float:
-    # Tuesday 10:00 CT, inside the default session, far from the reset.
-    clock = FakeClock(datetime(2026, 11, 24, 16, 0, tzinfo=UTC))
+def _moment(event: object) -> datetime | None:
+    """When an event of the mix happened (None: an account update, which carries no time)."""
+    if isinstance(event, QuoteUpdated):
+        return event.quote.time
+    if isinstance(event, TradeFilled):
+        return event.trade.time
+    if isinstance(event, OrderUpdated):
+        return event.order.updated_at or event.order.created_at
+    if isinstance(event, PositionUpdated):
+        return event.position.opened_at
+    return None
+
+
+def run_once(n: int = 100_000) -> tuple[float, dict[str, int]]:
+    """(events per second, what the day came to)."""
+    clock = FakeClock(DAY_START)
     engine = RiskEngine(all_rules_on(), clock)
     events = make_events(n, clock)
+    moments = [_moment(ev) for ev in events]
+    processed = verdicts = decisions = ticks = 0
+    due: datetime | None = None
     start = time.perf_counter()
-    process = engine.process
-    for ev in events:
-        process(ev)
-    return len(events) / (time.perf_counter() - start)
+    process, set_clock, next_deadline = engine.process, clock.set, engine.next_deadline
+    for i, (ev, at) in enumerate(zip(events, moments, strict=True)):
+        if at is not None:
+            set_clock(at)
+            if due is not None and at >= due:
+                due = None
+                process(ClockTick(at))
+                ticks += 1
+        out = process(ev)
+        if out or i % DEADLINE_EVERY == 0:
+            deadline = next_deadline()
+            if deadline is not None and (due is None or deadline < due):
+                due = deadline
+        if out:
+            verdicts += len(out)
+            decisions += sum(len(v.decisions) for v in out)
+    processed = len(events) + ticks
+    rate = processed / (time.perf_counter() - start)
+    locked = sum(1 for a in ACCOUNTS if engine.state(a).locks)
+    return rate, {"verdicts": verdicts, "decisions": decisions, "clock_ticks": ticks, "locked_accounts": locked,
+                  "hours": round((clock.now() - DAY_START) / timedelta(hours=1))}
 
 
 def bench(repeats: int = 5, n: int = 100_000) -> dict[str, float]:
     runs = [run_once(n) for _ in range(repeats)]
-    return {"engine_events_per_s": round(statistics.median(runs)), "engine_events_per_s_min": round(min(runs))}
+    rates = [r for r, _ in runs]
+    day = runs[0][1]
+    return {"engine_events_per_s": round(statistics.median(rates)), "engine_events_per_s_min": round(min(rates)),
+            "engine_day_hours": day["hours"], "engine_verdicts": day["verdicts"],
+            "engine_decisions": day["decisions"], "engine_clock_ticks": day["clock_ticks"],
+            "engine_locked_accounts_at_close": day["locked_accounts"]}
 
 
 if __name__ == "__main__":  # pragma: no cover

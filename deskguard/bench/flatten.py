@@ -96,13 +96,13 @@ async def _guard_slice(sim: Any, accounts: list[int], tmp: str) -> list[float]:
                 sim.place_order(acct, symbol, "buy", 1, "limit", limit_price=round(sim.price(symbol) * 0.8))
             price = sim.set_price(BREACH_SYMBOL, 21000.0)
             sim.place_order(acct, BREACH_SYMBOL, "buy", 1)
-            await _until(lambda s=state: len(s.positions) == 4 and len(s.orders) == 3,  # type: ignore[misc]
+            await _until(lambda s=state: len(s.positions) == 4 and len(s.orders) == 3,
                          f"guard did not see account {acct}'s setup")
             sim.set_price(BREACH_SYMBOL, price - BREACH_POINTS)
             await asyncio.sleep(0.05)  # the price push has arrived; nothing else is in flight
             started = time.perf_counter()
             sim.place_order(acct, BREACH_SYMBOL, "sell", 1)  # realizes −$600: breaches 003
-            await _until(lambda a=acct: a in flattened, f"account {acct} not verified flat")  # type: ignore[misc]
+            await _until(lambda a=acct: a in flattened, f"account {acct} not verified flat")
             if not _book_flat(sim, acct):
                 raise AssertionError(f"the guard verified account {acct} flat, the simulator's book is not")
             out.append((flattened[acct] - started) * 1000)
