@@ -1,9 +1,11 @@
 """``python -m deskguard.bench [NAME ...]``: run benchmarks, print a table, write bench-results.json.
 
 Names: engine, reaction, flatten, storm, startup, memory (default: all). ``--quick`` runs each with
-reduced counts (a self-test of the figures, not a measurement). Figures are medians of repeated runs
-(p99 and max where named). Storm and memory run the app or the guard and the simulator as separate
-processes on 127.0.0.1.
+reduced counts (a self-test of the figures, not a measurement). The figures of the benchmarks run
+replace theirs in ``--out``; the other benchmarks' figures already there are kept. Figures are
+medians of repeated runs (p99 and max where named). Storm and memory run the app or the guard and
+the simulator as separate processes on 127.0.0.1; flatten runs the simulator in-process, with a
+modelled network delay.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ import time
 from pathlib import Path
 
 NAMES = ("engine", "reaction", "flatten", "storm", "startup", "memory")
+#: The keys each benchmark writes start with one of these (a rerun drops its old keys first).
+PREFIXES = {"engine": ("engine_",), "reaction": ("reaction_", "sdk_floor_"), "flatten": ("flatten_",),
+            "storm": ("storm_",), "startup": ("startup_",), "memory": ("rss_", "memory_")}
 
 
 def machine() -> dict[str, str]:
@@ -38,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flatten-breaches", type=int, default=200,
                         help="flatten: breaches, each on a fresh account (default 200)")
     parser.add_argument("--quick", action="store_true",
-                        help="reduced counts for a self-test (flatten: 10 breaches); figures are not comparable")
+                        help="reduced counts for a self-test (about a minute in all); figures are not comparable")
     parser.add_argument("--storm-seconds", type=float, default=60.0, help="storm: measured seconds (default 60)")
     parser.add_argument("--startup-runs", type=int, default=5, help="startup: runs (default 5)")
     parser.add_argument("--out", default="bench-results.json")
@@ -47,13 +52,19 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(names) - set(NAMES)
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}; choose {', '.join(NAMES)}")
+    if args.quick:
+        args.breaches = min(args.breaches, 50)
+        args.flatten_breaches = min(args.flatten_breaches, 10)
+        args.storm_seconds = min(args.storm_seconds, 5.0)
+        args.startup_runs = 1
     results: dict[str, float] = {}
     started = time.perf_counter()
     if "engine" in names:
         from .engine_throughput import bench as engine_bench
 
-        print("engine throughput (5 runs of 100,000 events)…", flush=True)
-        results.update(engine_bench())
+        repeats, events = (1, 20_000) if args.quick else (5, 100_000)
+        print(f"engine throughput ({repeats} run(s) of {events:,} events through a trading day)…", flush=True)
+        results.update(engine_bench(repeats, events))
     if "reaction" in names:
         from .reaction import bench as reaction_bench
 
@@ -62,15 +73,15 @@ def main(argv: list[str] | None = None) -> int:
     if "flatten" in names:
         from .flatten import bench as flatten_bench
 
-        flattens = min(args.flatten_breaches, 10) if args.quick else args.flatten_breaches
-        print(f"flatten ({flattens} daily-loss breaches of 3 positions and 3 orders, 20 ms round trip)…", flush=True)
-        results.update(flatten_bench(flattens))
+        print(f"flatten ({args.flatten_breaches} daily-loss breaches of 3 positions and 3 orders, "
+              "20 ms round trip)…", flush=True)
+        results.update(flatten_bench(args.flatten_breaches))
     if "storm" in names:
         from .storm import bench as storm_bench
 
         print(f"quote storm (the app, 2,000 quotes/s for {args.storm_seconds:.0f} s, a breach every 0.18 s)…",
               flush=True)
-        results.update(storm_bench(duration_s=args.storm_seconds))
+        results.update(storm_bench(duration_s=args.storm_seconds, **({"warmup_s": 1.0} if args.quick else {})))
     if "startup" in names:
         from .startup import bench as startup_bench
 
@@ -79,15 +90,25 @@ def main(argv: list[str] | None = None) -> int:
     if "memory" in names:
         from .memory import bench as memory_bench
 
-        print("memory (one simulated hour: 360,000 quotes and 240 fills through the guard)…", flush=True)
-        results.update(memory_bench())
+        print("memory (" + ("3,000 quotes, quick" if args.quick else "one simulated hour: 360,000 quotes and 240 fills")
+              + " through the guard)…", flush=True)
+        results.update(memory_bench(quotes=3000) if args.quick else memory_bench())
     width = max(len(k) for k in results)
     print()
     for key, value in results.items():
         print(f"{key:<{width}}  {value:>12,}")
     print(f"\n{machine()['cpu']}, {machine()['cores']} cores, Python {machine()['python']}; "
           f"took {time.perf_counter() - started:.0f} s")
-    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    out = Path(args.out)
+    kept: dict[str, float] = {}
+    if out.exists():
+        try:
+            kept = json.loads(out.read_text())
+        except ValueError:
+            kept = {}
+        ran = tuple(prefix for name in names for prefix in PREFIXES[name])
+        kept = {k: v for k, v in kept.items() if not k.startswith(ran)}
+    out.write_text(json.dumps({**kept, **results}, indent=2) + "\n")
     print(f"wrote {args.out}")
     return 0
 

@@ -80,3 +80,20 @@ def test_engine_runs_a_trading_day_with_every_rule_at_its_shipped_parameters() -
     assert results["engine_day_hours"] == 23  # the clock went through the whole trading day
     assert results["engine_clock_ticks"] > 0  # deadlines passed and were ticked
     assert results["engine_decisions"] > 0  # the rules acted (shipped limits, not opened wide)
+
+
+def test_quick_flatten_from_the_command_line_keeps_the_other_figures(tmp_path) -> None:
+    import json
+
+    from deskguard.bench.__main__ import main
+
+    out = tmp_path / "bench-results.json"
+    out.write_text(json.dumps({"engine_events_per_s": 1.0, "flatten_p50_ms": -1.0}))
+
+    assert main(["flatten", "--quick", "--out", str(out)]) == 0
+
+    results = json.loads(out.read_text())
+    assert results["engine_events_per_s"] == 1.0  # another benchmark's figure is kept
+    assert results["flatten_breaches"] == 10
+    for key in ("flatten_p50_ms", "flatten_p99_ms", "flatten_rtt_ms", "flatten_round_trips_p99"):
+        assert results[key] > 0, key
