@@ -417,7 +417,8 @@ class DesktopApp:
         try:
             dialog = SettingsDialog(self.window, config_file=config_path(), runtime=runtime, known_accounts=known)
         except ConfigError as exc:
-            self._message("config.toml has a problem", f"Fix config.toml before changing the settings (nothing was changed):\n{exc}")
+            self._message("config.toml has a problem",
+                          f"Fix config.toml before changing the settings (nothing was changed):\n{exc}")
             return None
         dialog.saved.connect(self._settings_saved)
         self._show_dialog("settings", dialog)
@@ -434,7 +435,7 @@ class DesktopApp:
         while not (guardian.health.guarding and self.vm.all_latest()):
             if time.perf_counter() > deadline:
                 self.exit_code = ExitCode.FAILURE
-                print("smoke: not guarding after %.0f s" % timeout, flush=True)
+                print(f"smoke: not guarding after {timeout:.0f} s", flush=True)
                 self._quit.set()
                 return
             await asyncio.sleep(0.01)

@@ -363,11 +363,13 @@ class MainWindow(QMainWindow):
         if self.startup_error:
             self.not_guarding_banner.show_alert("NOT GUARDING", self.startup_error)
         elif self.vm.guardian is None:
-            self.not_guarding_banner.show_alert("NOT GUARDING", "Starting: connecting to the gateway… Your rules are not enforced yet.")
+            self.not_guarding_banner.show_alert("NOT GUARDING",
+                                                "Starting: connecting to the gateway… Your rules are not enforced yet.")
         elif not is_guarding(health):
             state = health.user_hub.value if health else "unknown"
             detail = f"User hub {state}. " + (f"{health.detail}. " if health and health.detail else "")
-            self.not_guarding_banner.show_alert("NOT GUARDING", detail + "Your rules are NOT enforced until the connection is back.")
+            self.not_guarding_banner.show_alert("NOT GUARDING",
+                                                detail + "Your rules are NOT enforced until the connection is back.")
         elif snap is not None and snap.status == AccountStatus.NOT_GUARDING:
             self.not_guarding_banner.show_alert("NOT GUARDING", f"Account {snap.name or snap.account_id} is not being guarded.")
         else:

@@ -125,8 +125,10 @@ class PreviewGuardian:
         worst = max([0.0] + [-self._open_pnl(s, h) for s, h in self.holdings.items()])
         loss = max(0.0, -self.realized)
         figures = {
-            "daily_realized_loss": Figure(loss, loss_rule.max_loss, Unit.USD, f"loss {loss:,.2f} of {loss_rule.max_loss:,.2f}"),
-            "daily_unrealized_loss": Figure(worst, open_rule.max_loss, Unit.USD, f"worst open loss {worst:,.2f} of {open_rule.max_loss:,.2f}"),
+            "daily_realized_loss": Figure(loss, loss_rule.max_loss, Unit.USD,
+                                          f"loss {loss:,.2f} of {loss_rule.max_loss:,.2f}"),
+            "daily_unrealized_loss": Figure(worst, open_rule.max_loss, Unit.USD,
+                                            f"worst open loss {worst:,.2f} of {open_rule.max_loss:,.2f}"),
             "max_contracts": Figure(gross, self.settings.rules["max_contracts"].limit, Unit.CONTRACTS,
                                     f"{gross} / {self.settings.rules['max_contracts'].limit} contracts"),
         }
@@ -178,19 +180,22 @@ class PreviewGuardian:
         rule = self.settings.rules["daily_unrealized_loss"]
         for sym, h in list(self.holdings.items()):
             if rule.enabled and self._open_pnl(sym, h) <= -rule.max_loss:
-                self.notice(NoticeLevel.ENFORCEMENT, "daily_unrealized_loss", f"closed {sym}: open loss reached {rule.max_loss:,.2f}")
+                self.notice(NoticeLevel.ENFORCEMENT, "daily_unrealized_loss",
+                            f"closed {sym}: open loss reached {rule.max_loss:,.2f}")
                 self.close(sym, "open-loss stop", react=False)
         loss = self.settings.rules["daily_realized_loss"]
         if loss.enabled and self.realized <= -loss.max_loss and not any(lk.rule == "daily_realized_loss" for lk in self.locks):
             reason = f"day's P&L {self.realized:,.2f} reached the daily loss limit of {loss.max_loss:,.2f}"
             now = self.clock()
-            self.locks.append(Lock(ACCOUNT_ID, LockKind.UNTIL_RESET, "daily_realized_loss", reason, now, self.calendar.next_reset(now)))
+            self.locks.append(Lock(ACCOUNT_ID, LockKind.UNTIL_RESET, "daily_realized_loss", reason, now,
+                                   self.calendar.next_reset(now)))
             for sym in list(self.holdings):
                 self.close(sym, "flatten", react=False)
             self.notice(NoticeLevel.ENFORCEMENT, "daily_realized_loss", f"flattened and locked until the reset: {reason}")
         elif loss.enabled and not self.warned and self.realized <= -loss.warn_at * loss.max_loss:
             self.warned = True
-            self.notice(NoticeLevel.WARNING, "daily_realized_loss", f"day's P&L {self.realized:,.2f} is past {loss.warn_at:.0%} of the limit")
+            self.notice(NoticeLevel.WARNING, "daily_realized_loss",
+                        f"day's P&L {self.realized:,.2f} is past {loss.warn_at:.0%} of the limit")
 
     def fill(self, symbol: str, side: int, size: int) -> None:
         symbol = symbol.upper()

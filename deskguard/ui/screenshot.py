@@ -30,11 +30,12 @@ def save_screenshot(widget: QWidget, path: str | Path) -> Path:
 
 # ----- the README's screenshot: the demo after a daily-loss breach, on a real X server -------------
 
-XVFB_PACKAGES = (
-    "xvfb xauth libgl1 libegl1 libglib2.0-0 libfontconfig1 fonts-dejavu-core libdbus-1-3 libxkbcommon0 "
-    "libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 "
-    "libxcb-randr0 libxcb-render-util0 libxcb-image0"
-).split()
+XVFB_PACKAGES = [
+    "xvfb", "xauth", "libgl1", "libegl1", "libglib2.0-0", "libfontconfig1", "fonts-dejavu-core",
+    "libdbus-1-3", "libxkbcommon0", "libxkbcommon-x11-0", "libxcb-cursor0", "libxcb-icccm4",
+    "libxcb-keysyms1", "libxcb-shape0", "libxcb-xinerama0", "libxcb-randr0", "libxcb-render-util0",
+    "libxcb-image0",
+]
 
 
 def _ensure_xvfb() -> None:

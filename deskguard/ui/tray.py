@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon, QWidget
 
-from .display import STATUS_LABEL, is_guarding, lock_summary, money, worst
-from .icons import icon_file_name, status_icon
-from .viewmodel import GuardianViewModel
 from ..engine.state import AccountStatus
 from ..guardian import ConnectionHealth
 from ..guardian.snapshot import AccountSnapshot, Notice, NoticeLevel
+from .display import STATUS_LABEL, is_guarding, lock_summary, money, worst
+from .icons import icon_file_name, status_icon
+from .viewmodel import GuardianViewModel
 
 NOTIFY_LEVELS = {
     NoticeLevel.WARNING: QSystemTrayIcon.MessageIcon.Warning,

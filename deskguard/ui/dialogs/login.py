@@ -357,9 +357,8 @@ class SignInDialog(QDialog):
 
     async def sign_in(self) -> SignInResult | None:
         username, key = self._fields()
-        if self._tested != (username, key):
-            if await self.test_connection() is None:
-                return None
+        if self._tested != (username, key) and await self.test_connection() is None:
+            return None
         accounts = self.chosen_accounts()
         if accounts is None:
             self._say("missing", "Tick at least one account to guard.")

@@ -39,10 +39,10 @@ from PySide6.QtWidgets import (
 
 from ...config import ChangePlan, ConfigError, DeskGuardConfig, load_config, plan_config_change
 from ...config.paths import config_path
-from ...store.errors import StoreError
 from ...engine.rules import ALL_RULES, RULES_BY_KEY
 from ...engine.rules.trailing_drawdown import TOPSTEP_PRESETS
 from ...guardian import texts
+from ...store.errors import StoreError
 from .schema_form import ERROR_COLOR, HELP_COLOR, RuleForm
 
 log = logging.getLogger(__name__)
@@ -164,7 +164,8 @@ class RuleEditorDialog(QDialog):
         self.presets = QComboBox()
         self.presets.addItem("Choose an account size…")
         self.presets.addItems(list(PRESETS))
-        self.presets.setToolTip("Fills in the trailing maximum loss of a Topstep account (rule 014); nothing is saved until you press Save.")
+        self.presets.setToolTip("Fills in the trailing maximum loss of a Topstep account (rule 014); "
+                                "nothing is saved until you press Save.")
         self.presets.activated.connect(self._preset_chosen)
         top.addWidget(self.presets)
         top.addStretch(1)

@@ -37,8 +37,8 @@ from PySide6.QtWidgets import (
 from ... import autostart
 from ...config import ConfigError, DeskGuardConfig, load_config
 from ...config.paths import config_path
-from ...store.errors import StoreError
 from ...engine.schema import ParamInfo
+from ...store.errors import StoreError
 from ..theme import THEMES
 from .schema_form import ERROR_COLOR, HELP_COLOR, ErrorLabel, ListEditor
 

@@ -106,14 +106,17 @@ class PnlChart(QWidget):
         item = self.plot.getPlotItem()
         self.legend = item.addLegend(offset=(10, 10))
         self.zone = pg.LinearRegionItem(values=(-1e6, 0), orientation="horizontal", movable=False,
-                                        brush=pg.mkBrush(QColor(LOSS_COLOR).red(), QColor(LOSS_COLOR).green(), QColor(LOSS_COLOR).blue(), 40),
+                                        brush=pg.mkBrush(QColor(LOSS_COLOR).red(), QColor(LOSS_COLOR).green(),
+                                                         QColor(LOSS_COLOR).blue(), 40),
                                         pen=pg.mkPen(None))
         self.zone.setZValue(-10)
         self.zone.setVisible(False)
         self.plot.addItem(self.zone, ignoreBounds=True)
         self.realized_curve = self.plot.plot([], [], pen=pg.mkPen(REALIZED_COLOR, width=2.5), name="Realized")
-        self.total_curve = self.plot.plot([], [], pen=pg.mkPen(TOTAL_COLOR, width=1.5, style=Qt.PenStyle.DashLine), name="Total (with open)")
-        self.markers = pg.ScatterPlotItem(symbol="t", size=14, brush=pg.mkBrush(LOSS_COLOR), pen=pg.mkPen(None), name="Enforcement")
+        self.total_curve = self.plot.plot([], [], pen=pg.mkPen(TOTAL_COLOR, width=1.5, style=Qt.PenStyle.DashLine),
+                                          name="Total (with open)")
+        self.markers = pg.ScatterPlotItem(symbol="t", size=14, brush=pg.mkBrush(LOSS_COLOR), pen=pg.mkPen(None),
+                                          name="Enforcement")
         self.plot.addItem(self.markers)  # named: the legend lists it
         self.lines: dict[str, pg.InfiniteLine] = {}
         self.labels: dict[str, pg.TextItem] = {}
