@@ -119,6 +119,11 @@ class Broker(Protocol):
 
     async def stop(self) -> None: ...
 
+    def request_resync(self, account_id: int) -> None:
+        """Read the account again soon and deliver the Resync through the listener, with the
+        events that arrive during the read replayed after it."""
+        ...
+
     async def resync(self, account_id: int) -> Resync:
         """Read the account, its open positions, working orders and the trading week's trades
         (from the Sunday reset)."""

@@ -824,6 +824,14 @@ class ProjectXBroker:
             out.extend(parsing.unwrap(item))
         return out
 
+    def request_resync(self, account_id: int) -> None:
+        """Have the account read again and its Resync delivered through the listener. Hub events
+        that arrive during the read are held and replayed after it, so a read that started before
+        an update never overrides it (a Resync returned to a caller and queued later would)."""
+        if account_id in self._account_ids:
+            self._resync_due.add(account_id)
+            self._wake.set()
+
     async def resync(self, account_id: int) -> Resync:
         """Read the account, its open positions, working orders and the trading week's trades
         (from the Sunday reset, so weekly figures include days the app did not run).
@@ -993,7 +1001,6 @@ class ProjectXBroker:
                 self._hooked.add(conn)
             conn.on_open(lambda hub=hub, generation=generation: self._on_hub_open(hub, generation))
             conn.on_close(lambda hub=hub, generation=generation: self._on_hub_close(hub, generation))
-            _retrieve_run_task_errors(conn)
 
     def _on_hub_open(self, hub: str, generation: int) -> None:
         if generation != self._rt_generation or self._stopping:
@@ -1430,34 +1437,3 @@ class ProjectXBroker:
             listener.on_health(dataclasses.replace(h))
         except Exception:
             log.exception("the broker listener failed on a health update")
-
-
-def _retrieve_run_task_errors(conn: Any) -> None:
-    """Every connection task the SDK's hub starts has its failure retrieved when it ends.
-
-    The SDK replaces a hub's dead ``_run_task`` with a new one on its next start and drops the old
-    one: a task that died of a bad frame was then reported as "Task exception was never retrieved".
-    The watchdog sees the hub down through ``_hub_task_ended``; here the exception is only noted."""
-    task = getattr(conn, "_run_task", None)
-    if task is not None:
-        task.add_done_callback(_note_hub_task_end)
-    start = getattr(conn, "start", None)
-    if start is None or getattr(start, "_deskguard_watched", False):
-        return
-
-    async def start_and_watch() -> None:
-        await start()
-        started = getattr(conn, "_run_task", None)
-        if started is not None:
-            started.add_done_callback(_note_hub_task_end)
-
-    start_and_watch._deskguard_watched = True  # type: ignore[attr-defined]  # a marker on our own wrapper
-    conn.start = start_and_watch
-
-
-def _note_hub_task_end(task: asyncio.Task[Any]) -> None:
-    if task.cancelled():
-        return
-    exc = task.exception()
-    if exc is not None:
-        log.debug("hub connection task %s ended: %s: %s", task.get_name(), type(exc).__name__, redact(str(exc)))

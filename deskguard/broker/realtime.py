@@ -17,9 +17,39 @@ from typing import Any
 
 from project_x_py.models import ProjectXConfig
 from project_x_py.realtime import ProjectXRealtimeClient
+from project_x_py.realtime.async_hub import AsyncHubConnection
 from project_x_py.realtime.subscriptions import _live_market_subscriptions
 
 log = logging.getLogger(__name__)
+
+
+def _watch_hub_tasks() -> None:
+    """Every connection task a hub starts gets its failure retrieved when it ends.
+
+    ``AsyncHubConnection.start`` replaces a dead ``_run_task`` on its next start and drops the old
+    one, and the SDK's health monitor may drop a whole connection: a task that died of a bad frame
+    was then reported as "Task exception was never retrieved". The guard's watchdog sees the hub
+    down by itself; here the ending is only noted (debug). Patched once, on the SDK's class."""
+    start = AsyncHubConnection.start
+    if getattr(start, "_deskguard_watched", False):
+        return
+
+    async def start_and_watch(self: AsyncHubConnection) -> None:
+        await start(self)
+        task = self._run_task
+        if task is not None:
+            task.add_done_callback(_note_hub_task_end)
+
+    start_and_watch._deskguard_watched = True  # type: ignore[attr-defined]  # a marker on our own wrapper
+    AsyncHubConnection.start = start_and_watch  # type: ignore[method-assign]  # the one SDK patch: see above
+
+
+def _note_hub_task_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("hub connection task %s ended: %s", task.get_name(), type(task.exception()).__name__)
+
+
+_watch_hub_tasks()
 
 USER_TOPICS = ("SubscribeOrders", "SubscribePositions", "SubscribeTrades")
 

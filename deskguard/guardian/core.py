@@ -483,22 +483,24 @@ class Guardian:
         """Reconcile by reading: the broker's word decides what is still open, and every rule is
         evaluated on it. One read per account at a time; after a refused call it waits the
         enforcer's growing pause first, so a stuck position takes a small share of the budget."""
-        if account_id in self._resyncing or not self.running:
+        if not self.running:
+            return
+        if delay <= 0:
+            self.broker.request_resync(account_id)  # the broker coalesces requests per account
+            return
+        if account_id in self._resyncing:
             return
         self._resyncing.add(account_id)
         self._spawn(self._resync(account_id, delay), f"resync-{account_id}")
 
     async def _resync(self, account_id: int, delay: float) -> None:
         try:
-            if delay > 0:
-                await asyncio.sleep(delay)
-            resync = await self.broker.resync(account_id)
-        except Exception as exc:
-            log.warning("re-sync of account %s did not work: %s", account_id, exc)
-            return
+            await asyncio.sleep(delay)
         finally:
             self._resyncing.discard(account_id)
-        self.submit_event(resync)
+        # The broker reads and delivers it, replaying what the hubs said meanwhile on top: a
+        # Resync read before an update and queued after it would undo the update.
+        self.broker.request_resync(account_id)
 
     # ----- settings ----------------------------------------------------------------------------
 
