@@ -93,7 +93,7 @@ def test_sign_in_edit_a_rule_quit_and_stay_signed_in(qtbot, aio, real_keyring, a
         assert app.guardian.settings.rules["max_contracts"].limit == 2
         assert app.guardian.settings.rules["daily_realized_loss"].max_loss == 500  # looser: waits
         assert [c.key for c in app.guardian.pending_changes()] == ["daily_realized_loss.max_loss"]
-        qtbot.waitUntil(lambda: "max_loss" in app.window.rules.row_of("daily_realized_loss")["pending"], timeout=5_000)
+        qtbot.waitUntil(lambda: "Max loss" in app.window.rules.row_of("daily_realized_loss")["pending"], timeout=5_000)
         assert quit_app(qtbot, app, main) == 0
     finally:
         if not main.done():
