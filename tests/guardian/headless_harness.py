@@ -13,6 +13,23 @@ from typing import Any
 
 import pytest_asyncio
 
+#: One account, a small daily loss limit, no session hours (the headless process tests' config.toml).
+ONE_ACCOUNT_LOSS_50 = """\
+# written by the test: one account, a small daily loss limit, no session hours
+[connection]
+accounts = ["50KTC-V2-123456-1001"]
+instruments = ["MNQ"]
+
+[rules.session_block]
+enabled = false
+
+[rules.daily_realized_loss]
+max_loss = 50
+
+[rules.cooldown_after_loss]
+enabled = false
+"""
+
 
 def deskguard_command() -> list[str]:
     script = Path(sys.executable).with_name("deskguard")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from guardian_harness import ACCOUNT, MNQ_PRICE, ok, sim_flat, sim_realized, sim_size, wait_for
-from headless_harness import Headless, headless_env, make_home
+from headless_harness import ONE_ACCOUNT_LOSS_50, Headless, headless_env, make_home
 
 from deskguard.simulator import Simulator
 
@@ -18,21 +18,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 USERNAME = "headless-tester"
 API_KEY = "headless-API-key-0123456789"
 
-CONFIG = """\
-# written by the test: one account, a small daily loss limit, no session hours
-[connection]
-accounts = ["50KTC-V2-123456-1001"]
-instruments = ["MNQ"]
-
-[rules.session_block]
-enabled = false
-
-[rules.daily_realized_loss]
-max_loss = 50
-
-[rules.cooldown_after_loss]
-enabled = false
-"""
+CONFIG = ONE_ACCOUNT_LOSS_50
 
 
 @pytest.fixture

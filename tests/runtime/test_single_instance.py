@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from guardian_harness import ACCOUNT, MNQ_PRICE, ok, requests_count, sim_flat, started_simulator
-from headless_harness import Headless, deskguard_command, headless_env, make_home
+from headless_harness import ONE_ACCOUNT_LOSS_50, Headless, deskguard_command, headless_env, make_home
 
 from deskguard.exit_codes import ExitCode
 from deskguard.instance import lock_path, read_holder
@@ -23,20 +23,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio,
 USERNAME = "single-instance-tester"
 API_KEY = "single-instance-API-key-0123456789"
 
-CONFIG = """\
-[connection]
-accounts = ["50KTC-V2-123456-1001"]
-instruments = ["MNQ"]
-
-[rules.session_block]
-enabled = false
-
-[rules.daily_realized_loss]
-max_loss = 50
-
-[rules.cooldown_after_loss]
-enabled = false
-"""
+CONFIG = ONE_ACCOUNT_LOSS_50
 
 
 @pytest_asyncio.fixture
