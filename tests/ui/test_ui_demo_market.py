@@ -7,46 +7,11 @@ Real guardian, real project-x-py SDK, the built-in simulator on 127.0.0.1, the r
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from deskguard.ui.practice_market import OpenPosition, loss_of_move, price_for_open_loss
 
 pytestmark = [pytest.mark.ui, pytest.mark.integration]
-
-
-def _wait_task(qtbot, task: asyncio.Future, timeout: int = 15_000):
-    qtbot.waitUntil(task.done, timeout=timeout)
-    return task.result()
-
-
-@pytest.fixture
-def demo(qtbot, aio, vm, tmp_path, monkeypatch):
-    from deskguard.runtime import prepare_runtime
-    from deskguard.ui.main_window import MainWindow
-    from deskguard.ui.practice_market import SimulatorMarket
-
-    monkeypatch.setenv("DESKGUARD_HOME", str(tmp_path))
-    runtime = _wait_task(qtbot, asyncio.ensure_future(prepare_runtime(demo=True, simulator_seed=5)))
-    sim = runtime.simulator
-    win = MainWindow(vm, demo=True)
-    qtbot.addWidget(win)
-    try:
-        win.ticket.set_desk(runtime.practice, SimulatorMarket(sim.base_url))
-        vm.attach(runtime.guardian)
-        _wait_task(qtbot, asyncio.ensure_future(runtime.guardian.start()))
-        win.show()
-        qtbot.waitExposed(win)
-        account = runtime.guardian.accounts[0]
-        qtbot.waitUntil(lambda: win.current_account() == account and runtime.guardian.health.guarding, timeout=10_000)
-        sim.pause_walk()  # only the ticket moves the market
-        sim.set_price("MNQ", 21000.0)
-        yield win, sim, account
-    finally:
-        _wait_task(qtbot, asyncio.ensure_future(runtime.stop()))
-        vm.detach()
-        win.quitting = True  # pytest-qt closes the window (qtbot.addWidget)
 
 
 def _buy_3_mnq(win, sim, account, qtbot) -> dict:
