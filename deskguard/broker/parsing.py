@@ -285,6 +285,7 @@ def parse_order(d: Mapping[str, Any]) -> Order:
         stop_price=opt_float(d, "stopPrice"),
         created_at=opt_time(d, "creationTimestamp"),
         updated_at=opt_time(d, "updateTimestamp"),
+        tag=d.get("customTag") if isinstance(d.get("customTag"), str) else None,
     )
 
 

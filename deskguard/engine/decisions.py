@@ -14,8 +14,9 @@ class Action(StrEnum):
     CLOSE_POSITION = "close_position"
     FLATTEN = "flatten"
     LOCK = "lock"
-    PLACE_STOP = "place_stop"  # trade management (rule 012): no lock, not a breach
+    PLACE_STOP = "place_stop"  # trade management (rule 012), safety net (018): no lock, not a breach
     MOVE_STOP = "move_stop"
+    CANCEL_STOP = "cancel_stop"  # one stop order of the app's own (018: its position is gone)
 
 
 class LockKind(StrEnum):
@@ -75,7 +76,7 @@ class Decision:
     contract_id: str | None = None  # for close/reduce/cancel of one contract, and stops
     size: int | None = None  # reduce: the size to reduce the position DOWN TO; stops: order size
     lock: Lock | None = None  # for LOCK
-    order_id: int | None = None  # MOVE_STOP: the stop order to modify
+    order_id: int | None = None  # MOVE_STOP / CANCEL_STOP: the stop order to modify or cancel
     stop_price: float | None = None  # PLACE_STOP / MOVE_STOP
     side: int | None = None  # PLACE_STOP: the order side (0 buy, 1 sell)
 
@@ -117,7 +118,8 @@ _RANK = {
     Action.LOCK: 4,
     Action.MOVE_STOP: 5,
     Action.PLACE_STOP: 6,
-    Action.WARN: 7,
+    Action.CANCEL_STOP: 7,
+    Action.WARN: 8,
 }
 
 
@@ -143,7 +145,7 @@ def _merge_account(ds: list[Decision]) -> list[Decision]:
     reduces: dict[str, Decision] = {}
     cancels: dict[str | None, Decision] = {}
     locks: dict[str, Decision] = {}
-    stops: dict[str, Decision] = {}
+    stops: dict[tuple[str, str, int], Decision] = {}  # (contract, rule, order cancelled): 012 and 018 apart
     warns: dict[tuple[str, str], Decision] = {}
     for d in ds:
         c = d.contract_id or ""
@@ -159,8 +161,8 @@ def _merge_account(ds: list[Decision]) -> list[Decision]:
             held = locks.get(d.lock.scope)
             if held is None or held.lock is None or (d.lock.outlasts(held.lock) and not held.lock.outlasts(d.lock)):
                 locks[d.lock.scope] = d
-        elif d.action in (Action.PLACE_STOP, Action.MOVE_STOP):
-            stops.setdefault(c, d)
+        elif d.action in (Action.PLACE_STOP, Action.MOVE_STOP, Action.CANCEL_STOP):
+            stops.setdefault((c, d.rule, (d.order_id or 0) if d.action == Action.CANCEL_STOP else 0), d)
         elif d.action == Action.WARN:
             warns.setdefault((d.rule, d.contract_id or ""), d)
 
@@ -173,7 +175,7 @@ def _merge_account(ds: list[Decision]) -> list[Decision]:
         if None in cancels:
             out.append(cancels[None])
         out.extend(cancels[c] for c in sorted(k for k in cancels if k is not None) if None not in cancels)
-        out.extend(stops[c] for c in sorted(stops) if c not in closes)
+        out.extend(stops[k] for k in sorted(stops) if k[0] not in closes)
     out.extend(locks[s] for s in sorted(locks))
     out.extend(warns[k] for k in sorted(warns))
     return out

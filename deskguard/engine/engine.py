@@ -76,6 +76,8 @@ class RiskEngine:
         self.calendar = settings.calendar
         self.pricing.stale_after = settings.stale_quote_seconds
         self.rules: list[Rule[Any]] = [r(settings.rules[r.key]) for r in ALL_RULES if settings.rules[r.key].enabled]
+        for rule in self.rules:
+            rule.bind(self.rules)
         self._by_trigger: dict[Trigger, list[Rule[Any]]] = {
             t: [r for r in self.rules if r.triggers & t] for t in _TRIGGER_OF.values()
         }
@@ -128,11 +130,11 @@ class RiskEngine:
         if memory:
             state.restore_memory(memory)
 
-    def forget_stop_request(self, account_id: int, contract_id: str) -> None:
-        """012 asked for a stop that was not placed (the call failed): ask again next time."""
+    def forget_stop_request(self, account_id: int, contract_id: str, rule: str = "trade_management") -> None:
+        """012 or 018 asked for a stop that was not placed or moved (the call failed): ask again next time."""
         state = self.accounts.get(account_id)
         if state is not None:
-            state.requested_stops.pop(contract_id, None)
+            (state.safety_net if rule == "safety_net" else state.requested_stops).pop(contract_id, None)
 
     def memory(self, account_id: int) -> dict[str, Any]:
         """What the rules of one account remember, JSON-ready, for the store (rules.md "Memory")."""

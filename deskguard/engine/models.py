@@ -50,6 +50,9 @@ def money(amount: float) -> float:
 
 WORKING_STATUSES = frozenset({OrderStatus.OPEN, OrderStatus.PENDING})
 STOP_TYPES = frozenset({OrderType.STOP_LIMIT, OrderType.STOP, OrderType.TRAILING_STOP})
+#: How the gateway's ``customTag`` of a safety-net stop (rule 018) begins: the app's own stops are
+#: told from the trader's by it (the rest of the tag makes it unique, as the gateway requires).
+SAFETY_NET_TAG = "deskguard-safety-net"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +101,16 @@ class Order:
     stop_price: float | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    tag: str | None = None  # the gateway's customTag
 
     @property
     def is_working(self) -> bool:
         return self.status in WORKING_STATUSES
+
+    @property
+    def is_safety_net(self) -> bool:
+        """A stop the app placed at the gateway for rule 018, not one of the trader's."""
+        return self.tag is not None and self.tag.startswith(SAFETY_NET_TAG)
 
     def protects(self, position: Position) -> bool:
         """A working stop on the same contract on the opposite side of the position (rules.md)."""

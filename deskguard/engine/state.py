@@ -47,6 +47,7 @@ class AccountState:
     stop_grace: dict[str, datetime] = field(default_factory=dict)  # 008: contract -> deadline
     high_water_mark: float | None = None  # 014, persisted
     requested_stops: dict[str, float] = field(default_factory=dict)  # 012: last stop asked per contract
+    safety_net: dict[str, float] = field(default_factory=dict)  # 018: last safety-net stop asked per contract
     session_carry: set[str] = field(default_factory=set)  # 009: positions let through a window end
     warned: set[tuple[str, str]] = field(default_factory=set)  # (rule, scope) warnings given
 
@@ -89,8 +90,14 @@ class AccountState:
             for lock in self.locks
         )
 
-    def protective_stops(self, position: Position) -> list[Order]:
-        return [o for o in self.orders.values() if o.protects(position)]
+    def protective_stops(self, position: Position, *, safety_net: bool = False) -> list[Order]:
+        """The trader's stops protecting a position; with ``safety_net`` the app's own rule-018
+        stops count too (they are never mistaken for the trader's by default)."""
+        return [o for o in self.orders.values() if o.protects(position) and (safety_net or not o.is_safety_net)]
+
+    def safety_net_stops(self, position: Position) -> list[Order]:
+        """The app's own rule-018 stops protecting a position."""
+        return [o for o in self.orders.values() if o.is_safety_net and o.protects(position)]
 
     # ----- memory across restarts (rules.md "Memory") -----------------------------------------
 
@@ -104,6 +111,7 @@ class AccountState:
             "stop_grace": {c: _iso(t) for c, t in sorted(self.stop_grace.items())},
             "high_water_mark": self.high_water_mark,
             "requested_stops": dict(sorted(self.requested_stops.items())),
+            "safety_net": dict(sorted(self.safety_net.items())),
             "session_carry": sorted(self.session_carry),
             "warned": sorted([rule, scope] for rule, scope in self.warned),
         }
@@ -122,6 +130,8 @@ class AccountState:
             self.stop_grace.setdefault(str(contract), datetime.fromisoformat(deadline))
         for contract, price in dict(data.get("requested_stops", {})).items():
             self.requested_stops.setdefault(str(contract), float(price))
+        for contract, price in dict(data.get("safety_net", {})).items():
+            self.safety_net.setdefault(str(contract), float(price))
         hwm = data.get("high_water_mark")
         if hwm is not None:
             self.high_water_mark = max(float(hwm), self.high_water_mark if self.high_water_mark is not None else float(hwm))

@@ -15,6 +15,7 @@ from .max_contracts import MaxContracts
 from .max_contracts_per_instrument import MaxContractsPerInstrument
 from .max_unrealized_profit import MaxUnrealizedProfit
 from .no_stop_loss_grace import NoStopLossGrace
+from .safety_net import SafetyNet
 from .session_block import SessionBlock
 from .symbol_blocks import SymbolBlocks
 from .trade_frequency import TradeFrequency
@@ -40,6 +41,7 @@ ALL_RULES: tuple[type[Rule[Any]], ...] = (
     TrailingDrawdown,
     WeeklyRealizedLoss,
     LosingStreak,
+    SafetyNet,
 )
 
 RULES_BY_KEY: dict[str, type[Rule[Any]]] = {r.key: r for r in ALL_RULES}

@@ -151,6 +151,11 @@ class Rule[P](ABC):
     def figure(self, ctx: Context) -> Figure | None:
         return None
 
+    def bind(self, rules: list[Rule[Any]]) -> None:
+        """Called with every enabled rule once they are built: a rule that reads another's limits
+        (018 reads 003's and 014's) takes them here. Most rules need nothing."""
+        return None
+
     def wants_quotes(self) -> bool:
         """Whether quotes can change this rule's verdict with its current params (a fast path:
         quotes are 90 % of all events)."""

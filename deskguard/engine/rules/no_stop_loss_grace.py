@@ -19,6 +19,9 @@ class Params:
         timedelta(seconds=10), help="How long a new position may stay without a protective stop.",
         unit=Unit.DURATION, looser=Looser.HIGHER,
     )
+    count_safety_net: bool = param(
+        False, help="Count DeskGuard's own safety-net stop (rule 018) as the position's stop.", looser=Looser.HIGHER,
+    )
 
 
 class NoStopLossGrace(Rule[Params]):
@@ -36,7 +39,7 @@ class NoStopLossGrace(Rule[Params]):
             del timers[contract]  # closing the position cancels its timer
         out = []
         for contract, pos in state.positions.items():
-            if state.protective_stops(pos):
+            if state.protective_stops(pos, safety_net=self.params.count_safety_net):
                 timers.pop(contract, None)
                 continue
             deadline = timers.setdefault(contract, ctx.now + self.params.grace)  # type: ignore[operator]  # no until_reset here (schema)
