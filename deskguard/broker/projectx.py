@@ -882,7 +882,8 @@ class ProjectXBroker:
             mutating=True,
         )
 
-    async def place_stop(self, account_id: int, contract_id: str, side: int, size: int, stop_price: float) -> int:
+    async def place_stop(self, account_id: int, contract_id: str, side: int, size: int, stop_price: float,
+                         tag: str | None = None) -> int:
         what = f"Order/place stop account {account_id} contract {contract_id} side {int(side)} size {size} stop {stop_price}"
         if int(size) <= 0:
             raise BrokerError(f"{what}: size is not positive")
@@ -897,6 +898,7 @@ class ProjectXBroker:
                 "side": int(side),
                 "size": int(size),
                 "stopPrice": self._on_tick(contract_id, stop_price),
+                **({"customTag": tag} if tag else {}),
             },
             what=what,
             mutating=True,
@@ -906,10 +908,11 @@ class ProjectXBroker:
             raise BrokerError(f"{what}: the reply carries no orderId")
         return order_id
 
-    async def modify_stop(self, account_id: int, order_id: int, stop_price: float) -> None:
+    async def modify_stop(self, account_id: int, order_id: int, stop_price: float, size: int | None = None) -> None:
         await self._post(
             "/Order/modify",
-            {"accountId": account_id, "orderId": int(order_id), "stopPrice": self._on_tick(None, stop_price)},
+            {"accountId": account_id, "orderId": int(order_id), "stopPrice": self._on_tick(None, stop_price),
+             **({"size": int(size)} if size else {})},
             what=f"Order/modify account {account_id} order {order_id} stop {stop_price}",
             mutating=True,
         )

@@ -28,6 +28,7 @@ from ..engine.engine import RiskEngine, Verdict
 from ..engine.events import ClockTick, Event, OrderUpdated, QuoteUpdated, Resync
 from ..engine.instruments import symbol_of
 from ..engine.models import Account
+from ..engine.rules.safety_net import safety_net_price
 from ..engine.settings import EngineSettings
 from ..engine.state import AccountStatus
 from . import memory, texts
@@ -449,7 +450,7 @@ class Guardian:
         if ok and detail == NOTHING_TO_DO:
             pass  # e.g. a web-screen market order already filled: the close does the work
         elif ok:
-            if d.action in (Action.PLACE_STOP, Action.MOVE_STOP):
+            if d.action in (Action.PLACE_STOP, Action.MOVE_STOP, Action.CANCEL_STOP):
                 self._notice(NoticeLevel.INFO, account_id, d.rule, texts.enforcement_done(d, detail))
             else:
                 self._notice(NoticeLevel.ENFORCEMENT, account_id, d.rule, texts.enforcement_done(d, detail))
@@ -460,8 +461,8 @@ class Guardian:
             else:
                 self._db_submit(self.store.audit, account_id, d.rule, NoticeLevel.ALERT.value, text)
             self._alerts[account_id] = detail
-            if d.action == Action.PLACE_STOP and d.contract_id:
-                self.engine.forget_stop_request(account_id, d.contract_id)  # 012 asks again (rules.md)
+            if d.action in (Action.PLACE_STOP, Action.MOVE_STOP) and d.contract_id:
+                self.engine.forget_stop_request(account_id, d.contract_id, d.rule)  # 012/018 ask again (rules.md)
             self._resync_after_failure(account_id, self.enforcer.retry_delay(d))
         self._dirty.add(account_id)
         self._schedule_publish()
@@ -567,7 +568,8 @@ class Guardian:
             price, _ = pricing.price(pos.contract_id, now)
             total += value
             stale_any = stale_any or stale
-            views.append(PositionView(pos, symbol_of(pos.contract_id), price, value, stale, bool(state.protective_stops(pos))))
+            views.append(PositionView(pos, symbol_of(pos.contract_id), price, value, stale, bool(state.protective_stops(pos)),
+                                      safety_net_price(state, pos)))
         enforcing = self.enforcer.in_flight(account_id)
         status = state.status
         locks = tuple(lock for lock in state.locks if lock not in self._uncommitted)

@@ -26,6 +26,7 @@ import asyncio
 import functools
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -33,6 +34,7 @@ from typing import Any, NamedTuple
 from ..broker.base import Broker, BrokerError, RateLimited, Refused, enforcement_priority
 from ..engine.decisions import Action, Decision
 from ..engine.instruments import symbol_of
+from ..engine.models import SAFETY_NET_TAG
 from ..engine.state import AccountState
 
 log = logging.getLogger(__name__)
@@ -102,7 +104,10 @@ class Enforcer:
 
     @staticmethod
     def _key(d: Decision) -> tuple[int, str, str]:
-        return (d.account_id, d.action.value, d.contract_id or "*")
+        target = d.contract_id or "*"
+        if d.action in _STOP_ACTIONS:  # 012's and 018's stops of one contract are different orders
+            target = f"{target}/{d.rule}/{d.order_id if d.action == Action.CANCEL_STOP else ''}"
+        return (d.account_id, d.action.value, target)
 
     def retry_delay(self, d: Decision) -> float:
         """How long to wait before this enforcement may run again (0 unless its last cycles failed)."""
@@ -136,11 +141,11 @@ class Enforcer:
             task.add_done_callback(lambda _t: self._finished(acct, self._flattening.pop(acct, None)))
             return True
         if acct in self._flattening and decision.action in (
-            Action.CLOSE_POSITION, Action.REDUCE_POSITION, Action.CANCEL_ORDERS,
+            Action.CLOSE_POSITION, Action.REDUCE_POSITION, Action.CANCEL_ORDERS, *_STOP_ACTIONS,
         ):
             self._absorbed.add(acct)
-            return False  # the flatten in flight covers it
-        key = (acct, decision.action.value, decision.contract_id or "*")
+            return False  # the flatten in flight covers it (and cancels every stop: none is placed meanwhile)
+        key = self._key(decision)
         if key in self._busy:
             self._absorbed.add(acct)
             return False
@@ -150,6 +155,7 @@ class Enforcer:
             Action.CANCEL_ORDERS: self._cancel,
             Action.PLACE_STOP: self._place_stop,
             Action.MOVE_STOP: self._move_stop,
+            Action.CANCEL_STOP: self._cancel_stop,
         }.get(decision.action)
         if runner is None:
             return False
@@ -338,19 +344,43 @@ class Enforcer:
 
     async def _place_stop(self, d: Decision) -> None:
         assert d.contract_id and d.stop_price is not None and d.side is not None and d.size
+        # The safety net's stops carry a tag (unique, as the gateway wants customTags) that tells
+        # them from the trader's own when they come back in order updates and reads.
+        tag = f"{SAFETY_NET_TAG}-{uuid.uuid4().hex[:16]}" if d.rule == SAFETY_NET_RULE else None
         ok, _, err, _ = await self._call(
-            d, "Order/place", f"stop {symbol_of(d.contract_id)} @ {d.stop_price}",
-            functools.partial(self.broker.place_stop, d.account_id, d.contract_id, d.side, d.size, d.stop_price),
+            d, "Order/place", f"stop {symbol_of(d.contract_id)} @ {d.stop_price}" + (f" tagged {tag}" if tag else ""),
+            functools.partial(self.broker.place_stop, d.account_id, d.contract_id, d.side, d.size, d.stop_price,
+                              **({"tag": tag} if tag else {})),
         )
         self._outcome(d, ok, d.reason if ok else err)
 
     async def _move_stop(self, d: Decision) -> None:
         assert d.order_id is not None and d.stop_price is not None
+        # The safety net keeps its stop the position's size; 012 moves the trader's stop's price only.
+        size = d.size if d.rule == SAFETY_NET_RULE else None
         ok, _, err, _ = await self._call(
-            d, "Order/modify", f"stop order {d.order_id} → {d.stop_price}",
-            functools.partial(self.broker.modify_stop, d.account_id, d.order_id, d.stop_price),
+            d, "Order/modify", f"stop order {d.order_id} → {d.stop_price}" + (f" size {size}" if size else ""),
+            functools.partial(self.broker.modify_stop, d.account_id, d.order_id, d.stop_price,
+                              **({"size": size} if size else {})),
         )
         self._outcome(d, ok, d.reason if ok else err)
+
+    async def _cancel_stop(self, d: Decision) -> None:
+        """One of the app's own stops that protects nothing any more; gone already is as good."""
+        assert d.order_id is not None and d.contract_id is not None
+        acct, order_id = d.account_id, d.order_id
+        ok, _, err, _ = await self._call(d, "Order/cancel", f"order {order_id} ({symbol_of(d.contract_id)})",
+                                         functools.partial(self.broker.cancel_order, acct, order_id))
+        if not ok:
+            ok_o, fresh, _, _ = await self._call(d, "Order/searchOpen", "verify cancelled",
+                                                 lambda: self.broker.open_orders(acct))
+            ok = ok_o and not any(o.id == order_id and o.is_working for o in fresh)
+        self._outcome(d, ok, d.reason if ok else err)
+
+
+#: The rule whose stops are tagged at the gateway (rules.md 018).
+SAFETY_NET_RULE = "safety_net"
+_STOP_ACTIONS = (Action.PLACE_STOP, Action.MOVE_STOP, Action.CANCEL_STOP)
 
 
 async def _at_enforcement_priority(coro: Awaitable) -> Any:

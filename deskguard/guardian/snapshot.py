@@ -25,7 +25,8 @@ class PositionView:
     last_price: float | None
     open_pnl: float
     stale: bool
-    has_stop: bool
+    has_stop: bool  # the trader's own protective stop (the safety net's does not count)
+    safety_net: float | None = None  # the price of the app's working safety-net stop (rule 018)
 
 
 @dataclass(frozen=True, slots=True)

@@ -241,7 +241,12 @@ def _symbol(d: Decision) -> str:
 
 
 def _stop_of(d: Decision) -> str:
-    return f"{symbol_of(d.contract_id)} stop" if d.contract_id else "stop"
+    net = "safety-net " if d.rule == "safety_net" else ""
+    return f"{symbol_of(d.contract_id)} {net}stop" if d.contract_id else f"{net}stop"
+
+
+def _a_stop(d: Decision) -> str:
+    return "a safety-net stop" if d.rule == "safety_net" else "a stop"
 
 
 def _price(value: float | None) -> str:
@@ -260,9 +265,11 @@ def action_done(d: Decision) -> str:
     if d.action == Action.CANCEL_ORDERS:
         return f"Cancelled the {sym} working orders" if d.contract_id else "Cancelled the working orders"
     if d.action == Action.PLACE_STOP:
-        return f"Placed a stop on {sym} at {_price(d.stop_price)}"
+        return f"Placed {_a_stop(d)} on {sym} at {_price(d.stop_price)} (size {d.size})"
     if d.action == Action.MOVE_STOP:
         return f"Moved the {_stop_of(d)} to {_price(d.stop_price)}"
+    if d.action == Action.CANCEL_STOP:
+        return f"Cancelled the {_stop_of(d)} (order {d.order_id}): it protects no position"
     if d.action == Action.LOCK and d.lock is not None:
         return f"Locked {lock_span(d.lock)}"
     return "Warning"
@@ -276,8 +283,9 @@ def action_to_do(d: Decision) -> str:
         Action.CLOSE_POSITION: f"close {sym}",
         Action.REDUCE_POSITION: f"reduce {sym} to {d.size}",
         Action.CANCEL_ORDERS: f"cancel the {sym} working orders" if d.contract_id else "cancel the working orders",
-        Action.PLACE_STOP: f"place a stop on {sym} at {_price(d.stop_price)}",
+        Action.PLACE_STOP: f"place {_a_stop(d)} on {sym} at {_price(d.stop_price)}",
         Action.MOVE_STOP: f"move the {_stop_of(d)} to {_price(d.stop_price)}",
+        Action.CANCEL_STOP: f"cancel the {_stop_of(d)} (order {d.order_id})",
         Action.LOCK: "lock " + (d.lock.symbol if d.lock is not None and d.lock.symbol else "the account"),
         Action.WARN: "warn",
     }[d.action]
@@ -286,7 +294,7 @@ def action_to_do(d: Decision) -> str:
 def enforcement_done(d: Decision, detail: str) -> str:
     """The notice after an enforcement worked: ``Reduced MNQ to 3 (limit 3): 5 MNQ contracts
     open, limit 3``. A stop's notice is the stop itself."""
-    if d.action in (Action.PLACE_STOP, Action.MOVE_STOP):
+    if d.action in (Action.PLACE_STOP, Action.MOVE_STOP, Action.CANCEL_STOP):
         return action_done(d)
     if d.action == Action.CANCEL_ORDERS and detail:
         return f"{action_done(d)} ({plain(detail)}): {plain(d.reason)}"

@@ -51,13 +51,14 @@ def test_one_position_gets_a_stop_where_the_remaining_budget_is_used_up_rounded_
     d.loss(100.0, fees=1.70)  # day's realized net P&L: -101.70 → budget 500 - 101.70 = 398.30
     d.quote(MNQ, 21000.0)
     v = d.open(MNQ, 2, 21000.0)
-    # 2 MNQ × $2/pt = $4/pt → 398.30 / 4 = 99.575 pts → 20900.425, rounded up (toward entry) to 20900.50
-    assert stops(v.decisions) == [(PLACE, K18, MNQ, 20900.5, 2, int(SELL), None)]
-    assert d.state.safety_net == {MNQ: 20900.5}
+    # Closing 2 MNQ will cost 2 × 1.70 (the last MNQ fill's fee a contract): 398.30 - 3.40 = 394.90.
+    # 2 MNQ × $2/pt = $4/pt → 394.90 / 4 = 98.725 pts → 20901.275, rounded up (toward entry) to 20901.50
+    assert stops(v.decisions) == [(PLACE, K18, MNQ, 20901.5, 2, int(SELL), None)]
+    assert d.state.safety_net == {MNQ: 20901.5}
     # Asked once: further events do not place a second stop while the first is on its way.
     assert stops(d.quote(MNQ, 21001.0).decisions) == []
-    assert stops(net(d, MNQ, 20900.5, size=2)) == []
-    assert safety_net_price(d.state, d.state.positions[MNQ]) == 20900.5
+    assert stops(net(d, MNQ, 20901.5, size=2)) == []
+    assert safety_net_price(d.state, d.state.positions[MNQ]) == 20901.5
 
 
 def test_two_positions_share_the_budget_by_dollars_per_point():

@@ -4,8 +4,10 @@ The budget is what is left of the day's loss limit (003: ``max_loss`` + the day'
 open P&L does not count) and, with 014 on, the distance from the balance to its floor plus buffer;
 the smaller. It is shared among the open positions in proportion to their dollars per point
 (size × point value), so every position's stop sits the same price distance from its entry:
-``budget / Σ(size × point value)``. If every stop filled at its price the day would end exactly at
-the budget. Stops are rounded to the tick toward the entry, kept at least ``min_ticks`` from the
+``(budget − closing fees) / Σ(size × point value)``. The closing fills' fees are set aside because
+the gateway charges them and realized P&L counts them: each contract's fee is taken from today's
+last fill on it (none seen, none set aside). If every stop filled at its price the day would end
+at the budget, fees included. Stops are rounded to the tick toward the entry, kept at least ``min_ticks`` from the
 last price, and only ever tightened. The stops are the app's own (tagged at the gateway): 012 never
 moves them and 008 does not count them as the trader's stop.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal, TypeAlias
 
 from ..decisions import Action, Decision
@@ -100,7 +103,8 @@ class SafetyNet(Rule[Params]):
         weight = _dollars_per_point(ctx, ctx.state.positions.values())
         if weight <= 0:
             return None
-        distance = budget / weight  # the same price distance for every position (see the module doc)
+        room = budget - (_closing_fees(ctx.state) if ctx.include_fees else 0.0)
+        distance = max(0.0, room) / weight  # the same price distance for every position (module doc)
         size = tick[0]
         if pos.type == PositionType.LONG:
             at = _to_tick(pos.average_price - distance, size, math.ceil)
@@ -207,6 +211,18 @@ def _dollars_per_point(ctx: Context, positions: Iterable[Position]) -> float:
         if tick is not None and tick[0] > 0:
             total += p.size * tick[1] / tick[0]
     return total
+
+
+def _closing_fees(state: AccountState) -> float:
+    """What closing every open position will cost in fees, at the rate of each contract's last fill today."""
+    last: dict[str, tuple[tuple[datetime, int], float]] = {}
+    for t in state.trades_today.values():
+        if t.voided or t.size <= 0:
+            continue
+        held = last.get(t.contract_id)
+        if held is None or (t.time, t.id) >= held[0]:
+            last[t.contract_id] = ((t.time, t.id), t.fees / t.size)
+    return sum(p.size * last[p.contract_id][1] for p in state.positions.values() if p.contract_id in last)
 
 
 def _to_tick(price: float, tick: float, rounding: Callable[[float], int]) -> float:
