@@ -59,8 +59,8 @@ class _RecordTable(QTableWidget):
 
 
 class PositionsTable(_RecordTable):
-    headers = ("Symbol", "Side", "Size", "Avg price", "Last", "Open P&L", "Stop")
-    numeric = frozenset({2, 3, 4, 5})
+    headers = ("Symbol", "Side", "Size", "Avg price", "Last", "Open P&L", "Stop", "Safety net")
+    numeric = frozenset({2, 3, 4, 5, 7})
 
     def show_positions(self, positions: tuple[PositionView, ...]) -> None:
         if positions == self._rows:
@@ -78,6 +78,7 @@ class PositionsTable(_RecordTable):
                 (_price(pv.last_price) + (" (stale)" if pv.stale else ""), grey),
                 (money(pv.open_pnl), grey or pnl_color(pv.open_pnl)),
                 ("yes" if pv.has_stop else "NO", None if pv.has_stop else LOSS_COLOR),
+                (_price(pv.safety_net), None),  # the app's own stop at the gateway (rule 018)
             ])
         self._fill(rows)
 
@@ -95,7 +96,7 @@ class OrdersTable(_RecordTable):
             price = o.stop_price if o.type in (OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP) else o.limit_price
             rows.append([
                 (symbol_of(o.contract_id), None),
-                (_ORDER_TYPE.get(o.type, str(o.type)), None),
+                (_ORDER_TYPE.get(o.type, str(o.type)) + (" (safety net)" if o.is_safety_net else ""), None),
                 ("Buy" if o.side == Side.BUY else "Sell", None),
                 (str(o.size), None),
                 (_price(price), None),
