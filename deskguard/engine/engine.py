@@ -136,6 +136,10 @@ class RiskEngine:
         if state is not None:
             (state.safety_net if rule == "safety_net" else state.requested_stops).pop(contract_id, None)
 
+    def note_safety_net_order(self, account_id: int, order_id: int) -> None:
+        """018's stop was placed with this id: it is the app's own, whatever its updates carry."""
+        self.state(account_id).safety_net_ids.add(order_id)
+
     def memory(self, account_id: int) -> dict[str, Any]:
         """What the rules of one account remember, JSON-ready, for the store (rules.md "Memory")."""
         return self.state(account_id).memory()

@@ -48,6 +48,7 @@ class AccountState:
     high_water_mark: float | None = None  # 014, persisted
     requested_stops: dict[str, float] = field(default_factory=dict)  # 012: last stop asked per contract
     safety_net: dict[str, float] = field(default_factory=dict)  # 018: last safety-net stop asked per contract
+    safety_net_ids: set[int] = field(default_factory=set)  # 018: ids of the stops it placed (tag or not)
     session_carry: set[str] = field(default_factory=set)  # 009: positions let through a window end
     warned: set[tuple[str, str]] = field(default_factory=set)  # (rule, scope) warnings given
 
@@ -93,11 +94,16 @@ class AccountState:
     def protective_stops(self, position: Position, *, safety_net: bool = False) -> list[Order]:
         """The trader's stops protecting a position; with ``safety_net`` the app's own rule-018
         stops count too (they are never mistaken for the trader's by default)."""
-        return [o for o in self.orders.values() if o.protects(position) and (safety_net or not o.is_safety_net)]
+        return [o for o in self.orders.values() if o.protects(position) and (safety_net or not self.is_safety_net(o))]
 
     def safety_net_stops(self, position: Position) -> list[Order]:
         """The app's own rule-018 stops protecting a position."""
-        return [o for o in self.orders.values() if o.is_safety_net and o.protects(position)]
+        return [o for o in self.orders.values() if self.is_safety_net(o) and o.protects(position)]
+
+    def is_safety_net(self, order: Order) -> bool:
+        """One of the app's rule-018 stops: by its gateway tag, or by the id its placement returned
+        (should an update come back without the tag)."""
+        return order.is_safety_net or order.id in self.safety_net_ids
 
     # ----- memory across restarts (rules.md "Memory") -----------------------------------------
 
@@ -112,6 +118,7 @@ class AccountState:
             "high_water_mark": self.high_water_mark,
             "requested_stops": dict(sorted(self.requested_stops.items())),
             "safety_net": dict(sorted(self.safety_net.items())),
+            "safety_net_ids": sorted(self.safety_net_ids),
             "session_carry": sorted(self.session_carry),
             "warned": sorted([rule, scope] for rule, scope in self.warned),
         }
@@ -132,6 +139,7 @@ class AccountState:
             self.requested_stops.setdefault(str(contract), float(price))
         for contract, price in dict(data.get("safety_net", {})).items():
             self.safety_net.setdefault(str(contract), float(price))
+        self.safety_net_ids |= {int(i) for i in data.get("safety_net_ids", ())}
         hwm = data.get("high_water_mark")
         if hwm is not None:
             self.high_water_mark = max(float(hwm), self.high_water_mark if self.high_water_mark is not None else float(hwm))

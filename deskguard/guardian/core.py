@@ -87,7 +87,8 @@ class Guardian:
         self.account_info: dict[int, Account] = {}
         self.observers: list[GuardianObserver] = []
         self.enforcer = Enforcer(broker, self.engine.state, self._record_call, self._enforcement_done,
-                                 stale=self._picture_was_stale, idle=self._evaluate_again)
+                                 stale=self._picture_was_stale, idle=self._evaluate_again,
+                                 placed=lambda d, order_id: self.engine.note_safety_net_order(d.account_id, order_id))
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deskguard-store")
         self._tasks: list[asyncio.Task] = []

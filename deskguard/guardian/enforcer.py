@@ -85,6 +85,7 @@ class Enforcer:
         rounds: int = FLATTEN_ROUNDS,
         stale: Callable[[int], None] = lambda account_id: None,
         idle: Callable[[int], None] = lambda account_id: None,
+        placed: Callable[[Decision, int], None] = lambda decision, order_id: None,
     ) -> None:
         self.broker = broker
         self.state_of = state_of
@@ -92,6 +93,7 @@ class Enforcer:
         self.outcome = outcome  # (account, decision, succeeded, detail) once a decision is finished
         self.stale = stale  # (account): the broker had nothing where the decision saw something
         self.idle = idle  # (account): nothing in flight any more, and decisions were absorbed meanwhile
+        self.placed = placed  # (decision, order id): a tagged stop the gateway accepted
         self._absorbed: set[int] = set()
         self.backoff = backoff
         self.rounds = rounds
@@ -347,11 +349,13 @@ class Enforcer:
         # The safety net's stops carry a tag (unique, as the gateway wants customTags) that tells
         # them from the trader's own when they come back in order updates and reads.
         tag = f"{SAFETY_NET_TAG}-{uuid.uuid4().hex[:16]}" if d.rule == SAFETY_NET_RULE else None
-        ok, _, err, _ = await self._call(
+        ok, order_id, err, _ = await self._call(
             d, "Order/place", f"stop {symbol_of(d.contract_id)} @ {d.stop_price}" + (f" tagged {tag}" if tag else ""),
             functools.partial(self.broker.place_stop, d.account_id, d.contract_id, d.side, d.size, d.stop_price,
                               **({"tag": tag} if tag else {})),
         )
+        if ok and tag and isinstance(order_id, int):
+            self.placed(d, order_id)
         self._outcome(d, ok, d.reason if ok else err)
 
     async def _move_stop(self, d: Decision) -> None:

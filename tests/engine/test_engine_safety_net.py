@@ -210,3 +210,15 @@ def test_what_it_asked_survives_a_restart():
     v = again.resync(positions=[again.position(MNQ, 1, 21000.0)])
     assert stops(v.decisions) == [(PLACE, K18, MNQ, 20750.0, 1, int(SELL), None)]
     assert again.clock.now() - d.clock.now() < timedelta(seconds=1)
+
+
+def test_a_stop_it_placed_stays_its_own_even_if_an_update_comes_back_without_the_tag():
+    d = Desk(only(K18, K8, "daily_realized_loss"))
+    d.quote(MNQ, 21000.0)
+    d.open(MNQ, 1, 21000.0)
+    d.engine.note_safety_net_order(ACCOUNT, 7001)  # the guardian: Order/place answered orderId 7001
+    assert stops(net(d, MNQ, 20750.0, tag=None)) == []  # seen as the net it asked for: nothing more to place
+    assert d.state.protective_stops(d.state.positions[MNQ]) == []  # not the trader's stop (008)
+    assert [x.action for x in d.tick(seconds=10).decisions] == [Action.CLOSE_POSITION]
+    assert d.engine.memory(ACCOUNT)["safety_net_ids"] == [7001]
+

@@ -122,8 +122,10 @@ class SafetyNet(Rule[Params]):
         event = ctx.event
         if ctx.trigger is Trigger.RESYNC:
             asked.clear()  # the broker's fresh word shows what is really working
-        elif isinstance(event, OrderUpdated) and event.order.is_safety_net and not event.order.is_working:
+            state.safety_net_ids &= set(state.orders)
+        elif isinstance(event, OrderUpdated) and state.is_safety_net(event.order) and not event.order.is_working:
             asked.pop(event.order.contract_id, None)  # cancelled (the web screen), rejected or filled
+            state.safety_net_ids.discard(event.order.id)
         # Orphans come from position and order events; a quote cannot make one (and must stay cheap).
         out = self._orphans(ctx) if ctx.quote is None else []
         if ctx.quote is not None:
@@ -183,7 +185,7 @@ class SafetyNet(Rule[Params]):
             Decision(ctx.account_id, Action.CANCEL_STOP, self.key,
                      f"safety net: cancel {symbol_of(o.contract_id)} stop {o.id} (it protects no position)",
                      contract_id=o.contract_id, order_id=o.id)
-            for o in state.orders.values() if o.is_safety_net and o.is_working and o.id not in keep
+            for o in state.orders.values() if state.is_safety_net(o) and o.is_working and o.id not in keep
         ]
 
     def _why(self, budget: float | None) -> str:
