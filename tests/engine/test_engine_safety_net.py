@@ -105,10 +105,11 @@ def test_never_closer_than_min_ticks_to_the_last_price():
     assert stops(v.decisions) == [(PLACE, K18, MNQ, 20749.5, 1, int(SELL), None)]
 
 
-def test_without_a_price_the_stop_waits_for_the_first_quote():
+def test_without_a_quote_yet_the_entry_stands_in_for_the_last_price():
     d = desk18()
-    assert stops(d.open(MNQ, 1, 21000.0).decisions) == []
-    assert stops(d.quote(MNQ, 21000.0).decisions) == [(PLACE, K18, MNQ, 20750.0, 1, int(SELL), None)]
+    assert stops(d.open(MNQ, 1, 21000.0).decisions) == [(PLACE, K18, MNQ, 20750.0, 1, int(SELL), None)]
+    d = desk18(daily_realized_loss={"max_loss": 1.0})  # 0.5 pt from the entry: kept 4 ticks (1 pt) away instead
+    assert stops(d.open(MNQ, 1, 21000.0).decisions) == [(PLACE, K18, MNQ, 20999.0, 1, int(SELL), None)]
 
 
 def test_014_budget_wins_when_smaller():

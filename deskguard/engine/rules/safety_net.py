@@ -95,10 +95,16 @@ class SafetyNet(Rule[Params]):
 
     def stop_price(self, ctx: Context, pos: Position, budget: float) -> float | None:
         """Where this position's share of the budget is used up, rounded to the tick toward the
-        entry, and no closer than ``min_ticks`` to the last price; None without price or tick data."""
+        entry, and no closer than ``min_ticks`` to the last price; None without tick data.
+
+        A stale price still places the net; with no quote yet the entry stands in for the last price
+        (the net is not held back for a quiet market: a stop the gateway finds through the market is
+        refused, and asked again with the first quote)."""
         tick = ctx.pricing.tick(pos.contract_id)
-        price, _stale = ctx.pricing.price(pos.contract_id, ctx.now)  # a stale price still places the net
-        if tick is None or price is None:
+        price, _stale = ctx.pricing.price(pos.contract_id, ctx.now)
+        if price is None:
+            price = pos.average_price
+        if tick is None:
             return None
         weight = _dollars_per_point(ctx, ctx.state.positions.values())
         if weight <= 0:
