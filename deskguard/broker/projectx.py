@@ -33,15 +33,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import email.utils
 import logging
 import math
 import os
 import time
-import types
 import weakref
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -58,19 +55,15 @@ from ..engine.events import (
 from ..engine.models import Account, ContractSpec, Order, OrderType, Position, Quote, Side, Trade
 from . import parsing
 from .base import (
-    REQUEST_PRIORITY,
-    AuthenticationError,
     BrokerError,
     BrokerListener,
     ConnectionHealth,
-    GatewayUnreachable,
     HubState,
-    RateLimited,
-    Refused,
-    current_priority,
 )
-from .budget import Priority, RequestBudget, Slot
+from .budget import RequestBudget
 from .sdk_logging import quiet_sdk_logging, redact, register_secret
+from .session import Session, build_sdk_config
+from .session import _retry_after as _retry_after  # re-exported: tests import it from here
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +77,6 @@ ENV_MARKET_HUB_URL = "PROJECTX_MARKET_HUB_URL"
 
 USER = "user"
 MARKET = "market"
-
-_SDK_LIMITER_OFF = 1_000_000_000  # requests per minute: the SDK's own limiter never waits
-
 
 def resolve_gateway_urls(
     api_url: str | None = None,
@@ -138,58 +128,6 @@ def _week_start_from(day_start: Callable[[], datetime]) -> Callable[[], datetime
         return week.astimezone(UTC).astimezone(week.tzinfo) if week.tzinfo is not None else week
 
     return week_start
-
-
-def _retry_after(value: str | None) -> float | None:
-    """``Retry-After`` in seconds: a number, or an HTTP date; None if absent or unreadable."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-@dataclasses.dataclass(slots=True)
-class _Call:
-    """One broker call's REST requests: the slot paid for before its time-out started (handed
-    to the first request the SDK sends), and whether the gateway answered 429."""
-
-    budget: RequestBudget
-    prepaid: Slot | None
-    rate_limited: bool = False
-    retry_after: float | None = None
-    pause: float = 0.0
-
-
-_CALL: ContextVar[_Call | None] = ContextVar("deskguard_broker_call", default=None)
-# The slot of the request being sent (the httpx response hook ends it when the answer is in).
-_SENDING: ContextVar[Slot | None] = ContextVar("deskguard_broker_sending", default=None)
-
-
-def _is_history(endpoint: str) -> bool:
-    return endpoint.lstrip("/").lower().startswith("history/")
-
-
-class _Warnings:
-    """Rate-limited warnings for skipped payloads: the first few of each kind, then every 100th."""
-
-    def __init__(self) -> None:
-        self._counts: dict[str, int] = {}
-
-    def warn(self, key: str, message: str, *args: Any) -> None:
-        n = self._counts.get(key, 0) + 1
-        self._counts[key] = n
-        if n <= 5 or n % 100 == 0:
-            suffix = f" ({n} so far)" if n > 1 else ""
-            log.warning(message + suffix, *args)
 
 
 class ProjectXBroker:
@@ -256,32 +194,27 @@ class ProjectXBroker:
         if not api_key or not isinstance(api_key, str):
             raise ValueError("a ProjectX API key is required")
         register_secret(api_key)
-        self._username = username
-        self._api_key = api_key
         self.api_url, self.user_hub_url, self.market_hub_url = resolve_gateway_urls(
             api_url, user_hub_url, market_hub_url
         )
-        self._config = self._build_config(request_timeout)
+        config = build_sdk_config(self.api_url, self.user_hub_url, self.market_hub_url, request_timeout)
         quiet_sdk_logging(sdk_log_level)  # the import above installed the SDK's stdout handlers
         self._day_start = day_start or _default_day_start
         self._week_start = week_start or (_week_start_from(day_start) if day_start else _default_week_start)
         #: One budget per broker, i.e. per user: the gateway counts per user.
         self.budget = request_budget or RequestBudget(limit=max(1, int(requests_per_minute)), window=60.0)
-        self._request_timeout = float(request_timeout)
+        self._session = Session(username, api_key, config, budget=self.budget, request_timeout=request_timeout,
+                                token_refresh_margin=token_refresh_margin, sdk_log_level=sdk_log_level)
         self._hub_connect_timeout = float(hub_connect_timeout)
         self._watchdog_interval = float(watchdog_interval)
         self._reconnect_grace = float(reconnect_grace)
         self._market_silence = float(market_silence)
         self._reconcile_interval = float(reconcile_interval)
         self._reconcile_confirm = float(reconcile_confirm)
-        self._token_refresh_margin = float(token_refresh_margin)
         self._max_rebuild_backoff = float(max_rebuild_backoff)
         self._sdk_log_level = sdk_log_level
 
         self.health = ConnectionHealth()
-        self._client: Any = None  # project_x_py.ProjectX
-        self._login_lock = asyncio.Lock()
-        self._token_obtained_at: datetime | None = None
         self._accounts: dict[int, Account] = {}
 
         # Set by start().
@@ -294,7 +227,7 @@ class ProjectXBroker:
         self._quote_contracts: list[str] = []
         self._quotes: dict[str, Quote] = {}
         self._dedupe = parsing.Deduplicator()
-        self._warnings = _Warnings()
+        self._skipped = parsing.SkipLog(log)
 
         # Realtime client and watchdog state.
         self._rt: Any = None  # GuardRealtimeClient
@@ -320,134 +253,19 @@ class ProjectXBroker:
         self._next_reconcile_at = math.inf
         self._last_health: tuple[Any, ...] | None = None
 
-    # ------------------------------------------------------------------ configuration
-
-    def _build_config(self, request_timeout: float) -> Any:
-        from project_x_py.config import ConfigManager
-        from project_x_py.models import ProjectXConfig
-
-        config = ProjectXConfig(
-            api_url=self.api_url,
-            user_hub_url=self.user_hub_url,
-            market_hub_url=self.market_hub_url,
-            timeout_seconds=max(1, math.ceil(request_timeout)),
-            # Our RequestBudget replaces the SDK's limiter, which would otherwise queue a close
-            # behind reads (one global lock, no priorities) and inside our time-out: lifted so far
-            # it never waits.
-            requests_per_minute=_SDK_LIMITER_OFF,
-            burst_limit=_SDK_LIMITER_OFF,
-        )
-        # The SDK's own URL checks (http only for localhost); its realtime_url default is https.
-        ConfigManager().validate_config(config)
-        return config
-
     # ------------------------------------------------------------------ connect
 
     async def connect(self) -> list[Account]:
         """Authenticate and list the active accounts."""
-        quiet_sdk_logging(self._sdk_log_level)
-        if self._client is None:
-            from project_x_py import ProjectX
-
-            client = ProjectX(username=self._username, api_key=self._api_key, config=self._config)
-            self._route_through_budget(client)
-            self._client = client
-            quiet_sdk_logging(self._sdk_log_level)
-        await self._login()
+        await self._session.open()
+        await self._session.login()
         accounts = await self._search_accounts(only_active=True)
         self._accounts = {a.id: a for a in accounts}
-        self._select_sdk_account(accounts)
+        self._session.select_sdk_account(accounts)
         return accounts
 
-    async def _login(self) -> None:
-        """``Auth/loginKey``; the token goes into the SDK client as its own ``authenticate`` would."""
-        client = self._require_client()
-        async with self._login_lock, self._paid(current_priority(), "/Auth/loginKey") as call:
-            try:
-                async with asyncio.timeout(self._request_timeout + 5.0):
-                    reply = await client._make_request(
-                        "POST", "/Auth/loginKey", data={"userName": self._username, "apiKey": self._api_key}
-                    )
-            except TimeoutError:
-                if call.rate_limited:
-                    raise self._rate_limited(f"login at {self.api_url}", call) from None
-                raise GatewayUnreachable(
-                    f"cannot reach the gateway at {self.api_url} (no answer within {self._request_timeout:.0f}s)"
-                ) from None
-            except Exception as exc:
-                if call.rate_limited:
-                    raise self._rate_limited(f"login at {self.api_url}", call) from None
-                raise self._login_error(exc) from None
-            if not isinstance(reply, dict) or reply.get("success") is not True or not reply.get("token"):
-                code = reply.get("errorCode") if isinstance(reply, dict) else None
-                message = reply.get("errorMessage") if isinstance(reply, dict) else None
-                detail = redact(str(message or "no token in the reply"), self._api_key)
-                raise AuthenticationError(
-                    f"the gateway at {self.api_url} refused the credentials of user {self._username!r} "
-                    f"(errorCode {code}: {detail})"
-                )
-            self._apply_token(str(reply["token"]))
-
-    def _login_error(self, exc: BaseException) -> BrokerError:
-        from project_x_py.exceptions import (
-            ProjectXAuthenticationError,
-            ProjectXConnectionError,
-            ProjectXDataError,
-            ProjectXServerError,
-        )
-
-        text = redact(str(exc), self._api_key)
-        if isinstance(exc, ProjectXAuthenticationError):
-            return AuthenticationError(
-                f"the gateway at {self.api_url} refused the credentials of user {self._username!r} ({text})"
-            )
-        if isinstance(exc, ProjectXConnectionError | OSError):
-            return GatewayUnreachable(f"cannot reach the gateway at {self.api_url} ({type(exc).__name__}: {text})")
-        if isinstance(exc, ProjectXServerError):
-            return BrokerError(f"the gateway at {self.api_url} failed during login ({text})")
-        if isinstance(exc, ProjectXDataError):
-            return BrokerError(f"the gateway at {self.api_url} has no usable Auth/loginKey (is api_url right?): {text}")
-        return BrokerError(f"login at {self.api_url} failed ({type(exc).__name__}: {text})")
-
-    def _apply_token(self, token: str) -> None:
-        """Set the session token the way ``AuthenticationMixin.authenticate`` does."""
-        import base64
-        import json
-
-        client = self._require_client()
-        client.session_token = token
-        client.headers["Authorization"] = f"Bearer {token}"
-        expiry: datetime | None = None
-        try:
-            part = token.split(".")[1]
-            claims = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
-            expiry = datetime.fromtimestamp(float(claims["exp"]), tz=UTC)
-        except Exception:
-            expiry = None
-        now = datetime.now(UTC)
-        client.token_expiry = expiry or now + timedelta(hours=1)
-        client._authenticated = True
-        self._token_obtained_at = now
-
-    def _select_sdk_account(self, accounts: list[Account]) -> None:
-        """Give the SDK client an ``account_info`` (some of its paths expect one)."""
-        if not accounts:
-            return
-        with contextlib.suppress(Exception):
-            from project_x_py.models import Account as SdkAccount
-
-            first = accounts[0]
-            self._client.account_info = SdkAccount(
-                id=first.id,
-                name=first.name,
-                balance=first.balance,
-                canTrade=first.can_trade,
-                isVisible=True,
-                simulated=first.simulated,
-            )
-
     async def _search_accounts(self, only_active: bool) -> list[Account]:
-        reply = await self._post(
+        reply = await self._session.post(
             "/Account/search", {"onlyActiveAccounts": only_active}, what="Account/search", mutating=False
         )
         accounts: list[Account] = []
@@ -457,183 +275,10 @@ class ProjectXBroker:
                 try:
                     accounts.append(parsing.parse_account(payload))
                 except parsing.PayloadError as exc:
-                    self._warnings.warn("rest-account", "skipped an account in Account/search: %s", exc)
+                    self._skipped.warn("rest-account", "skipped an account in Account/search: %s", exc)
         return accounts
 
     # ------------------------------------------------------------------ REST plumbing
-
-    def _require_client(self) -> Any:
-        if self._client is None:
-            raise BrokerError("not connected: call connect() first")
-        return self._client
-
-    def _route_through_budget(self, client: Any) -> None:
-        """Every request the SDK client sends, ours or its own (``get_instrument``,
-        ``validate_session``, its retries), takes a slot of ``self.budget``; a 429 comes back at once.
-
-        - ``_make_request`` carries the SDK's ``handle_rate_limit``, which on a 429 sleeps the
-          Retry-After (60 s when the reply names none) and tries again: this client gets the
-          undecorated function (``functools.wraps`` keeps it as ``__wrapped__``) instead.
-        - ``_execute_http_request`` sends one request: it is wrapped to take a slot first (the
-          one the broker call paid for before its time-out started, if any) and to end it when
-          the answer is in (an httpx response hook, which also notes a 429 and its Retry-After).
-        """
-        undecorated = getattr(type(client)._make_request, "__wrapped__", None)
-        if undecorated is not None:
-            client._make_request = types.MethodType(undecorated, client)
-        else:  # pragma: no cover - another SDK version
-            log.warning("project-x-py's _make_request is not the expected decorated method: a 429 may be slept on")
-        send = client._execute_http_request
-        budget = self.budget
-        on_response = self._on_http_response
-
-        async def budgeted_send(method: str, endpoint: str, *args: Any, **kwargs: Any) -> Any:
-            http = await client._ensure_client()
-            if on_response not in http.event_hooks["response"]:
-                http.event_hooks["response"].append(on_response)
-            call = _CALL.get()
-            slot: Slot | None = None
-            if call is not None and call.budget is budget and call.prepaid is not None:
-                slot, call.prepaid = call.prepaid, None
-            if slot is None:
-                slot = await budget.acquire(current_priority(), _is_history(endpoint))
-            token = _SENDING.set(slot)
-            try:
-                return await send(method, endpoint, *args, **kwargs)
-            finally:
-                _SENDING.reset(token)
-                slot.release()
-
-        client._execute_http_request = budgeted_send
-
-    async def _on_http_response(self, response: Any) -> None:
-        """httpx response hook (runs in the request's task, in a copy of the caller's context):
-        the answer is in, so the request's slot ends; a 429 pauses the budget and marks the call."""
-        slot = _SENDING.get()
-        if slot is not None:
-            slot.release()
-        if response.status_code != 429:
-            return
-        retry_after = _retry_after(response.headers.get("Retry-After"))
-        pause = self.budget.back_off(retry_after)
-        call = _CALL.get()
-        if call is not None:
-            call.rate_limited, call.retry_after, call.pause = True, retry_after, pause
-        self._warnings.warn(
-            "rate-limited", "the gateway answered HTTP 429 to %s (Retry-After %s): routine requests pause %.1fs",
-            response.request.url.path, "none" if retry_after is None else f"{retry_after:g}s", pause,
-        )
-
-    @contextlib.asynccontextmanager
-    async def _paid(self, priority: Priority, endpoint: str) -> AsyncIterator[_Call]:
-        """Wait for the request budget first (that wait is not the gateway's silence, so it comes
-        before any time-out starts), then make the call inside: its first request uses the slot
-        paid for here, its other requests take their own at ``priority``."""
-        slot = await self.budget.acquire(priority, _is_history(endpoint))
-        call = _Call(self.budget, slot)
-        call_token, priority_token = _CALL.set(call), REQUEST_PRIORITY.set(priority)
-        try:
-            yield call
-        finally:
-            REQUEST_PRIORITY.reset(priority_token)
-            _CALL.reset(call_token)
-            if call.prepaid is not None:
-                call.prepaid.cancel()  # nothing was sent (a cached answer, or a failure before sending)
-
-    @staticmethod
-    def _rate_limited(what: str, call: _Call) -> RateLimited:
-        after = "" if call.retry_after is None else f", Retry-After {call.retry_after:g}s"
-        return RateLimited(
-            f"{what}: rate-limited by the gateway (HTTP 429{after}), not carried out; "
-            f"routine requests pause {call.pause:g}s",
-            call.retry_after,
-        )
-
-    async def _post(self, endpoint: str, payload: dict[str, Any], *, what: str, mutating: bool) -> dict[str, Any]:
-        """One POST through the SDK's ``_make_request``; a ``BrokerError`` for anything but success.
-
-        It waits for the request budget first, at ENFORCEMENT priority for an action (``mutating``)
-        and at the context's priority (``enforcement_priority``) for a read; the time-out starts
-        after that. HTTP 429 raises ``RateLimited`` at once (the budget pauses), ``success: false``
-        raises ``Refused``. Reads that fail with 401 log in again and are tried once more; actions
-        never are."""
-        from project_x_py.exceptions import (
-            OrderSubmissionUncertainError,
-            ProjectXAuthenticationError,
-            ProjectXConnectionError,
-            ProjectXError,
-            ProjectXRateLimitError,
-        )
-
-        client = self._require_client()
-        priority = Priority.ENFORCEMENT if mutating else current_priority()
-        for attempt in (0, 1):
-            relogin, fail_after_relogin = False, None
-            async with self._paid(priority, endpoint) as call:
-                deadline = asyncio.timeout(self._request_timeout)
-                try:
-                    async with deadline:
-                        reply = await client._make_request("POST", endpoint, data=payload)
-                except TimeoutError:
-                    if call.rate_limited:
-                        raise self._rate_limited(what, call) from None
-                    unknown = " (outcome unknown: reconcile by reading)" if mutating else ""
-                    raise BrokerError(f"{what}: no answer within {self._request_timeout:g}s{unknown}") from None
-                except OrderSubmissionUncertainError as exc:
-                    # The SDK turns a cancellation of a mutating call into this error: our own
-                    # time-out, or the caller being cancelled (which must stay a cancellation).
-                    if deadline.expired():
-                        raise BrokerError(
-                            f"{what}: no answer within {self._request_timeout:g}s (outcome unknown: reconcile by reading)"
-                        ) from None
-                    task = asyncio.current_task()
-                    if task is not None and task.cancelling():
-                        raise asyncio.CancelledError() from None
-                    if call.rate_limited:  # a 429 means the gateway did not carry it out
-                        raise self._rate_limited(what, call) from None
-                    text = redact(str(exc), self._api_key)
-                    if "401" not in text:
-                        raise BrokerError(f"{what}: outcome unknown ({text})") from None
-                    relogin, fail_after_relogin = True, BrokerError(f"{what}: outcome unknown ({text})")
-                except ProjectXAuthenticationError as exc:
-                    if attempt == 0 and not mutating:
-                        relogin = True
-                    else:
-                        raise AuthenticationError(f"{what}: the gateway refused the session ({redact(str(exc))})") from None
-                except ProjectXConnectionError as exc:
-                    raise GatewayUnreachable(f"{what}: cannot reach the gateway at {self.api_url} ({redact(str(exc))})") from None
-                except ProjectXError as exc:
-                    if call.rate_limited or isinstance(exc, ProjectXRateLimitError):
-                        raise self._rate_limited(what, call) from None
-                    raise BrokerError(f"{what}: {type(exc).__name__}: {redact(str(exc), self._api_key)}") from None
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # httpx or anything else the SDK let through
-                    if call.rate_limited:  # e.g. a Retry-After the SDK could not read as an int
-                        raise self._rate_limited(what, call) from None
-                    raise BrokerError(f"{what}: {type(exc).__name__}: {redact(str(exc), self._api_key)}") from None
-            if relogin:  # outside the budget's slot: a login takes a slot of its own
-                await self._relogin_quietly()
-                if fail_after_relogin is not None:
-                    raise fail_after_relogin
-                continue
-            if not isinstance(reply, dict):
-                raise BrokerError(f"{what}: unexpected reply ({type(reply).__name__})")
-            if reply.get("success") is not True:
-                code = reply.get("errorCode")
-                message = redact(str(reply.get("errorMessage") or "no message"), self._api_key)
-                text = f"{what}: refused by the gateway (errorCode {code}: {message})"
-                if reply.get("success") is False:
-                    raise Refused(text, code if isinstance(code, int) and not isinstance(code, bool) else None)
-                raise BrokerError(text)
-            return reply
-        raise BrokerError(f"{what}: failed")  # pragma: no cover - the loop always returns or raises
-
-    async def _relogin_quietly(self) -> None:
-        try:
-            await self._login()
-        except BrokerError as exc:
-            log.warning("re-login failed: %s", exc)
 
     # ------------------------------------------------------------------ start / stop
 
@@ -642,7 +287,7 @@ class ProjectXBroker:
             raise BrokerError("already started")
         if not account_ids:
             raise BrokerError("no accounts to guard")
-        if self._client is None:
+        if not self._session.is_open:
             await self.connect()
         quiet_sdk_logging(self._sdk_log_level)
         ids = list(dict.fromkeys(int(a) for a in account_ids))
@@ -683,11 +328,7 @@ class ProjectXBroker:
         rt, self._rt = self._rt, None
         if rt is not None:
             await self._dispose_realtime(rt)
-        client, self._client = self._client, None
-        if client is not None:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(5.0):
-                    await client.__aexit__(None, None, None)
+        await self._session.close()
         self._started = False
         if self.health.user_hub != HubState.DISCONNECTED or self.health.market_hub != HubState.DISCONNECTED:
             self.health.user_hub = HubState.DISCONNECTED
@@ -700,29 +341,9 @@ class ProjectXBroker:
     async def _resolve(self, symbol: str) -> ContractSpec | None:
         """A symbol ("MNQ") or contract id to its front-month contract, through the SDK's
         ``get_instrument`` (which picks the front month and caches). Unknown symbols are skipped."""
-        from project_x_py.exceptions import ProjectXConnectionError, ProjectXError, ProjectXInstrumentError
-
-        client = self._require_client()
-        async with self._paid(current_priority(), "/Contract/search") as call:
-            try:
-                async with asyncio.timeout(self._request_timeout * 2):
-                    instrument = await client.get_instrument(symbol)
-            except TimeoutError:
-                if call.rate_limited:
-                    raise self._rate_limited(f"Contract/search {symbol!r}", call) from None
-                raise BrokerError(f"Contract/search {symbol!r}: no answer within {self._request_timeout * 2:g}s") from None
-            except ProjectXInstrumentError as exc:
-                if call.rate_limited:
-                    raise self._rate_limited(f"Contract/search {symbol!r}", call) from None
-                log.warning("no contract found for %r: %s", symbol, redact(str(exc)))
-                return None
-            except ProjectXConnectionError as exc:
-                raise BrokerError(f"Contract/search {symbol!r}: cannot reach the gateway at {self.api_url} ({exc})") from None
-            except ProjectXError as exc:
-                if call.rate_limited:  # not "no such contract": the gateway did not look
-                    raise self._rate_limited(f"Contract/search {symbol!r}", call) from None
-                log.warning("contract lookup for %r failed: %s", symbol, redact(str(exc), self._api_key))
-                return None
+        instrument = await self._session.instrument(symbol)
+        if instrument is None:
+            return None
         try:
             spec, symbol_id = parsing.parse_contract(dataclasses.asdict(instrument))
         except (parsing.PayloadError, TypeError) as exc:
@@ -770,14 +391,14 @@ class ProjectXBroker:
     async def _search_open(self, account_id: int, area: str, key: str, parse: Any) -> list[Any]:
         """``<area>/searchOpen`` for one account, parsed tolerantly: a malformed item is skipped."""
         endpoint = f"{area}/searchOpen"
-        reply = await self._post(f"/{endpoint}", {"accountId": account_id},
+        reply = await self._session.post(f"/{endpoint}", {"accountId": account_id},
                                  what=f"{endpoint} account {account_id}", mutating=False)
         out: list[Any] = []
         for payload in self._items(reply, key):
             try:
                 item = parse(payload)
             except parsing.PayloadError as exc:
-                self._warnings.warn(f"rest-{area.lower()}", "skipped an item in %s: %s", endpoint, exc)
+                self._skipped.warn(f"rest-{area.lower()}", "skipped an item in %s: %s", endpoint, exc)
                 continue
             if item.account_id == account_id:
                 out.append(item)
@@ -785,7 +406,7 @@ class ProjectXBroker:
 
     async def _trades_since(self, account_id: int, start: datetime) -> list[Trade]:
         end = datetime.now(UTC) + timedelta(minutes=10)
-        reply = await self._post(
+        reply = await self._session.post(
             "/Trade/search",
             {"accountId": account_id, "startTimestamp": start.isoformat(), "endTimestamp": end.isoformat()},
             what=f"Trade/search account {account_id}",
@@ -796,7 +417,7 @@ class ProjectXBroker:
             try:
                 trade = parsing.parse_trade(payload)
             except parsing.PayloadError as exc:
-                self._warnings.warn("rest-trade", "skipped a trade in Trade/search: %s", exc)
+                self._skipped.warn("rest-trade", "skipped a trade in Trade/search: %s", exc)
                 continue
             if trade.account_id == account_id:
                 out.append(trade)
@@ -856,7 +477,7 @@ class ProjectXBroker:
     # ------------------------------------------------------------------ actions
 
     async def close_position(self, account_id: int, contract_id: str) -> None:
-        await self._post(
+        await self._session.post(
             "/Position/closeContract",
             {"accountId": account_id, "contractId": contract_id},
             what=f"Position/closeContract account {account_id} contract {contract_id}",
@@ -867,7 +488,7 @@ class ProjectXBroker:
         if int(size) <= 0:
             raise BrokerError(f"Position/partialCloseContract account {account_id} contract {contract_id}: "
                               f"size {size} is not positive")
-        await self._post(
+        await self._session.post(
             "/Position/partialCloseContract",
             {"accountId": account_id, "contractId": contract_id, "size": int(size)},
             what=f"Position/partialCloseContract account {account_id} contract {contract_id} size {size}",
@@ -875,7 +496,7 @@ class ProjectXBroker:
         )
 
     async def cancel_order(self, account_id: int, order_id: int) -> None:
-        await self._post(
+        await self._session.post(
             "/Order/cancel",
             {"accountId": account_id, "orderId": int(order_id)},
             what=f"Order/cancel account {account_id} order {order_id}",
@@ -888,7 +509,7 @@ class ProjectXBroker:
             raise BrokerError(f"{what}: size is not positive")
         if int(side) not in (Side.BUY, Side.SELL):
             raise BrokerError(f"{what}: side must be 0 (buy) or 1 (sell)")
-        reply = await self._post(
+        reply = await self._session.post(
             "/Order/place",
             {
                 "accountId": account_id,
@@ -907,7 +528,7 @@ class ProjectXBroker:
         return order_id
 
     async def modify_stop(self, account_id: int, order_id: int, stop_price: float) -> None:
-        await self._post(
+        await self._session.post(
             "/Order/modify",
             {"accountId": account_id, "orderId": int(order_id), "stopPrice": self._on_tick(None, stop_price)},
             what=f"Order/modify account {account_id} order {order_id} stop {stop_price}",
@@ -927,10 +548,10 @@ class ProjectXBroker:
         """A fresh realtime client with our callbacks and hooks, connected and subscribed."""
         from .realtime import GuardRealtimeClient
 
-        client = self._require_client()
+        client = self._session.client()
         self._rt_generation += 1
         generation = self._rt_generation
-        rt = GuardRealtimeClient(client.session_token, self._account_ids, self._config)
+        rt = GuardRealtimeClient(client.session_token, self._account_ids, self._session.config)
         quiet_sdk_logging(self._sdk_log_level)
         self._rt = rt
         self._down_since = {USER: None, MARKET: None}
@@ -1068,13 +689,13 @@ class ProjectXBroker:
         try:
             payloads = parsing.unwrap(data)
             if not payloads:
-                self._warnings.warn(f"hub-{kind}-shape", "skipped a %s update that is not an object", kind)
+                self._skipped.warn(f"hub-{kind}-shape", "skipped a %s update that is not an object", kind)
                 return
             for payload in payloads:
                 try:
                     event = self._parse_user(kind, payload)
                 except parsing.PayloadError as exc:
-                    self._warnings.warn(f"hub-{kind}", "skipped a malformed %s update: %s", kind, exc)
+                    self._skipped.warn(f"hub-{kind}", "skipped a malformed %s update: %s", kind, exc)
                     continue
                 if event is not None:
                     self._deliver(event)
@@ -1136,19 +757,19 @@ class ProjectXBroker:
         self.health.last_market_event = now
         try:
             if not isinstance(data, Mapping):
-                self._warnings.warn("hub-quote-shape", "skipped a quote that is not an object")
+                self._skipped.warn("hub-quote-shape", "skipped a quote that is not an object")
                 return
             for payload in parsing.unwrap(data.get("data")):
                 contract_id = self._quote_contract(data.get("contract_id"), payload)
                 if contract_id is None:
-                    self._warnings.warn("hub-quote-contract", "skipped a quote for an unknown contract")
+                    self._skipped.warn("hub-quote-contract", "skipped a quote for an unknown contract")
                     continue
                 try:
                     quote = parsing.parse_quote(
                         contract_id, payload, self._quotes.get(contract_id), datetime.now(UTC)
                     )
                 except parsing.PayloadError as exc:
-                    self._warnings.warn("hub-quote", "skipped a malformed quote for %s: %s", contract_id, exc)
+                    self._skipped.warn("hub-quote", "skipped a malformed quote for %s: %s", contract_id, exc)
                     continue
                 self._quotes_since_open[contract_id] = self._quotes_since_open.get(contract_id, 0) + 1
                 if self._quotes_since_open[contract_id] >= 3:
@@ -1204,7 +825,7 @@ class ProjectXBroker:
                 else:
                     failed.append(account_id)
                     if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
-                        log.warning("resync of account %s failed: %s", account_id, redact(str(result), self._api_key))
+                        log.warning("resync of account %s failed: %s", account_id, self._session.redact(str(result)))
                 for event in self._pending.pop(account_id, []):
                     self._deliver(event)
             if failed:
@@ -1299,7 +920,7 @@ class ProjectXBroker:
             await self._dispose_realtime(old)
         if self._relogin_before_rebuild:
             self._relogin_before_rebuild = False
-            await self._relogin_quietly()
+            await self._session.relogin_quietly()
         await self._refresh_token_if_due(None)
         try:
             connected = await self._build_realtime()
@@ -1322,18 +943,10 @@ class ProjectXBroker:
 
     async def _refresh_token_if_due(self, rt: Any) -> None:
         """Refresh the session token before it expires; move the hubs to the newest token."""
-        client = self._client
-        if client is None:
-            return
-        expiry: datetime | None = getattr(client, "token_expiry", None)
-        obtained = self._token_obtained_at
-        if expiry is not None and obtained is not None:
-            lifetime = max((expiry - obtained).total_seconds(), 0.0)
-            margin = min(self._token_refresh_margin, lifetime / 4)
-            if datetime.now(UTC) >= expiry - timedelta(seconds=margin):
-                await self._refresh_token()
-        if rt is not None and client.session_token and rt.jwt_token != client.session_token:
-            await self._move_hubs_to_token(rt, client.session_token)
+        await self._session.refresh_if_due()
+        token = self._session.token
+        if rt is not None and token and rt.jwt_token != token:
+            await self._move_hubs_to_token(rt, token)
 
     async def _move_hubs_to_token(self, rt: Any, token: str) -> None:
         """``update_jwt_token`` (disconnect, reconnect with the new token, re-subscribe); if it
@@ -1367,25 +980,6 @@ class ProjectXBroker:
         self._resync_due.update(self._account_ids)
         self.health.reconnects += 1
         self._wake.set()
-
-    async def _refresh_token(self) -> None:
-        client = self._require_client()
-        before = client.session_token
-        ok = False
-        try:
-            async with self._paid(current_priority(), "/Auth/validate"), asyncio.timeout(self._request_timeout):
-                ok = bool(await client.validate_session())
-        except (TimeoutError, Exception) as exc:
-            log.debug("Auth/validate failed: %s", type(exc).__name__)
-        if ok and client.session_token and client.session_token != before:
-            self._apply_token(client.session_token)
-            return
-        try:
-            await self._login()
-        except BrokerError as exc:
-            log.warning("token refresh failed: %s", exc)
-            # Try again after a while rather than on every tick.
-            self._token_obtained_at = datetime.now(UTC)
 
     async def _reconcile(self) -> None:
         """Compare REST with what the user hub told us; a lasting difference means a silent hub."""
