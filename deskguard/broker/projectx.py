@@ -44,15 +44,9 @@ from typing import Any
 
 from ..engine.calendar import TradingCalendar
 from ..engine.events import (
-    AccountUpdated,
-    Event,
-    OrderUpdated,
-    PositionUpdated,
-    QuoteUpdated,
     Resync,
-    TradeFilled,
 )
-from ..engine.models import Account, ContractSpec, Order, OrderType, Position, Quote, Side, Trade
+from ..engine.models import Account, ContractSpec, Order, OrderType, Position, Side, Trade
 from . import parsing
 from .base import (
     BrokerError,
@@ -61,9 +55,11 @@ from .base import (
     HubState,
 )
 from .budget import RequestBudget
+from .contracts import ContractBook
 from .sdk_logging import quiet_sdk_logging, redact, register_secret
 from .session import Session, build_sdk_config
 from .session import _retry_after as _retry_after  # re-exported: tests import it from here
+from .stream import HubStream
 
 log = logging.getLogger(__name__)
 
@@ -218,15 +214,10 @@ class ProjectXBroker:
         self._accounts: dict[int, Account] = {}
 
         # Set by start().
-        self._account_ids: list[int] = []
-        self._listener: BrokerListener | None = None
         self._started = False
         self._stopping = False
-        self._specs: dict[str, ContractSpec] = {}
-        self._symbol_ids: dict[str, str] = {}  # symbolId (F.US.MNQ) -> contract id
-        self._quote_contracts: list[str] = []
-        self._quotes: dict[str, Quote] = {}
-        self._dedupe = parsing.Deduplicator()
+        self._contracts = ContractBook()
+        self._stream = HubStream(self.health, self._contracts, on_quote=self._note_quote)
         self._skipped = parsing.SkipLog(log)
 
         # Realtime client and watchdog state.
@@ -248,8 +239,6 @@ class ProjectXBroker:
         self._resync_due: set[int] = set()
         self._next_resync_at = 0.0
         self._resync_backoff = 0.5
-        self._resyncing: set[int] = set()
-        self._pending: dict[int, list[Event]] = {}
         self._next_reconcile_at = math.inf
         self._last_health: tuple[Any, ...] | None = None
 
@@ -294,15 +283,14 @@ class ProjectXBroker:
         unknown = [a for a in ids if self._accounts and a not in self._accounts]
         if unknown:
             raise BrokerError(f"account(s) {unknown} are not among the active accounts {sorted(self._accounts)}")
-        self._account_ids = ids
-        self._listener = listener
+        self._stream.guard(ids, listener)
         self._stopping = False
         self._started = True
         try:
             for symbol in dict.fromkeys(s.strip() for s in symbols if s and s.strip()):
                 spec = await self._resolve(symbol)
-                if spec is not None and spec.contract_id not in self._quote_contracts:
-                    self._quote_contracts.append(spec.contract_id)
+                if spec is not None:
+                    self._contracts.quote(spec.contract_id)
             self._notify_health(force=True)
             await self._build_realtime()
             # The first Resync goes out even when the hubs are down: REST may still work.
@@ -320,6 +308,7 @@ class ProjectXBroker:
     async def stop(self) -> None:
         """Disconnect the hubs, end the watchdog, close the HTTP client. Safe to call twice."""
         self._stopping = True
+        self._stream.stop()
         task, self._watchdog_task = self._watchdog_task, None
         if task is not None:
             task.cancel()
@@ -344,21 +333,13 @@ class ProjectXBroker:
         instrument = await self._session.instrument(symbol)
         if instrument is None:
             return None
-        try:
-            spec, symbol_id = parsing.parse_contract(dataclasses.asdict(instrument))
-        except (parsing.PayloadError, TypeError) as exc:
-            log.warning("contract for %r is unusable: %s", symbol, exc)
-            return None
-        self._specs[spec.contract_id] = spec
-        if symbol_id:
-            self._symbol_ids[symbol_id] = spec.contract_id
-        return spec
+        return self._contracts.add(symbol, instrument)
 
     async def contract_specs(self, contract_ids: list[str]) -> list[ContractSpec]:
         """Tick metadata, from the start-up cache or (once) from ``Contract/searchById``."""
         out: list[ContractSpec] = []
         for contract_id in contract_ids:
-            spec = self._specs.get(contract_id)
+            spec = self._contracts.specs.get(contract_id)
             if spec is None:
                 spec = await self._resolve(contract_id)
             if spec is not None:
@@ -366,12 +347,12 @@ class ProjectXBroker:
         return out
 
     async def watch_contract(self, contract_id: str) -> None:
-        if contract_id in self._quote_contracts:
+        if contract_id in self._contracts.quoted:
             return
-        if contract_id not in self._specs:
+        if contract_id not in self._contracts.specs:
             with contextlib.suppress(BrokerError):
                 await self._resolve(contract_id)
-        self._quote_contracts.append(contract_id)
+        self._contracts.quote(contract_id)
         rt = self._rt
         if rt is not None and rt.market_connected:
             ok = await rt.subscribe_market_data([contract_id])
@@ -449,7 +430,7 @@ class ProjectXBroker:
         """Have the account read again and its Resync delivered through the listener. Hub events
         that arrive during the read are held and replayed after it, so a read that started before
         an update never overrides it (a Resync returned to a caller and queued later would)."""
-        if account_id in self._account_ids:
+        if account_id in self._stream.account_ids:
             self._resync_due.add(account_id)
             self._wake.set()
 
@@ -517,7 +498,7 @@ class ProjectXBroker:
                 "type": int(OrderType.STOP),
                 "side": int(side),
                 "size": int(size),
-                "stopPrice": self._on_tick(contract_id, stop_price),
+                "stopPrice": self._contracts.on_tick(contract_id, stop_price),
             },
             what=what,
             mutating=True,
@@ -530,17 +511,10 @@ class ProjectXBroker:
     async def modify_stop(self, account_id: int, order_id: int, stop_price: float) -> None:
         await self._session.post(
             "/Order/modify",
-            {"accountId": account_id, "orderId": int(order_id), "stopPrice": self._on_tick(None, stop_price)},
+            {"accountId": account_id, "orderId": int(order_id), "stopPrice": self._contracts.on_tick(None, stop_price)},
             what=f"Order/modify account {account_id} order {order_id} stop {stop_price}",
             mutating=True,
         )
-
-    def _on_tick(self, contract_id: str | None, price: float) -> float:
-        """The price with float noise removed (nearest tick when the contract is known)."""
-        spec = self._specs.get(contract_id) if contract_id else None
-        if spec is None or spec.tick_size <= 0:
-            return round(float(price), 10)
-        return round(round(float(price) / spec.tick_size) * spec.tick_size, 10)
 
     # ------------------------------------------------------------------ realtime client
 
@@ -551,18 +525,15 @@ class ProjectXBroker:
         client = self._session.client()
         self._rt_generation += 1
         generation = self._rt_generation
-        rt = GuardRealtimeClient(client.session_token, self._account_ids, self._session.config)
+        rt = GuardRealtimeClient(client.session_token, self._stream.account_ids, self._session.config)
         quiet_sdk_logging(self._sdk_log_level)
         self._rt = rt
         self._down_since = {USER: None, MARKET: None}
         self._connected_at = {USER: None, MARKET: None}
         self._quotes_since_open = {}
         self._opened = set()
-        await rt.add_callback("account_update", self._on_account_raw)
-        await rt.add_callback("position_update", self._on_position_raw)
-        await rt.add_callback("order_update", self._on_order_raw)
-        await rt.add_callback("trade_execution", self._on_trade_raw)
-        await rt.add_callback("quote_update", self._on_quote_raw)
+        for event_type, callback in self._hub_callbacks().items():
+            await rt.add_callback(event_type, callback)
         try:
             await rt.setup_connections()
         except Exception as exc:
@@ -632,7 +603,7 @@ class ProjectXBroker:
         self._connected_at[hub] = time.monotonic()
         self._quotes_since_open = {}
         self._resubscribe.add(hub)
-        self._resync_due.update(self._account_ids)
+        self._resync_due.update(self._stream.account_ids)
         self._wake.set()
 
     def _on_hub_close(self, hub: str, generation: int) -> None:
@@ -644,7 +615,7 @@ class ProjectXBroker:
         if USER in self._resubscribe and rt.user_connected and await rt.subscribe_user_updates():
             self._resubscribe.discard(USER)
         if MARKET in self._resubscribe and rt.market_connected and (
-                not self._quote_contracts or await rt.subscribe_market_data(list(self._quote_contracts))):
+                not self._contracts.quoted or await rt.subscribe_market_data(list(self._contracts.quoted))):
             self._resubscribe.discard(MARKET)
 
     async def _dispose_realtime(self, rt: Any) -> None:
@@ -669,143 +640,38 @@ class ProjectXBroker:
 
     # ------------------------------------------------------------------ hub callbacks (never await)
 
-    def _on_account_raw(self, data: Any) -> None:
-        self._on_user_raw("account", data)
-
-    def _on_position_raw(self, data: Any) -> None:
-        self._on_user_raw("position", data)
-
-    def _on_order_raw(self, data: Any) -> None:
-        self._on_user_raw("order", data)
-
-    def _on_trade_raw(self, data: Any) -> None:
-        self._on_user_raw("trade", data)
+    def _hub_callbacks(self) -> dict[str, Callable[[Any], None]]:
+        """The realtime client's callbacks, looked up on this object when each client is built
+        (``bench/storm.py`` wraps ``_on_quote_raw`` to count what reaches the guard)."""
+        return {
+            "account_update": lambda data: self._on_user_raw("account", data),
+            "position_update": lambda data: self._on_user_raw("position", data),
+            "order_update": lambda data: self._on_user_raw("order", data),
+            "trade_execution": lambda data: self._on_user_raw("trade", data),
+            "quote_update": self._on_quote_raw,
+        }
 
     def _on_user_raw(self, kind: str, data: Any) -> None:
-        """A raw user-hub callback: copy, unwrap, parse tolerantly, hand on. O(1), no awaits."""
-        if self._stopping:
-            return
-        self.health.last_user_event = time.monotonic()
-        try:
-            payloads = parsing.unwrap(data)
-            if not payloads:
-                self._skipped.warn(f"hub-{kind}-shape", "skipped a %s update that is not an object", kind)
-                return
-            for payload in payloads:
-                try:
-                    event = self._parse_user(kind, payload)
-                except parsing.PayloadError as exc:
-                    self._skipped.warn(f"hub-{kind}", "skipped a malformed %s update: %s", kind, exc)
-                    continue
-                if event is not None:
-                    self._deliver(event)
-        except Exception:  # never let anything escape into the SDK
-            log.exception("unexpected error handling a %s update", kind)
-
-    def _parse_user(self, kind: str, payload: dict[str, Any]) -> Event | None:
-        if kind == "account":
-            account = parsing.parse_account(payload)
-            return AccountUpdated(account) if account.id in self._account_ids else None
-        if kind == "position":
-            account_id = parsing.req_int(payload, "accountId")
-            if account_id not in self._account_ids:
-                return None
-            previous = self._dedupe.previous_position_type(account_id, str(payload.get("contractId") or ""))
-            return PositionUpdated(parsing.parse_position(payload, previous))
-        if kind == "order":
-            order = parsing.parse_order(payload)
-            return OrderUpdated(order) if order.account_id in self._account_ids else None
-        if kind == "trade":
-            trade = parsing.parse_trade(payload)
-            return TradeFilled(trade) if trade.account_id in self._account_ids else None
-        return None
-
-    def _deliver(self, event: Event) -> None:
-        """De-duplicate and emit; while the event's account is being resynced, hold it back."""
-        account_id = getattr(event, "account_id", None)
-        if account_id is not None and account_id in self._resyncing:
-            self._pending.setdefault(account_id, []).append(event)
-            return
-        if isinstance(event, PositionUpdated):
-            fresh = self._dedupe.position_is_new(event.position)
-        elif isinstance(event, OrderUpdated):
-            fresh = self._dedupe.order_is_new(event.order)
-        elif isinstance(event, TradeFilled):
-            fresh = self._dedupe.trade_is_new(event.trade)
-        elif isinstance(event, AccountUpdated):
-            fresh = self._dedupe.account_is_new(event.account)
-            if fresh:
-                self._accounts[event.account.id] = event.account
-        else:
-            fresh = True
-        if fresh:
-            self._emit(event)
-
-    def _emit(self, event: Event) -> None:
-        listener = self._listener
-        if listener is None or self._stopping:
-            return
-        try:
-            listener.on_event(event)
-        except Exception:
-            log.exception("the broker listener failed on %s", type(event).__name__)
+        self._stream.on_user_raw(kind, data)
 
     def _on_quote_raw(self, data: Any) -> None:
-        if self._stopping:
-            return
-        now = time.monotonic()
-        self.health.last_market_event = now
-        try:
-            if not isinstance(data, Mapping):
-                self._skipped.warn("hub-quote-shape", "skipped a quote that is not an object")
-                return
-            for payload in parsing.unwrap(data.get("data")):
-                contract_id = self._quote_contract(data.get("contract_id"), payload)
-                if contract_id is None:
-                    self._skipped.warn("hub-quote-contract", "skipped a quote for an unknown contract")
-                    continue
-                try:
-                    quote = parsing.parse_quote(
-                        contract_id, payload, self._quotes.get(contract_id), datetime.now(UTC)
-                    )
-                except parsing.PayloadError as exc:
-                    self._skipped.warn("hub-quote", "skipped a malformed quote for %s: %s", contract_id, exc)
-                    continue
-                self._quotes_since_open[contract_id] = self._quotes_since_open.get(contract_id, 0) + 1
-                if self._quotes_since_open[contract_id] >= 3:
-                    self._silence_factor = 1.0  # a steady flow again
-                if self._quotes.get(contract_id) == quote:
-                    continue
-                self._quotes[contract_id] = quote
-                self._emit(QuoteUpdated(quote))
-        except Exception:
-            log.exception("unexpected error handling a quote")
+        self._stream.on_quote_raw(data)
 
-    def _quote_contract(self, given: Any, payload: Mapping[str, Any]) -> str | None:
-        if isinstance(given, str) and given:
-            if given in self._specs or given.startswith("CON."):
-                return given
-            if given in self._symbol_ids:
-                return self._symbol_ids[given]
-        for key in ("symbol", "symbolId", "contractId"):
-            value = payload.get(key)
-            if isinstance(value, str):
-                if value in self._symbol_ids:
-                    return self._symbol_ids[value]
-                if value.startswith("CON."):
-                    return value
-        return None
+    def _note_quote(self, contract_id: str) -> None:
+        self._quotes_since_open[contract_id] = self._quotes_since_open.get(contract_id, 0) + 1
+        if self._quotes_since_open[contract_id] >= 3:
+            self._silence_factor = 1.0  # a steady flow again
 
     # ------------------------------------------------------------------ resync
 
     async def _run_resyncs(self) -> None:
         """Emit a Resync for every account due; events arriving meanwhile are held, then replayed
         on top of the snapshot. Failures stay due and are retried with back-off."""
-        due = [a for a in self._account_ids if a in self._resync_due]
+        due = [a for a in self._stream.account_ids if a in self._resync_due]
         if not due:
             return
         self._resync_due.difference_update(due)
-        self._resyncing.update(due)
+        self._stream.hold(due)
         results: list[Resync | BaseException] = []
         try:
             try:
@@ -817,17 +683,11 @@ class ProjectXBroker:
             failed: list[int] = []
             for i, account_id in enumerate(due):
                 result = results[i] if i < len(results) else None
-                self._resyncing.discard(account_id)
-                if isinstance(result, Resync):
-                    self._dedupe.baseline(result.account, result.positions, result.orders, result.trades)
-                    self._accounts[account_id] = result.account
-                    self._emit(result)
-                else:
+                self._stream.release(account_id, result if isinstance(result, Resync) else None)
+                if not isinstance(result, Resync):
                     failed.append(account_id)
                     if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
                         log.warning("resync of account %s failed: %s", account_id, self._session.redact(str(result)))
-                for event in self._pending.pop(account_id, []):
-                    self._deliver(event)
             if failed:
                 self._resync_due.update(failed)
                 self._next_resync_at = time.monotonic() + self._resync_backoff
@@ -896,7 +756,7 @@ class ProjectXBroker:
                 return HubState.DISCONNECTED, f"down for over {self._reconnect_grace:g}s", True
             return HubState.DISCONNECTED, "reconnecting", False
         self._down_since[hub] = None
-        if hub == MARKET and self._market_silence > 0 and self._quote_contracts:
+        if hub == MARKET and self._market_silence > 0 and self._contracts.quoted:
             last = self.health.last_market_event or 0.0
             since_open = self._connected_at.get(MARKET) or 0.0
             quiet_for = now - max(last, since_open)
@@ -930,7 +790,7 @@ class ProjectXBroker:
             log.warning("hub rebuild failed: %s: %s", type(exc).__name__, redact(str(exc)))
             connected = False
         now = time.monotonic()
-        self._resync_due.update(self._account_ids)
+        self._resync_due.update(self._stream.account_ids)
         if connected:
             self._rebuild_backoff = 0.5
             self._next_rebuild_at = now + self._reconnect_grace
@@ -977,18 +837,18 @@ class ProjectXBroker:
         self._connected_at = {USER: now, MARKET: now}
         self._opened = {USER, MARKET}
         self._resubscribe = {USER, MARKET}
-        self._resync_due.update(self._account_ids)
+        self._resync_due.update(self._stream.account_ids)
         self.health.reconnects += 1
         self._wake.set()
 
     async def _reconcile(self) -> None:
         """Compare REST with what the user hub told us; a lasting difference means a silent hub."""
         self._next_reconcile_at = time.monotonic() + self._reconcile_interval
-        mismatched = await self._mismatched_accounts(self._account_ids)
+        mismatched = await self._mismatched_accounts(self._stream.account_ids)
         if not mismatched:
             return
         await asyncio.sleep(self._reconcile_confirm)
-        if self._resync_due or self._resyncing:
+        if self._resync_due or self._stream.holding:
             return  # something reconnected meanwhile: its Resync settles it
         mismatched = await self._mismatched_accounts(mismatched)
         if mismatched:
@@ -1004,9 +864,8 @@ class ProjectXBroker:
                 log.debug("reconcile read failed: %s", exc)
                 continue
             rest_positions = {p.contract_id: (p.type, p.size) for p in positions}
-            known = {c: (fp[0], fp[1]) for c, fp in self._dedupe.known_open_positions(account_id).items()}
             rest_orders = {o.id for o in orders if o.is_working}
-            if rest_positions != known or rest_orders != self._dedupe.known_working_orders(account_id):
+            if (rest_positions, rest_orders) != self._stream.hub_view(account_id):
                 out.append(account_id)
         return out
 
@@ -1024,10 +883,4 @@ class ProjectXBroker:
         if not force and key == self._last_health:
             return
         self._last_health = key
-        listener = self._listener
-        if listener is None:
-            return
-        try:
-            listener.on_health(dataclasses.replace(h))
-        except Exception:
-            log.exception("the broker listener failed on a health update")
+        self._stream.emit_health(dataclasses.replace(h))
