@@ -17,8 +17,15 @@ out here, each a single REST call with no retry. The work is done by parts that 
 - ``supervisor.py`` — the watchdog: hub health, rebuilding a dead, refused or silent hub,
   re-subscribing, the re-sync after every (re)connect, moving the hubs to a refreshed token, and
   the periodic REST reconcile that catches a user hub that stays connected but stops pushing.
+- ``hubs.py`` — the mechanics of the hub connections the supervisor drives: build, connect,
+  hook, subscribe, move to a new token, dispose.
 - ``realtime.py`` — the SDK's realtime client taught to follow several accounts on one user hub.
 - ``contracts.py`` — contract specs, symbol ids and the quoted contracts.
+
+The SDK is used below its conveniences on purpose: its ``ProjectX`` client is built with our own
+``ProjectXConfig`` (``TradingSuite.create`` ignores the ``PROJECTX_*`` URL variables), and its
+realtime client directly with raw callbacks — no suite, no managers, hence no duplicate events per
+instrument and no position-lock deadlock.
 """
 
 from __future__ import annotations

@@ -16,6 +16,10 @@ Where to look:
   ``RateLimited`` (HTTP 429) / ``AuthenticationError``: ``Session.post``. Texts are redacted: the
   API key never appears in an exception or a log line.
 - A contract by symbol through the SDK's ``get_instrument`` (front month, cached): ``Session.instrument``.
+
+At about 500 lines this is one cohesive thing, kept whole on purpose: login, refresh, POST and the
+instrument lookup share one SDK client, one budget plumbing (the ``_CALL`` context the response
+hook marks) and one vocabulary of SDK errors; split, each half would need the other's internals.
 """
 
 from __future__ import annotations

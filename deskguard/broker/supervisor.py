@@ -6,14 +6,14 @@ Where to look:
   whenever a hub opens or closes. ``_assess`` judges each hub (the SDK's flags, its connection
   task, market silence); the result is published as ``ConnectionHealth`` (``_set_health``).
 - Rebuild: a dead, refused or silent hub is replaced in ``_rebuild`` (a new realtime client for
-  both hubs, built in ``_build_realtime``, with back-off); a hub refused for its token (HTTP 401)
-  means a new login first.
+  both hubs, with back-off); a hub refused for its token (HTTP 401) means a new login first. How
+  a client is built, connected, hooked and disposed is ``hubs.py``.
 - The re-sync after every (re)connect: each hub (re)open marks every account due
   (``_on_hub_open``), and so do a rebuild and ``request_resync``; ``_run_resyncs`` reads one
   Resync per due account while the stream holds that account's hub events, then the stream emits
   it and replays them (``HubStream.hold`` / ``release``). A failed read is retried with back-off.
 - The session token is refreshed by ``Session.refresh_if_due``, called from each tick; the hubs
-  follow the new token in ``_move_hubs_to_token``.
+  follow the new token in ``_follow_token`` (``HubConnections.move_to_token``, else a rebuild).
 - Reconcile: a user hub that stays connected but stops pushing is caught by ``_reconcile`` (REST
   compared with what the hub said, confirmed once, then a rebuild).
 """
@@ -26,31 +26,19 @@ import dataclasses
 import logging
 import math
 import time
-import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..engine.events import Resync
 from .base import BrokerError, ConnectionHealth, HubState
 from .contracts import ContractBook
+from .hubs import MARKET, USER, HubConnections
 from .reads import RestReads
-from .sdk_logging import quiet_sdk_logging, redact
+from .sdk_logging import redact
 from .session import Session
 from .stream import HubStream
 
 log = logging.getLogger(__name__)
-
-USER = "user"
-MARKET = "market"
-
-
-def _is_auth_refusal(exc: BaseException) -> bool:
-    """A hub connection refused for its token: pysignalr's ``AuthorizationError`` (negotiate 401)
-    or websockets' ``InvalidStatus`` 401 (a reconnect with the old URL and token)."""
-    if "Authorization" in type(exc).__name__:
-        return True
-    response = getattr(exc, "response", None)
-    return getattr(response, "status_code", None) == 401
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -122,22 +110,8 @@ class MarketSilence:
             self.factor = min(self.factor * 2, self.MAX_FACTOR)
 
 
-@dataclasses.dataclass(slots=True)
-class _HubWatch:
-    """What the supervisor knows of one hub of the current realtime client."""
-
-    down_since: float | None = None  # time.monotonic() it was first seen down
-    connected_at: float | None = None  # ... of its last open
-    opened: bool = False  # it opened before: a later open is the SDK reconnecting it by itself
-    resubscribe: bool = False  # its subscriptions are to be sent (again) once it is up
-
-    def new_client(self) -> None:
-        self.down_since = self.connected_at = None
-        self.opened = False
-
-
 class Supervisor:
-    """Owns the realtime client (both hubs) of one broker, and its watchdog.
+    """The watchdog of one broker's hubs (``HubConnections``), and the re-reads it schedules.
 
     Args:
         session: the gateway session (the token the hubs use; re-login; token refresh).
@@ -168,19 +142,14 @@ class Supervisor:
         self.health = health
         self.silence = silence
         self._timing = timing
-        self._sdk_log_level = sdk_log_level
         self._callbacks: dict[str, Callable[[Any], None]] = {}
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._last_health: tuple[Any, ...] | None = None
-        # The realtime client and its hubs.
-        self._rt: Any = None  # GuardRealtimeClient
-        self._generation = 0  # bumped when hub connection objects are replaced: old hooks go quiet
-        self._hooked: weakref.WeakSet[Any] = weakref.WeakSet()
-        self._hubs = {USER: _HubWatch(), MARKET: _HubWatch()}
+        self._hubs = HubConnections(session, contracts, connect_timeout=timing.hub_connect_timeout,
+                                    sdk_log_level=sdk_log_level, on_open=self._on_hub_open, on_close=self._on_hub_close)
         self._rebuilds = Backoff(timing.max_rebuild_backoff)
-        self._relogin_before_rebuild = False
         # Re-reads.
         self._resync_due: set[int] = set()
         self._resyncs = Backoff(timing.max_rebuild_backoff)
@@ -194,7 +163,7 @@ class Supervisor:
         self._callbacks = dict(callbacks)
         self._stopping = False
         self._notify_health(force=True)
-        await self._build_realtime()
+        await self._build()
         self._resync_due = set(self._stream.account_ids)
         await self._run_resyncs()
         interval = self._timing.reconcile_interval
@@ -210,9 +179,7 @@ class Supervisor:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        rt, self._rt = self._rt, None
-        if rt is not None:
-            await self._dispose_realtime(rt)
+        await self._hubs.dispose()
 
     def report_stopped(self) -> None:
         h = self.health
@@ -229,96 +196,21 @@ class Supervisor:
 
     async def subscribe_quotes(self, contract_id: str) -> None:
         """Subscribe a contract's quotes now if the market hub is up (else on its next open)."""
-        rt = self._rt
-        if rt is not None and rt.market_connected:
-            ok = await rt.subscribe_market_data([contract_id])
-            if not ok:
-                self._hubs[MARKET].resubscribe = True
-                self._wake.set()
+        if not await self._hubs.subscribe_quotes(contract_id):
+            self._wake.set()
 
-    # ------------------------------------------------------------------ the realtime client
+    # ------------------------------------------------------------------ the hubs
 
-    async def _build_realtime(self) -> bool:
-        """A fresh realtime client with our callbacks and hooks, connected and subscribed."""
-        from .realtime import GuardRealtimeClient
-
-        client = self._session.client()
-        self._generation += 1
-        generation = self._generation
-        rt = GuardRealtimeClient(client.session_token, self._stream.account_ids, self._session.config)
-        quiet_sdk_logging(self._sdk_log_level)
-        self._rt = rt
-        for watch in self._hubs.values():
-            watch.new_client()
+    async def _build(self) -> bool:
+        """A new realtime client for both hubs (``HubConnections.build``)."""
         self.silence.hub_opened()
-        for event_type, callback in self._callbacks.items():
-            await rt.add_callback(event_type, callback)
-        try:
-            await rt.setup_connections()
-        except Exception as exc:
-            log.warning("hub set-up failed: %s", redact(str(exc)))
-            return False
-        self._hook(rt, generation)
-        connected = await self._connect_hubs(rt)
-        self._hook(rt, generation)
-        # Subscriptions for whatever came up; a hub that comes up later is subscribed on open.
-        for watch in self._hubs.values():
-            watch.resubscribe = True
-        await self._resubscribe_open_hubs(rt)
-        config = self._session.config
-        if connected:
-            log.info("hubs connected (user %s, market %s)", config.user_hub_url, config.market_hub_url)
-        else:
-            log.warning("hubs not (all) connected: user %s, market %s", rt.user_connected, rt.market_connected)
-        return connected
+        return await self._hubs.build(self._stream.account_ids, self._callbacks)
 
-    async def _connect_hubs(self, rt: Any) -> bool:
-        """``rt.connect()``, but given up as soon as a hub's connection task has ended (a refused
-        negotiate kills it at once, while the SDK would still wait its fixed 10 s) or after
-        ``hub_connect_timeout``."""
-        task = asyncio.create_task(rt.connect(), name="deskguard-broker-hub-connect")
-        deadline = time.monotonic() + self._timing.hub_connect_timeout
-        try:
-            while not task.done():
-                await asyncio.wait({task}, timeout=0.05)
-                if task.done():
-                    break
-                if self._hub_task_ended(rt) or time.monotonic() > deadline:
-                    task.cancel()
-                    break
-        finally:
-            if not task.done():
-                task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        if task.cancelled() or task.exception() is not None:
-            return False
-        return bool(task.result())
-
-    @staticmethod
-    def _hub_task_ended(rt: Any) -> bool:
-        for conn in (rt.user_connection, rt.market_connection):
-            run = getattr(conn, "_run_task", None)
-            if run is not None and run.done():
-                return True
-        return False
-
-    def _hook(self, rt: Any, generation: int) -> None:
-        """Our own open/close handlers on the SDK's hub connections (new objects after a token
-        update): each (re)open means re-subscribe and Resync; each close wakes the watchdog."""
-        for hub in (USER, MARKET):
-            conn = rt.user_connection if hub == USER else rt.market_connection
-            if conn is None or conn in self._hooked:
-                continue
-            with contextlib.suppress(TypeError):
-                self._hooked.add(conn)
-            conn.on_open(lambda hub=hub, generation=generation: self._on_hub_open(hub, generation))
-            conn.on_close(lambda hub=hub, generation=generation: self._on_hub_close(hub, generation))
-
-    def _on_hub_open(self, hub: str, generation: int) -> None:
-        if generation != self._generation or self._stopping:
+    def _on_hub_open(self, hub: str) -> None:
+        """A hub of the current client (re)opened: re-subscribe it and re-sync every account."""
+        if self._stopping:
             return
-        watch = self._hubs[hub]
+        watch = self._hubs.watch[hub]
         if watch.opened:
             self.health.reconnects += 1  # the SDK (pysignalr) reconnected this hub by itself
         watch.opened = True
@@ -328,38 +220,9 @@ class Supervisor:
         self._resync_due.update(self._stream.account_ids)
         self._wake.set()
 
-    def _on_hub_close(self, hub: str, generation: int) -> None:
-        if generation != self._generation or self._stopping:
-            return
-        self._wake.set()
-
-    async def _resubscribe_open_hubs(self, rt: Any) -> None:
-        user, market = self._hubs[USER], self._hubs[MARKET]
-        if user.resubscribe and rt.user_connected and await rt.subscribe_user_updates():
-            user.resubscribe = False
-        if market.resubscribe and rt.market_connected and (
-                not self._contracts.quoted or await rt.subscribe_market_data(list(self._contracts.quoted))):
-            market.resubscribe = False
-
-    async def _dispose_realtime(self, rt: Any) -> None:
-        """Disconnect and clean up a realtime client, retrieving its dead tasks' exceptions."""
-        self._retrieve_task_errors(rt)
-        try:
-            async with asyncio.timeout(5.0):
-                await rt.cleanup()
-        except (TimeoutError, Exception) as exc:
-            log.debug("realtime clean-up: %s: %s", type(exc).__name__, exc)
-        self._retrieve_task_errors(rt)
-
-    def _retrieve_task_errors(self, rt: Any) -> None:
-        """Mark dead hub tasks' exceptions retrieved (no "Task exception was never retrieved");
-        a hub refused with 401 means the session token is no longer good: log in again first."""
-        for conn in (getattr(rt, "user_connection", None), getattr(rt, "market_connection", None)):
-            task = getattr(conn, "_run_task", None)
-            if task is not None and task.done() and not task.cancelled():
-                exc = task.exception()
-                if exc is not None and _is_auth_refusal(exc):
-                    self._relogin_before_rebuild = True
+    def _on_hub_close(self, hub: str) -> None:
+        if not self._stopping:
+            self._wake.set()
 
     # ------------------------------------------------------------------ resync
 
@@ -409,21 +272,20 @@ class Supervisor:
     async def _tick(self) -> None:
         now = time.monotonic()
         self.silence.tripped = False
-        rt = self._rt
-        if rt is not None:
-            self._hook(rt, self._generation)
+        hubs = self._hubs
+        hubs.hook()
         detail, dead = self._judge(now)
-        if (rt is None or dead) and self._rebuilds.due(now):
+        if (hubs.rt is None or dead) and self._rebuilds.due(now):
             await self._rebuild(detail or "no realtime client")
             return
-        if rt is None:
+        if hubs.rt is None:
             return
-        if any(watch.resubscribe for watch in self._hubs.values()):
-            await self._resubscribe_open_hubs(rt)
-        if self._resync_due and rt.user_connected and not self._hubs[USER].resubscribe and self._resyncs.due(now):
+        if any(watch.resubscribe for watch in hubs.watch.values()):
+            await hubs.resubscribe_open_hubs()
+        if self._resync_due and hubs.user_connected and not hubs.watch[USER].resubscribe and self._resyncs.due(now):
             await self._run_resyncs()
-        await self._follow_token(rt)
-        if now >= self._next_reconcile_at and rt.user_connected and not self._resync_due:
+        await self._follow_token()
+        if now >= self._next_reconcile_at and hubs.user_connected and not self._resync_due:
             await self._reconcile()
 
     def _judge(self, now: float) -> tuple[str, bool]:
@@ -435,19 +297,11 @@ class Supervisor:
 
     def _assess(self, hub: str, now: float) -> tuple[HubState, str, bool]:
         """(state, why, dead) for one hub. Dead means: rebuild it now."""
-        rt = self._rt
-        if rt is None:
-            return HubState.DISCONNECTED, "no connection", True
-        conn = rt.user_connection if hub == USER else rt.market_connection
-        connected = bool(rt.user_connected if hub == USER else rt.market_connected)
-        task = getattr(conn, "_run_task", None)
-        if conn is None or task is None:
-            return HubState.DISCONNECTED, "not started", True
-        if task.done():
-            self._retrieve_task_errors(rt)
-            return HubState.DISCONNECTED, "connection task ended", True
-        watch = self._hubs[hub]
-        if not connected:
+        failure = self._hubs.failure(hub)
+        if failure is not None:
+            return HubState.DISCONNECTED, failure, True
+        watch = self._hubs.watch[hub]
+        if not self._hubs.connected(hub):
             if watch.down_since is None:
                 watch.down_since = now
             grace = self._timing.reconnect_grace
@@ -471,16 +325,13 @@ class Supervisor:
         self.health.reconnects += 1
         self.silence.rebuilt()
         self._set_health(HubState.CONNECTING, HubState.CONNECTING, f"reconnecting ({reason})")
-        old, self._rt = self._rt, None
-        if old is not None:
-            self._generation += 1  # silence the old client's hooks at once
-            await self._dispose_realtime(old)
-        if self._relogin_before_rebuild:
-            self._relogin_before_rebuild = False
+        await self._hubs.dispose()  # the old client's hooks go quiet at once
+        if self._hubs.token_refused:
+            self._hubs.token_refused = False
             await self._session.relogin_quietly()
         await self._session.refresh_if_due()
         try:
-            connected = await self._build_realtime()
+            connected = await self._build()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -493,50 +344,24 @@ class Supervisor:
             self._rebuilds.next_at = now + self._timing.reconnect_grace
         else:
             self._rebuilds.failed(now)
-            if self._rt is not None:
-                self._retrieve_task_errors(self._rt)
+            self._hubs.retrieve_task_errors()
         self._wake.set()
 
     # ------------------------------------------------------------------ token
 
-    async def _follow_token(self, rt: Any) -> None:
-        """Refresh the session token when it is due; move the hubs to the newest token."""
+    async def _follow_token(self) -> None:
+        """Refresh the session token when it is due; move the hubs to the newest token (a full
+        rebuild if they do not take it)."""
         await self._session.refresh_if_due()
         token = self._session.token
-        if token and rt.jwt_token != token:
-            await self._move_hubs_to_token(rt, token)
-
-    async def _move_hubs_to_token(self, rt: Any, token: str) -> None:
-        """``update_jwt_token`` (disconnect, reconnect with the new token, re-subscribe); if it
-        fails, a full rebuild with the new token."""
-        log.info("moving the hubs to a new session token")
-        self._generation += 1  # the old connection objects' hooks go quiet
-        generation = self._generation
-        # SDK trap: disconnect() leaves user_hub_ready/market_hub_ready set, so the connect()
-        # inside update_jwt_token stops waiting at once and reports failure (then "recovers" with
-        # the old token). Clearing them first makes it wait for the real open.
-        rt.user_hub_ready.clear()
-        rt.market_hub_ready.clear()
-        ok = False
-        timeout = self._timing.hub_connect_timeout
-        try:
-            async with asyncio.timeout(timeout + 15.0):
-                ok = bool(await rt.update_jwt_token(token, timeout=timeout + 5.0))
-        except TimeoutError:
-            ok = False
-        except Exception as exc:
-            log.warning("hub token update failed: %s", redact(str(exc)))
-        if self._rt is not rt:
+        if not token or not self._hubs.uses_other_token(token):
             return
-        if not ok or rt.jwt_token != token:
+        moved = await self._hubs.move_to_token(token)
+        if moved is None:
+            return  # the client was replaced meanwhile
+        if not moved:
             await self._rebuild("the hubs did not take the new session token")
             return
-        self._hook(rt, generation)
-        now = time.monotonic()
-        for watch in self._hubs.values():
-            watch.connected_at = now
-            watch.opened = True
-            watch.resubscribe = True
         self._resync_due.update(self._stream.account_ids)
         self.health.reconnects += 1
         self._wake.set()
