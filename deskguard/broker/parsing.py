@@ -9,6 +9,7 @@ Nothing here raises anything but ``PayloadError``, so a caller can skip a bad pa
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -35,6 +36,22 @@ class PayloadError(ValueError):
 
 
 _MISSING = object()
+
+
+class SkipLog:
+    """Warnings about skipped payloads (and 429s), rate-limited: the first few of each kind, then
+    every 100th, so a gateway that sends garbage all day cannot flood the log."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._log = logger
+        self._counts: dict[str, int] = {}
+
+    def warn(self, key: str, message: str, *args: Any) -> None:
+        n = self._counts.get(key, 0) + 1
+        self._counts[key] = n
+        if n <= 5 or n % 100 == 0:
+            suffix = f" ({n} so far)" if n > 1 else ""
+            self._log.warning(message + suffix, *args)
 
 
 # ----------------------------------------------------------------------------- unwrapping

@@ -1,78 +1,55 @@
-"""``ProjectXBroker``: the ``Broker`` protocol over the unmodified project-x-py 4.4.1 SDK.
+"""``ProjectXBroker``: the ``Broker`` protocol (``base.py``) over the unmodified project-x-py 4.4.1 SDK.
 
-What it does, and which SDK trap each part answers (see ``docs/projectx.md``):
+This module is the façade: configuration, the lifecycle (``connect``, ``start``, ``stop``) and one
+method per protocol call. Actions (close, partial close, cancel, place and modify a stop) are written
+out here, each a single REST call with no retry. The work is done by parts that own their state
+(see ``docs/projectx.md`` for the SDK traps each one answers):
 
-- It builds the SDK's ``ProjectX`` client itself with a ``ProjectXConfig`` (``TradingSuite.create``
-  ignores the ``PROJECTX_*`` URL variables).
-- Every request the client sends passes the broker's own ``RequestBudget`` (the gateway's 200 per
-  60 s per user): enforcement first and with a reserve of its own, reads after. The SDK's
-  client-side limiter is lifted (it would queue a close behind reads, inside our time-out) and so is
-  its sleep-and-retry on HTTP 429 (60 s by default): a 429 comes back at once as ``RateLimited``
-  and pauses the budget. Waiting for the budget never counts against a call's time-out.
-- It logs in with ``Auth/loginKey`` through the client's ``_make_request`` and reads the accounts.
-  Every error it raises is a ``BrokerError`` (or ``AuthenticationError``) whose text is redacted:
-  the API key never appears in an exception or a log line from this module; the SDK's own log
-  records are redacted and routed into normal logging (``sdk_logging``).
-- It uses the SDK's realtime client directly (no suite, no managers: no duplicate events per
-  instrument, no position-lock deadlock) with raw callbacks. Each callback copies and unwraps the
-  payload, parses it tolerantly, drops repeats, and hands an engine event to the listener; it never
-  awaits anything, so it can never deadlock the SDK.
-- Several accounts share one user-hub connection (``GuardRealtimeClient``).
-- A watchdog task of its own tracks each hub (the SDK's flags and its connection task), rebuilds a
-  dead, refused or silent hub (a new realtime client), re-subscribes and emits a fresh ``Resync``
-  per account after every (re)connect, refreshes the session token before it expires, and
-  periodically reconciles positions and working orders against REST to catch a user hub that
-  stays connected but stops pushing.
-- Actions are single REST calls (no retries) through the SDK's client; each raises ``BrokerError``
-  on HTTP errors, time-outs and ``OrderSubmissionUncertainError``, its subclass ``Refused`` on
-  ``success: false`` and ``RateLimited`` on HTTP 429.
+- ``session.py`` — the REST session: login, the session token and where it is refreshed, the
+  ``RequestBudget`` every request pays (enforcement first; the ``enforcement_priority``
+  context), each POST and the mapping of SDK errors to ``BrokerError`` / ``Refused`` /
+  ``RateLimited`` (HTTP 429, at once) / ``AuthenticationError``. The API key never appears in an
+  exception or a log line; the SDK's own records are redacted by ``sdk_logging``.
+- ``reads.py`` — REST reads parsed tolerantly (accounts, open positions and orders, trades) and
+  the ``Resync`` snapshot.
+- ``stream.py`` — the hub stream: raw SDK callbacks, tolerant parsing, de-duplication, events
+  held during a re-read and replayed, delivery to the listener. Callbacks never await.
+- ``supervisor.py`` — the watchdog: hub health, rebuilding a dead, refused or silent hub,
+  re-subscribing, the re-sync after every (re)connect, moving the hubs to a refreshed token, and
+  the periodic REST reconcile that catches a user hub that stays connected but stops pushing.
+- ``hubs.py`` — the mechanics of the hub connections the supervisor drives: build, connect,
+  hook, subscribe, move to a new token, dispose.
+- ``realtime.py`` — the SDK's realtime client taught to follow several accounts on one user hub.
+- ``contracts.py`` — contract specs, symbol ids and the quoted contracts.
+
+The SDK is used below its conveniences on purpose: its ``ProjectX`` client is built with our own
+``ProjectXConfig`` (``TradingSuite.create`` ignores the ``PROJECTX_*`` URL variables), and its
+realtime client directly with raw callbacks — no suite, no managers, hence no duplicate events per
+instrument and no position-lock deadlock.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import dataclasses
-import email.utils
 import logging
-import math
 import os
-import time
-import types
-import weakref
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..engine.calendar import TradingCalendar
-from ..engine.events import (
-    AccountUpdated,
-    Event,
-    OrderUpdated,
-    PositionUpdated,
-    QuoteUpdated,
-    Resync,
-    TradeFilled,
-)
-from ..engine.models import Account, ContractSpec, Order, OrderType, Position, Quote, Side, Trade
+from ..engine.events import Resync
+from ..engine.models import Account, ContractSpec, Order, OrderType, Position, Side
 from . import parsing
-from .base import (
-    REQUEST_PRIORITY,
-    AuthenticationError,
-    BrokerError,
-    BrokerListener,
-    ConnectionHealth,
-    GatewayUnreachable,
-    HubState,
-    RateLimited,
-    Refused,
-    current_priority,
-)
-from .budget import Priority, RequestBudget, Slot
-from .sdk_logging import quiet_sdk_logging, redact, register_secret
-
-log = logging.getLogger(__name__)
+from .base import BrokerError, BrokerListener, ConnectionHealth
+from .budget import RequestBudget
+from .contracts import ContractBook
+from .reads import RestReads
+from .sdk_logging import quiet_sdk_logging, register_secret
+from .session import Session, build_sdk_config
+from .session import _retry_after as _retry_after  # re-exported: tests import it from here
+from .stream import HubStream
+from .supervisor import MarketSilence, Supervisor, Timing
 
 DEFAULT_API_URL = "https://api.topstepx.com/api"
 DEFAULT_USER_HUB_URL = "https://rtc.topstepx.com/hubs/user"
@@ -81,11 +58,6 @@ DEFAULT_MARKET_HUB_URL = "https://rtc.topstepx.com/hubs/market"
 ENV_API_URL = "PROJECTX_API_URL"
 ENV_USER_HUB_URL = "PROJECTX_USER_HUB_URL"
 ENV_MARKET_HUB_URL = "PROJECTX_MARKET_HUB_URL"
-
-USER = "user"
-MARKET = "market"
-
-_SDK_LIMITER_OFF = 1_000_000_000  # requests per minute: the SDK's own limiter never waits
 
 
 def resolve_gateway_urls(
@@ -110,19 +82,6 @@ def resolve_gateway_urls(
     )
 
 
-def _is_auth_refusal(exc: BaseException) -> bool:
-    """A hub connection refused for its token: pysignalr's ``AuthorizationError`` (negotiate 401)
-    or websockets' ``InvalidStatus`` 401 (a reconnect with the old URL and token)."""
-    if "Authorization" in type(exc).__name__:
-        return True
-    response = getattr(exc, "response", None)
-    return getattr(response, "status_code", None) == 401
-
-
-def _default_day_start() -> datetime:
-    return TradingCalendar().day_start(datetime.now(UTC))
-
-
 def _default_week_start() -> datetime:
     return TradingCalendar().week_start(datetime.now(UTC))
 
@@ -138,58 +97,6 @@ def _week_start_from(day_start: Callable[[], datetime]) -> Callable[[], datetime
         return week.astimezone(UTC).astimezone(week.tzinfo) if week.tzinfo is not None else week
 
     return week_start
-
-
-def _retry_after(value: str | None) -> float | None:
-    """``Retry-After`` in seconds: a number, or an HTTP date; None if absent or unreadable."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-@dataclasses.dataclass(slots=True)
-class _Call:
-    """One broker call's REST requests: the slot paid for before its time-out started (handed
-    to the first request the SDK sends), and whether the gateway answered 429."""
-
-    budget: RequestBudget
-    prepaid: Slot | None
-    rate_limited: bool = False
-    retry_after: float | None = None
-    pause: float = 0.0
-
-
-_CALL: ContextVar[_Call | None] = ContextVar("deskguard_broker_call", default=None)
-# The slot of the request being sent (the httpx response hook ends it when the answer is in).
-_SENDING: ContextVar[Slot | None] = ContextVar("deskguard_broker_sending", default=None)
-
-
-def _is_history(endpoint: str) -> bool:
-    return endpoint.lstrip("/").lower().startswith("history/")
-
-
-class _Warnings:
-    """Rate-limited warnings for skipped payloads: the first few of each kind, then every 100th."""
-
-    def __init__(self) -> None:
-        self._counts: dict[str, int] = {}
-
-    def warn(self, key: str, message: str, *args: Any) -> None:
-        n = self._counts.get(key, 0) + 1
-        self._counts[key] = n
-        if n <= 5 or n % 100 == 0:
-            suffix = f" ({n} so far)" if n > 1 else ""
-            log.warning(message + suffix, *args)
 
 
 class ProjectXBroker:
@@ -256,488 +163,110 @@ class ProjectXBroker:
         if not api_key or not isinstance(api_key, str):
             raise ValueError("a ProjectX API key is required")
         register_secret(api_key)
-        self._username = username
-        self._api_key = api_key
         self.api_url, self.user_hub_url, self.market_hub_url = resolve_gateway_urls(
             api_url, user_hub_url, market_hub_url
         )
-        self._config = self._build_config(request_timeout)
+        config = build_sdk_config(self.api_url, self.user_hub_url, self.market_hub_url, request_timeout)
         quiet_sdk_logging(sdk_log_level)  # the import above installed the SDK's stdout handlers
-        self._day_start = day_start or _default_day_start
-        self._week_start = week_start or (_week_start_from(day_start) if day_start else _default_week_start)
+        self._sdk_log_level = sdk_log_level
         #: One budget per broker, i.e. per user: the gateway counts per user.
         self.budget = request_budget or RequestBudget(limit=max(1, int(requests_per_minute)), window=60.0)
-        self._request_timeout = float(request_timeout)
-        self._hub_connect_timeout = float(hub_connect_timeout)
-        self._watchdog_interval = float(watchdog_interval)
-        self._reconnect_grace = float(reconnect_grace)
-        self._market_silence = float(market_silence)
-        self._reconcile_interval = float(reconcile_interval)
-        self._reconcile_confirm = float(reconcile_confirm)
-        self._token_refresh_margin = float(token_refresh_margin)
-        self._max_rebuild_backoff = float(max_rebuild_backoff)
-        self._sdk_log_level = sdk_log_level
-
         self.health = ConnectionHealth()
-        self._client: Any = None  # project_x_py.ProjectX
-        self._login_lock = asyncio.Lock()
-        self._token_obtained_at: datetime | None = None
-        self._accounts: dict[int, Account] = {}
-
-        # Set by start().
-        self._account_ids: list[int] = []
-        self._listener: BrokerListener | None = None
         self._started = False
-        self._stopping = False
-        self._specs: dict[str, ContractSpec] = {}
-        self._symbol_ids: dict[str, str] = {}  # symbolId (F.US.MNQ) -> contract id
-        self._quote_contracts: list[str] = []
-        self._quotes: dict[str, Quote] = {}
-        self._dedupe = parsing.Deduplicator()
-        self._warnings = _Warnings()
-
-        # Realtime client and watchdog state.
-        self._rt: Any = None  # GuardRealtimeClient
-        self._rt_generation = 0
-        self._hooked: weakref.WeakSet[Any] = weakref.WeakSet()
-        self._watchdog_task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
-        self._down_since: dict[str, float | None] = {USER: None, MARKET: None}
-        self._connected_at: dict[str, float | None] = {USER: None, MARKET: None}
-        self._quotes_since_open: dict[str, int] = {}
-        self._silence_factor = 1.0
-        self._rebuild_backoff = 0.5
-        self._next_rebuild_at = 0.0
-        self._silence_triggered = False
-        self._relogin_before_rebuild = False
-        self._opened: set[str] = set()
-        self._resubscribe: set[str] = set()
-        self._resync_due: set[int] = set()
-        self._next_resync_at = 0.0
-        self._resync_backoff = 0.5
-        self._resyncing: set[int] = set()
-        self._pending: dict[int, list[Event]] = {}
-        self._next_reconcile_at = math.inf
-        self._last_health: tuple[Any, ...] | None = None
-
-    # ------------------------------------------------------------------ configuration
-
-    def _build_config(self, request_timeout: float) -> Any:
-        from project_x_py.config import ConfigManager
-        from project_x_py.models import ProjectXConfig
-
-        config = ProjectXConfig(
-            api_url=self.api_url,
-            user_hub_url=self.user_hub_url,
-            market_hub_url=self.market_hub_url,
-            timeout_seconds=max(1, math.ceil(request_timeout)),
-            # Our RequestBudget replaces the SDK's limiter, which would otherwise queue a close
-            # behind reads (one global lock, no priorities) and inside our time-out: lifted so far
-            # it never waits.
-            requests_per_minute=_SDK_LIMITER_OFF,
-            burst_limit=_SDK_LIMITER_OFF,
+        self._session = Session(username, api_key, config, budget=self.budget, request_timeout=request_timeout,
+                                token_refresh_margin=token_refresh_margin, sdk_log_level=sdk_log_level)
+        week_start = week_start or (_week_start_from(day_start) if day_start else _default_week_start)
+        self._reads = RestReads(self._session, week_start)
+        self._contracts = ContractBook()
+        silence = MarketSilence(market_silence)
+        self._stream = HubStream(self.health, self._contracts, on_quote=silence.note)
+        timing = Timing(
+            hub_connect_timeout=float(hub_connect_timeout),
+            watchdog_interval=float(watchdog_interval),
+            reconnect_grace=float(reconnect_grace),
+            reconcile_interval=float(reconcile_interval),
+            reconcile_confirm=float(reconcile_confirm),
+            max_rebuild_backoff=float(max_rebuild_backoff),
         )
-        # The SDK's own URL checks (http only for localhost); its realtime_url default is https.
-        ConfigManager().validate_config(config)
-        return config
+        self._supervisor = Supervisor(self._session, self._stream, self._contracts, self._reads, self.health,
+                                      silence, timing, sdk_log_level)
 
-    # ------------------------------------------------------------------ connect
+    # ------------------------------------------------------------------ lifecycle
 
     async def connect(self) -> list[Account]:
         """Authenticate and list the active accounts."""
-        quiet_sdk_logging(self._sdk_log_level)
-        if self._client is None:
-            from project_x_py import ProjectX
-
-            client = ProjectX(username=self._username, api_key=self._api_key, config=self._config)
-            self._route_through_budget(client)
-            self._client = client
-            quiet_sdk_logging(self._sdk_log_level)
-        await self._login()
-        accounts = await self._search_accounts(only_active=True)
-        self._accounts = {a.id: a for a in accounts}
-        self._select_sdk_account(accounts)
+        await self._session.open()
+        await self._session.login()
+        accounts = await self._reads.search_accounts(only_active=True)
+        self._reads.accounts = {a.id: a for a in accounts}
+        self._session.select_sdk_account(accounts)
         return accounts
-
-    async def _login(self) -> None:
-        """``Auth/loginKey``; the token goes into the SDK client as its own ``authenticate`` would."""
-        client = self._require_client()
-        async with self._login_lock, self._paid(current_priority(), "/Auth/loginKey") as call:
-            try:
-                async with asyncio.timeout(self._request_timeout + 5.0):
-                    reply = await client._make_request(
-                        "POST", "/Auth/loginKey", data={"userName": self._username, "apiKey": self._api_key}
-                    )
-            except TimeoutError:
-                if call.rate_limited:
-                    raise self._rate_limited(f"login at {self.api_url}", call) from None
-                raise GatewayUnreachable(
-                    f"cannot reach the gateway at {self.api_url} (no answer within {self._request_timeout:.0f}s)"
-                ) from None
-            except Exception as exc:
-                if call.rate_limited:
-                    raise self._rate_limited(f"login at {self.api_url}", call) from None
-                raise self._login_error(exc) from None
-            if not isinstance(reply, dict) or reply.get("success") is not True or not reply.get("token"):
-                code = reply.get("errorCode") if isinstance(reply, dict) else None
-                message = reply.get("errorMessage") if isinstance(reply, dict) else None
-                detail = redact(str(message or "no token in the reply"), self._api_key)
-                raise AuthenticationError(
-                    f"the gateway at {self.api_url} refused the credentials of user {self._username!r} "
-                    f"(errorCode {code}: {detail})"
-                )
-            self._apply_token(str(reply["token"]))
-
-    def _login_error(self, exc: BaseException) -> BrokerError:
-        from project_x_py.exceptions import (
-            ProjectXAuthenticationError,
-            ProjectXConnectionError,
-            ProjectXDataError,
-            ProjectXServerError,
-        )
-
-        text = redact(str(exc), self._api_key)
-        if isinstance(exc, ProjectXAuthenticationError):
-            return AuthenticationError(
-                f"the gateway at {self.api_url} refused the credentials of user {self._username!r} ({text})"
-            )
-        if isinstance(exc, ProjectXConnectionError | OSError):
-            return GatewayUnreachable(f"cannot reach the gateway at {self.api_url} ({type(exc).__name__}: {text})")
-        if isinstance(exc, ProjectXServerError):
-            return BrokerError(f"the gateway at {self.api_url} failed during login ({text})")
-        if isinstance(exc, ProjectXDataError):
-            return BrokerError(f"the gateway at {self.api_url} has no usable Auth/loginKey (is api_url right?): {text}")
-        return BrokerError(f"login at {self.api_url} failed ({type(exc).__name__}: {text})")
-
-    def _apply_token(self, token: str) -> None:
-        """Set the session token the way ``AuthenticationMixin.authenticate`` does."""
-        import base64
-        import json
-
-        client = self._require_client()
-        client.session_token = token
-        client.headers["Authorization"] = f"Bearer {token}"
-        expiry: datetime | None = None
-        try:
-            part = token.split(".")[1]
-            claims = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
-            expiry = datetime.fromtimestamp(float(claims["exp"]), tz=UTC)
-        except Exception:
-            expiry = None
-        now = datetime.now(UTC)
-        client.token_expiry = expiry or now + timedelta(hours=1)
-        client._authenticated = True
-        self._token_obtained_at = now
-
-    def _select_sdk_account(self, accounts: list[Account]) -> None:
-        """Give the SDK client an ``account_info`` (some of its paths expect one)."""
-        if not accounts:
-            return
-        with contextlib.suppress(Exception):
-            from project_x_py.models import Account as SdkAccount
-
-            first = accounts[0]
-            self._client.account_info = SdkAccount(
-                id=first.id,
-                name=first.name,
-                balance=first.balance,
-                canTrade=first.can_trade,
-                isVisible=True,
-                simulated=first.simulated,
-            )
-
-    async def _search_accounts(self, only_active: bool) -> list[Account]:
-        reply = await self._post(
-            "/Account/search", {"onlyActiveAccounts": only_active}, what="Account/search", mutating=False
-        )
-        accounts: list[Account] = []
-        raw = reply.get("accounts")
-        for item in raw if isinstance(raw, list) else []:
-            for payload in parsing.unwrap(item):
-                try:
-                    accounts.append(parsing.parse_account(payload))
-                except parsing.PayloadError as exc:
-                    self._warnings.warn("rest-account", "skipped an account in Account/search: %s", exc)
-        return accounts
-
-    # ------------------------------------------------------------------ REST plumbing
-
-    def _require_client(self) -> Any:
-        if self._client is None:
-            raise BrokerError("not connected: call connect() first")
-        return self._client
-
-    def _route_through_budget(self, client: Any) -> None:
-        """Every request the SDK client sends, ours or its own (``get_instrument``,
-        ``validate_session``, its retries), takes a slot of ``self.budget``; a 429 comes back at once.
-
-        - ``_make_request`` carries the SDK's ``handle_rate_limit``, which on a 429 sleeps the
-          Retry-After (60 s when the reply names none) and tries again: this client gets the
-          undecorated function (``functools.wraps`` keeps it as ``__wrapped__``) instead.
-        - ``_execute_http_request`` sends one request: it is wrapped to take a slot first (the
-          one the broker call paid for before its time-out started, if any) and to end it when
-          the answer is in (an httpx response hook, which also notes a 429 and its Retry-After).
-        """
-        undecorated = getattr(type(client)._make_request, "__wrapped__", None)
-        if undecorated is not None:
-            client._make_request = types.MethodType(undecorated, client)
-        else:  # pragma: no cover - another SDK version
-            log.warning("project-x-py's _make_request is not the expected decorated method: a 429 may be slept on")
-        send = client._execute_http_request
-        budget = self.budget
-        on_response = self._on_http_response
-
-        async def budgeted_send(method: str, endpoint: str, *args: Any, **kwargs: Any) -> Any:
-            http = await client._ensure_client()
-            if on_response not in http.event_hooks["response"]:
-                http.event_hooks["response"].append(on_response)
-            call = _CALL.get()
-            slot: Slot | None = None
-            if call is not None and call.budget is budget and call.prepaid is not None:
-                slot, call.prepaid = call.prepaid, None
-            if slot is None:
-                slot = await budget.acquire(current_priority(), _is_history(endpoint))
-            token = _SENDING.set(slot)
-            try:
-                return await send(method, endpoint, *args, **kwargs)
-            finally:
-                _SENDING.reset(token)
-                slot.release()
-
-        client._execute_http_request = budgeted_send
-
-    async def _on_http_response(self, response: Any) -> None:
-        """httpx response hook (runs in the request's task, in a copy of the caller's context):
-        the answer is in, so the request's slot ends; a 429 pauses the budget and marks the call."""
-        slot = _SENDING.get()
-        if slot is not None:
-            slot.release()
-        if response.status_code != 429:
-            return
-        retry_after = _retry_after(response.headers.get("Retry-After"))
-        pause = self.budget.back_off(retry_after)
-        call = _CALL.get()
-        if call is not None:
-            call.rate_limited, call.retry_after, call.pause = True, retry_after, pause
-        self._warnings.warn(
-            "rate-limited", "the gateway answered HTTP 429 to %s (Retry-After %s): routine requests pause %.1fs",
-            response.request.url.path, "none" if retry_after is None else f"{retry_after:g}s", pause,
-        )
-
-    @contextlib.asynccontextmanager
-    async def _paid(self, priority: Priority, endpoint: str) -> AsyncIterator[_Call]:
-        """Wait for the request budget first (that wait is not the gateway's silence, so it comes
-        before any time-out starts), then make the call inside: its first request uses the slot
-        paid for here, its other requests take their own at ``priority``."""
-        slot = await self.budget.acquire(priority, _is_history(endpoint))
-        call = _Call(self.budget, slot)
-        call_token, priority_token = _CALL.set(call), REQUEST_PRIORITY.set(priority)
-        try:
-            yield call
-        finally:
-            REQUEST_PRIORITY.reset(priority_token)
-            _CALL.reset(call_token)
-            if call.prepaid is not None:
-                call.prepaid.cancel()  # nothing was sent (a cached answer, or a failure before sending)
-
-    @staticmethod
-    def _rate_limited(what: str, call: _Call) -> RateLimited:
-        after = "" if call.retry_after is None else f", Retry-After {call.retry_after:g}s"
-        return RateLimited(
-            f"{what}: rate-limited by the gateway (HTTP 429{after}), not carried out; "
-            f"routine requests pause {call.pause:g}s",
-            call.retry_after,
-        )
-
-    async def _post(self, endpoint: str, payload: dict[str, Any], *, what: str, mutating: bool) -> dict[str, Any]:
-        """One POST through the SDK's ``_make_request``; a ``BrokerError`` for anything but success.
-
-        It waits for the request budget first, at ENFORCEMENT priority for an action (``mutating``)
-        and at the context's priority (``enforcement_priority``) for a read; the time-out starts
-        after that. HTTP 429 raises ``RateLimited`` at once (the budget pauses), ``success: false``
-        raises ``Refused``. Reads that fail with 401 log in again and are tried once more; actions
-        never are."""
-        from project_x_py.exceptions import (
-            OrderSubmissionUncertainError,
-            ProjectXAuthenticationError,
-            ProjectXConnectionError,
-            ProjectXError,
-            ProjectXRateLimitError,
-        )
-
-        client = self._require_client()
-        priority = Priority.ENFORCEMENT if mutating else current_priority()
-        for attempt in (0, 1):
-            relogin, fail_after_relogin = False, None
-            async with self._paid(priority, endpoint) as call:
-                deadline = asyncio.timeout(self._request_timeout)
-                try:
-                    async with deadline:
-                        reply = await client._make_request("POST", endpoint, data=payload)
-                except TimeoutError:
-                    if call.rate_limited:
-                        raise self._rate_limited(what, call) from None
-                    unknown = " (outcome unknown: reconcile by reading)" if mutating else ""
-                    raise BrokerError(f"{what}: no answer within {self._request_timeout:g}s{unknown}") from None
-                except OrderSubmissionUncertainError as exc:
-                    # The SDK turns a cancellation of a mutating call into this error: our own
-                    # time-out, or the caller being cancelled (which must stay a cancellation).
-                    if deadline.expired():
-                        raise BrokerError(
-                            f"{what}: no answer within {self._request_timeout:g}s (outcome unknown: reconcile by reading)"
-                        ) from None
-                    task = asyncio.current_task()
-                    if task is not None and task.cancelling():
-                        raise asyncio.CancelledError() from None
-                    if call.rate_limited:  # a 429 means the gateway did not carry it out
-                        raise self._rate_limited(what, call) from None
-                    text = redact(str(exc), self._api_key)
-                    if "401" not in text:
-                        raise BrokerError(f"{what}: outcome unknown ({text})") from None
-                    relogin, fail_after_relogin = True, BrokerError(f"{what}: outcome unknown ({text})")
-                except ProjectXAuthenticationError as exc:
-                    if attempt == 0 and not mutating:
-                        relogin = True
-                    else:
-                        raise AuthenticationError(f"{what}: the gateway refused the session ({redact(str(exc))})") from None
-                except ProjectXConnectionError as exc:
-                    raise GatewayUnreachable(f"{what}: cannot reach the gateway at {self.api_url} ({redact(str(exc))})") from None
-                except ProjectXError as exc:
-                    if call.rate_limited or isinstance(exc, ProjectXRateLimitError):
-                        raise self._rate_limited(what, call) from None
-                    raise BrokerError(f"{what}: {type(exc).__name__}: {redact(str(exc), self._api_key)}") from None
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # httpx or anything else the SDK let through
-                    if call.rate_limited:  # e.g. a Retry-After the SDK could not read as an int
-                        raise self._rate_limited(what, call) from None
-                    raise BrokerError(f"{what}: {type(exc).__name__}: {redact(str(exc), self._api_key)}") from None
-            if relogin:  # outside the budget's slot: a login takes a slot of its own
-                await self._relogin_quietly()
-                if fail_after_relogin is not None:
-                    raise fail_after_relogin
-                continue
-            if not isinstance(reply, dict):
-                raise BrokerError(f"{what}: unexpected reply ({type(reply).__name__})")
-            if reply.get("success") is not True:
-                code = reply.get("errorCode")
-                message = redact(str(reply.get("errorMessage") or "no message"), self._api_key)
-                text = f"{what}: refused by the gateway (errorCode {code}: {message})"
-                if reply.get("success") is False:
-                    raise Refused(text, code if isinstance(code, int) and not isinstance(code, bool) else None)
-                raise BrokerError(text)
-            return reply
-        raise BrokerError(f"{what}: failed")  # pragma: no cover - the loop always returns or raises
-
-    async def _relogin_quietly(self) -> None:
-        try:
-            await self._login()
-        except BrokerError as exc:
-            log.warning("re-login failed: %s", exc)
-
-    # ------------------------------------------------------------------ start / stop
 
     async def start(self, account_ids: list[int], symbols: list[str], listener: BrokerListener) -> None:
         if self._started:
             raise BrokerError("already started")
         if not account_ids:
             raise BrokerError("no accounts to guard")
-        if self._client is None:
+        if not self._session.is_open:
             await self.connect()
         quiet_sdk_logging(self._sdk_log_level)
         ids = list(dict.fromkeys(int(a) for a in account_ids))
-        unknown = [a for a in ids if self._accounts and a not in self._accounts]
+        known = self._reads.accounts
+        unknown = [a for a in ids if known and a not in known]
         if unknown:
-            raise BrokerError(f"account(s) {unknown} are not among the active accounts {sorted(self._accounts)}")
-        self._account_ids = ids
-        self._listener = listener
-        self._stopping = False
+            raise BrokerError(f"account(s) {unknown} are not among the active accounts {sorted(known)}")
+        self._stream.guard(ids, listener)
         self._started = True
         try:
             for symbol in dict.fromkeys(s.strip() for s in symbols if s and s.strip()):
                 spec = await self._resolve(symbol)
-                if spec is not None and spec.contract_id not in self._quote_contracts:
-                    self._quote_contracts.append(spec.contract_id)
-            self._notify_health(force=True)
-            await self._build_realtime()
-            # The first Resync goes out even when the hubs are down: REST may still work.
-            self._resync_due = set(ids)
-            await self._run_resyncs()
-            self._next_reconcile_at = time.monotonic() + self._reconcile_interval if self._reconcile_interval > 0 else math.inf
-            now = time.monotonic()
-            (user, user_why, _), (market, market_why, _) = self._assess(USER, now), self._assess(MARKET, now)
-            self._set_health(user, market, "; ".join(f"{h} hub: {w}" for h, w in ((USER, user_why), (MARKET, market_why)) if w))
-            self._watchdog_task = asyncio.create_task(self._watchdog(), name="deskguard-broker-watchdog")
+                if spec is not None:
+                    self._contracts.quote(spec.contract_id)
+            await self._supervisor.start(self._hub_callbacks())
         except BaseException:
             await self.stop()
             raise
 
     async def stop(self) -> None:
         """Disconnect the hubs, end the watchdog, close the HTTP client. Safe to call twice."""
-        self._stopping = True
-        task, self._watchdog_task = self._watchdog_task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        rt, self._rt = self._rt, None
-        if rt is not None:
-            await self._dispose_realtime(rt)
-        client, self._client = self._client, None
-        if client is not None:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(5.0):
-                    await client.__aexit__(None, None, None)
+        self._stream.stop()
+        await self._supervisor.stop()
+        await self._session.close()
         self._started = False
-        if self.health.user_hub != HubState.DISCONNECTED or self.health.market_hub != HubState.DISCONNECTED:
-            self.health.user_hub = HubState.DISCONNECTED
-            self.health.market_hub = HubState.DISCONNECTED
-            self.health.detail = "stopped"
-            self._notify_health()
+        self._supervisor.report_stopped()
+
+    def _hub_callbacks(self) -> dict[str, Callable[[Any], None]]:
+        """The realtime client's callbacks (into the stream), looked up on this object when the
+        hubs start: ``bench/storm.py`` wraps ``_on_quote_raw`` to count what reaches the guard."""
+        return {
+            "account_update": lambda data: self._on_user_raw("account", data),
+            "position_update": lambda data: self._on_user_raw("position", data),
+            "order_update": lambda data: self._on_user_raw("order", data),
+            "trade_execution": lambda data: self._on_user_raw("trade", data),
+            "quote_update": self._on_quote_raw,
+        }
+
+    def _on_user_raw(self, kind: str, data: Any) -> None:
+        self._stream.on_user_raw(kind, data)
+
+    def _on_quote_raw(self, data: Any) -> None:
+        self._stream.on_quote_raw(data)
 
     # ------------------------------------------------------------------ contracts
 
     async def _resolve(self, symbol: str) -> ContractSpec | None:
         """A symbol ("MNQ") or contract id to its front-month contract, through the SDK's
         ``get_instrument`` (which picks the front month and caches). Unknown symbols are skipped."""
-        from project_x_py.exceptions import ProjectXConnectionError, ProjectXError, ProjectXInstrumentError
-
-        client = self._require_client()
-        async with self._paid(current_priority(), "/Contract/search") as call:
-            try:
-                async with asyncio.timeout(self._request_timeout * 2):
-                    instrument = await client.get_instrument(symbol)
-            except TimeoutError:
-                if call.rate_limited:
-                    raise self._rate_limited(f"Contract/search {symbol!r}", call) from None
-                raise BrokerError(f"Contract/search {symbol!r}: no answer within {self._request_timeout * 2:g}s") from None
-            except ProjectXInstrumentError as exc:
-                if call.rate_limited:
-                    raise self._rate_limited(f"Contract/search {symbol!r}", call) from None
-                log.warning("no contract found for %r: %s", symbol, redact(str(exc)))
-                return None
-            except ProjectXConnectionError as exc:
-                raise BrokerError(f"Contract/search {symbol!r}: cannot reach the gateway at {self.api_url} ({exc})") from None
-            except ProjectXError as exc:
-                if call.rate_limited:  # not "no such contract": the gateway did not look
-                    raise self._rate_limited(f"Contract/search {symbol!r}", call) from None
-                log.warning("contract lookup for %r failed: %s", symbol, redact(str(exc), self._api_key))
-                return None
-        try:
-            spec, symbol_id = parsing.parse_contract(dataclasses.asdict(instrument))
-        except (parsing.PayloadError, TypeError) as exc:
-            log.warning("contract for %r is unusable: %s", symbol, exc)
+        instrument = await self._session.instrument(symbol)
+        if instrument is None:
             return None
-        self._specs[spec.contract_id] = spec
-        if symbol_id:
-            self._symbol_ids[symbol_id] = spec.contract_id
-        return spec
+        return self._contracts.add(symbol, instrument)
 
     async def contract_specs(self, contract_ids: list[str]) -> list[ContractSpec]:
         """Tick metadata, from the start-up cache or (once) from ``Contract/searchById``."""
         out: list[ContractSpec] = []
         for contract_id in contract_ids:
-            spec = self._specs.get(contract_id)
+            spec = self._contracts.specs.get(contract_id)
             if spec is None:
                 spec = await self._resolve(contract_id)
             if spec is not None:
@@ -745,92 +274,27 @@ class ProjectXBroker:
         return out
 
     async def watch_contract(self, contract_id: str) -> None:
-        if contract_id in self._quote_contracts:
+        if contract_id in self._contracts.quoted:
             return
-        if contract_id not in self._specs:
+        if contract_id not in self._contracts.specs:
             with contextlib.suppress(BrokerError):
                 await self._resolve(contract_id)
-        self._quote_contracts.append(contract_id)
-        rt = self._rt
-        if rt is not None and rt.market_connected:
-            ok = await rt.subscribe_market_data([contract_id])
-            if not ok:
-                self._resubscribe.add(MARKET)
-                self._wake.set()
+        self._contracts.quote(contract_id)
+        await self._supervisor.subscribe_quotes(contract_id)
 
     # ------------------------------------------------------------------ reading
 
     async def open_positions(self, account_id: int) -> list[Position]:
-        positions = await self._search_open(account_id, "Position", "positions", parsing.parse_position)
-        return [p for p in positions if p.size > 0]
+        return await self._reads.open_positions(account_id)
 
     async def open_orders(self, account_id: int) -> list[Order]:
-        return await self._search_open(account_id, "Order", "orders", parsing.parse_order)
-
-    async def _search_open(self, account_id: int, area: str, key: str, parse: Any) -> list[Any]:
-        """``<area>/searchOpen`` for one account, parsed tolerantly: a malformed item is skipped."""
-        endpoint = f"{area}/searchOpen"
-        reply = await self._post(f"/{endpoint}", {"accountId": account_id},
-                                 what=f"{endpoint} account {account_id}", mutating=False)
-        out: list[Any] = []
-        for payload in self._items(reply, key):
-            try:
-                item = parse(payload)
-            except parsing.PayloadError as exc:
-                self._warnings.warn(f"rest-{area.lower()}", "skipped an item in %s: %s", endpoint, exc)
-                continue
-            if item.account_id == account_id:
-                out.append(item)
-        return out
-
-    async def _trades_since(self, account_id: int, start: datetime) -> list[Trade]:
-        end = datetime.now(UTC) + timedelta(minutes=10)
-        reply = await self._post(
-            "/Trade/search",
-            {"accountId": account_id, "startTimestamp": start.isoformat(), "endTimestamp": end.isoformat()},
-            what=f"Trade/search account {account_id}",
-            mutating=False,
-        )
-        out: list[Trade] = []
-        for payload in self._items(reply, "trades"):
-            try:
-                trade = parsing.parse_trade(payload)
-            except parsing.PayloadError as exc:
-                self._warnings.warn("rest-trade", "skipped a trade in Trade/search: %s", exc)
-                continue
-            if trade.account_id == account_id:
-                out.append(trade)
-        out.sort(key=lambda t: (t.time, t.id))
-        return out
-
-    async def _account(self, account_id: int, active: list[Account] | None = None) -> Account:
-        """The account from ``Account/search`` (``active``: an answer already read)."""
-        for only_active in (True, False):
-            if only_active and active is not None:
-                accounts = active
-            else:
-                accounts = await self._search_accounts(only_active)
-            for account in accounts:
-                if account.id == account_id:
-                    self._accounts[account_id] = account
-                    return account
-        raise BrokerError(f"Account/search: account {account_id} not found")
-
-    @staticmethod
-    def _items(reply: dict[str, Any], key: str) -> list[dict[str, Any]]:
-        raw = reply.get(key)
-        out: list[dict[str, Any]] = []
-        for item in raw if isinstance(raw, list) else []:
-            out.extend(parsing.unwrap(item))
-        return out
+        return await self._reads.open_orders(account_id)
 
     def request_resync(self, account_id: int) -> None:
         """Have the account read again and its Resync delivered through the listener. Hub events
         that arrive during the read are held and replayed after it, so a read that started before
         an update never overrides it (a Resync returned to a caller and queued later would)."""
-        if account_id in self._account_ids:
-            self._resync_due.add(account_id)
-            self._wake.set()
+        self._supervisor.request_resync(account_id)
 
     async def resync(self, account_id: int) -> Resync:
         """Read the account, its open positions, working orders and the trading week's trades
@@ -838,25 +302,12 @@ class ProjectXBroker:
 
         This only reads; the Resync events the adapter emits itself (after connect and every
         reconnect) also become its de-duplication baseline."""
-        return await self._read_resync(account_id, None)
-
-    async def _read_resync(self, account_id: int, active: list[Account] | None) -> Resync:
-        start = self._week_start()
-        if start.tzinfo is None:
-            start = start.replace(tzinfo=UTC)
-        account, positions, orders, trades = await asyncio.gather(
-            self._account(account_id, active),
-            self.open_positions(account_id),
-            self.open_orders(account_id),
-            self._trades_since(account_id, start),
-        )
-        return Resync(account=account, positions=tuple(positions), orders=tuple(orders), trades=tuple(trades),
-                      trades_since=start)
+        return await self._reads.resync(account_id)
 
     # ------------------------------------------------------------------ actions
 
     async def close_position(self, account_id: int, contract_id: str) -> None:
-        await self._post(
+        await self._session.post(
             "/Position/closeContract",
             {"accountId": account_id, "contractId": contract_id},
             what=f"Position/closeContract account {account_id} contract {contract_id}",
@@ -867,7 +318,7 @@ class ProjectXBroker:
         if int(size) <= 0:
             raise BrokerError(f"Position/partialCloseContract account {account_id} contract {contract_id}: "
                               f"size {size} is not positive")
-        await self._post(
+        await self._session.post(
             "/Position/partialCloseContract",
             {"accountId": account_id, "contractId": contract_id, "size": int(size)},
             what=f"Position/partialCloseContract account {account_id} contract {contract_id} size {size}",
@@ -875,7 +326,7 @@ class ProjectXBroker:
         )
 
     async def cancel_order(self, account_id: int, order_id: int) -> None:
-        await self._post(
+        await self._session.post(
             "/Order/cancel",
             {"accountId": account_id, "orderId": int(order_id)},
             what=f"Order/cancel account {account_id} order {order_id}",
@@ -889,7 +340,7 @@ class ProjectXBroker:
             raise BrokerError(f"{what}: size is not positive")
         if int(side) not in (Side.BUY, Side.SELL):
             raise BrokerError(f"{what}: side must be 0 (buy) or 1 (sell)")
-        reply = await self._post(
+        reply = await self._session.post(
             "/Order/place",
             {
                 "accountId": account_id,
@@ -897,7 +348,7 @@ class ProjectXBroker:
                 "type": int(OrderType.STOP),
                 "side": int(side),
                 "size": int(size),
-                "stopPrice": self._on_tick(contract_id, stop_price),
+                "stopPrice": self._contracts.on_tick(contract_id, stop_price),
                 **({"customTag": tag} if tag else {}),
             },
             what=what,
@@ -909,534 +360,10 @@ class ProjectXBroker:
         return order_id
 
     async def modify_stop(self, account_id: int, order_id: int, stop_price: float, size: int | None = None) -> None:
-        await self._post(
+        await self._session.post(
             "/Order/modify",
-            {"accountId": account_id, "orderId": int(order_id), "stopPrice": self._on_tick(None, stop_price),
+            {"accountId": account_id, "orderId": int(order_id), "stopPrice": self._contracts.on_tick(None, stop_price),
              **({"size": int(size)} if size else {})},
             what=f"Order/modify account {account_id} order {order_id} stop {stop_price}",
             mutating=True,
         )
-
-    def _on_tick(self, contract_id: str | None, price: float) -> float:
-        """The price with float noise removed (nearest tick when the contract is known)."""
-        spec = self._specs.get(contract_id) if contract_id else None
-        if spec is None or spec.tick_size <= 0:
-            return round(float(price), 10)
-        return round(round(float(price) / spec.tick_size) * spec.tick_size, 10)
-
-    # ------------------------------------------------------------------ realtime client
-
-    async def _build_realtime(self) -> bool:
-        """A fresh realtime client with our callbacks and hooks, connected and subscribed."""
-        from .realtime import GuardRealtimeClient
-
-        client = self._require_client()
-        self._rt_generation += 1
-        generation = self._rt_generation
-        rt = GuardRealtimeClient(client.session_token, self._account_ids, self._config)
-        quiet_sdk_logging(self._sdk_log_level)
-        self._rt = rt
-        self._down_since = {USER: None, MARKET: None}
-        self._connected_at = {USER: None, MARKET: None}
-        self._quotes_since_open = {}
-        self._opened = set()
-        await rt.add_callback("account_update", self._on_account_raw)
-        await rt.add_callback("position_update", self._on_position_raw)
-        await rt.add_callback("order_update", self._on_order_raw)
-        await rt.add_callback("trade_execution", self._on_trade_raw)
-        await rt.add_callback("quote_update", self._on_quote_raw)
-        try:
-            await rt.setup_connections()
-        except Exception as exc:
-            log.warning("hub set-up failed: %s", redact(str(exc)))
-            return False
-        self._hook(rt, generation)
-        connected = await self._connect_hubs(rt)
-        self._hook(rt, generation)
-        # Subscriptions for whatever came up; a hub that comes up later is subscribed on open.
-        self._resubscribe = {USER, MARKET}
-        await self._resubscribe_open_hubs(rt)
-        if connected:
-            log.info("hubs connected (user %s, market %s)", self.user_hub_url, self.market_hub_url)
-        else:
-            log.warning("hubs not (all) connected: user %s, market %s", rt.user_connected, rt.market_connected)
-        return connected
-
-    async def _connect_hubs(self, rt: Any) -> bool:
-        """``rt.connect()``, but given up as soon as a hub's connection task has ended (a refused
-        negotiate kills it at once, while the SDK would still wait its fixed 10 s) or after
-        ``hub_connect_timeout``."""
-        task = asyncio.create_task(rt.connect(), name="deskguard-broker-hub-connect")
-        deadline = time.monotonic() + self._hub_connect_timeout
-        try:
-            while not task.done():
-                await asyncio.wait({task}, timeout=0.05)
-                if task.done():
-                    break
-                if self._hub_task_ended(rt) or time.monotonic() > deadline:
-                    task.cancel()
-                    break
-        finally:
-            if not task.done():
-                task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        if task.cancelled() or task.exception() is not None:
-            return False
-        return bool(task.result())
-
-    @staticmethod
-    def _hub_task_ended(rt: Any) -> bool:
-        for conn in (rt.user_connection, rt.market_connection):
-            run = getattr(conn, "_run_task", None)
-            if run is not None and run.done():
-                return True
-        return False
-
-    def _hook(self, rt: Any, generation: int) -> None:
-        """Our own open/close handlers on the SDK's hub connections (new objects after a token
-        update): each (re)open means re-subscribe and Resync; each close wakes the watchdog."""
-        for hub in (USER, MARKET):
-            conn = rt.user_connection if hub == USER else rt.market_connection
-            if conn is None or conn in self._hooked:
-                continue
-            with contextlib.suppress(TypeError):
-                self._hooked.add(conn)
-            conn.on_open(lambda hub=hub, generation=generation: self._on_hub_open(hub, generation))
-            conn.on_close(lambda hub=hub, generation=generation: self._on_hub_close(hub, generation))
-
-    def _on_hub_open(self, hub: str, generation: int) -> None:
-        if generation != self._rt_generation or self._stopping:
-            return
-        if hub in self._opened:
-            self.health.reconnects += 1  # the SDK (pysignalr) reconnected this hub by itself
-        self._opened.add(hub)
-        self._connected_at[hub] = time.monotonic()
-        self._quotes_since_open = {}
-        self._resubscribe.add(hub)
-        self._resync_due.update(self._account_ids)
-        self._wake.set()
-
-    def _on_hub_close(self, hub: str, generation: int) -> None:
-        if generation != self._rt_generation or self._stopping:
-            return
-        self._wake.set()
-
-    async def _resubscribe_open_hubs(self, rt: Any) -> None:
-        if USER in self._resubscribe and rt.user_connected and await rt.subscribe_user_updates():
-            self._resubscribe.discard(USER)
-        if MARKET in self._resubscribe and rt.market_connected and (
-                not self._quote_contracts or await rt.subscribe_market_data(list(self._quote_contracts))):
-            self._resubscribe.discard(MARKET)
-
-    async def _dispose_realtime(self, rt: Any) -> None:
-        """Disconnect and clean up a realtime client, retrieving its dead tasks' exceptions."""
-        self._retrieve_task_errors(rt)
-        try:
-            async with asyncio.timeout(5.0):
-                await rt.cleanup()
-        except (TimeoutError, Exception) as exc:
-            log.debug("realtime clean-up: %s: %s", type(exc).__name__, exc)
-        self._retrieve_task_errors(rt)
-
-    def _retrieve_task_errors(self, rt: Any) -> None:
-        """Mark dead hub tasks' exceptions retrieved (no "Task exception was never retrieved");
-        a hub refused with 401 means the session token is no longer good: log in again first."""
-        for conn in (getattr(rt, "user_connection", None), getattr(rt, "market_connection", None)):
-            task = getattr(conn, "_run_task", None)
-            if task is not None and task.done() and not task.cancelled():
-                exc = task.exception()
-                if exc is not None and _is_auth_refusal(exc):
-                    self._relogin_before_rebuild = True
-
-    # ------------------------------------------------------------------ hub callbacks (never await)
-
-    def _on_account_raw(self, data: Any) -> None:
-        self._on_user_raw("account", data)
-
-    def _on_position_raw(self, data: Any) -> None:
-        self._on_user_raw("position", data)
-
-    def _on_order_raw(self, data: Any) -> None:
-        self._on_user_raw("order", data)
-
-    def _on_trade_raw(self, data: Any) -> None:
-        self._on_user_raw("trade", data)
-
-    def _on_user_raw(self, kind: str, data: Any) -> None:
-        """A raw user-hub callback: copy, unwrap, parse tolerantly, hand on. O(1), no awaits."""
-        if self._stopping:
-            return
-        self.health.last_user_event = time.monotonic()
-        try:
-            payloads = parsing.unwrap(data)
-            if not payloads:
-                self._warnings.warn(f"hub-{kind}-shape", "skipped a %s update that is not an object", kind)
-                return
-            for payload in payloads:
-                try:
-                    event = self._parse_user(kind, payload)
-                except parsing.PayloadError as exc:
-                    self._warnings.warn(f"hub-{kind}", "skipped a malformed %s update: %s", kind, exc)
-                    continue
-                if event is not None:
-                    self._deliver(event)
-        except Exception:  # never let anything escape into the SDK
-            log.exception("unexpected error handling a %s update", kind)
-
-    def _parse_user(self, kind: str, payload: dict[str, Any]) -> Event | None:
-        if kind == "account":
-            account = parsing.parse_account(payload)
-            return AccountUpdated(account) if account.id in self._account_ids else None
-        if kind == "position":
-            account_id = parsing.req_int(payload, "accountId")
-            if account_id not in self._account_ids:
-                return None
-            previous = self._dedupe.previous_position_type(account_id, str(payload.get("contractId") or ""))
-            return PositionUpdated(parsing.parse_position(payload, previous))
-        if kind == "order":
-            order = parsing.parse_order(payload)
-            return OrderUpdated(order) if order.account_id in self._account_ids else None
-        if kind == "trade":
-            trade = parsing.parse_trade(payload)
-            return TradeFilled(trade) if trade.account_id in self._account_ids else None
-        return None
-
-    def _deliver(self, event: Event) -> None:
-        """De-duplicate and emit; while the event's account is being resynced, hold it back."""
-        account_id = getattr(event, "account_id", None)
-        if account_id is not None and account_id in self._resyncing:
-            self._pending.setdefault(account_id, []).append(event)
-            return
-        if isinstance(event, PositionUpdated):
-            fresh = self._dedupe.position_is_new(event.position)
-        elif isinstance(event, OrderUpdated):
-            fresh = self._dedupe.order_is_new(event.order)
-        elif isinstance(event, TradeFilled):
-            fresh = self._dedupe.trade_is_new(event.trade)
-        elif isinstance(event, AccountUpdated):
-            fresh = self._dedupe.account_is_new(event.account)
-            if fresh:
-                self._accounts[event.account.id] = event.account
-        else:
-            fresh = True
-        if fresh:
-            self._emit(event)
-
-    def _emit(self, event: Event) -> None:
-        listener = self._listener
-        if listener is None or self._stopping:
-            return
-        try:
-            listener.on_event(event)
-        except Exception:
-            log.exception("the broker listener failed on %s", type(event).__name__)
-
-    def _on_quote_raw(self, data: Any) -> None:
-        if self._stopping:
-            return
-        now = time.monotonic()
-        self.health.last_market_event = now
-        try:
-            if not isinstance(data, Mapping):
-                self._warnings.warn("hub-quote-shape", "skipped a quote that is not an object")
-                return
-            for payload in parsing.unwrap(data.get("data")):
-                contract_id = self._quote_contract(data.get("contract_id"), payload)
-                if contract_id is None:
-                    self._warnings.warn("hub-quote-contract", "skipped a quote for an unknown contract")
-                    continue
-                try:
-                    quote = parsing.parse_quote(
-                        contract_id, payload, self._quotes.get(contract_id), datetime.now(UTC)
-                    )
-                except parsing.PayloadError as exc:
-                    self._warnings.warn("hub-quote", "skipped a malformed quote for %s: %s", contract_id, exc)
-                    continue
-                self._quotes_since_open[contract_id] = self._quotes_since_open.get(contract_id, 0) + 1
-                if self._quotes_since_open[contract_id] >= 3:
-                    self._silence_factor = 1.0  # a steady flow again
-                if self._quotes.get(contract_id) == quote:
-                    continue
-                self._quotes[contract_id] = quote
-                self._emit(QuoteUpdated(quote))
-        except Exception:
-            log.exception("unexpected error handling a quote")
-
-    def _quote_contract(self, given: Any, payload: Mapping[str, Any]) -> str | None:
-        if isinstance(given, str) and given:
-            if given in self._specs or given.startswith("CON."):
-                return given
-            if given in self._symbol_ids:
-                return self._symbol_ids[given]
-        for key in ("symbol", "symbolId", "contractId"):
-            value = payload.get(key)
-            if isinstance(value, str):
-                if value in self._symbol_ids:
-                    return self._symbol_ids[value]
-                if value.startswith("CON."):
-                    return value
-        return None
-
-    # ------------------------------------------------------------------ resync
-
-    async def _run_resyncs(self) -> None:
-        """Emit a Resync for every account due; events arriving meanwhile are held, then replayed
-        on top of the snapshot. Failures stay due and are retried with back-off."""
-        due = [a for a in self._account_ids if a in self._resync_due]
-        if not due:
-            return
-        self._resync_due.difference_update(due)
-        self._resyncing.update(due)
-        results: list[Resync | BaseException] = []
-        try:
-            try:
-                active: list[Account] | None = await self._search_accounts(only_active=True)
-            except BrokerError:
-                active = None  # each account's read tries again
-            results = await asyncio.gather(*(self._read_resync(a, active) for a in due), return_exceptions=True)
-        finally:
-            failed: list[int] = []
-            for i, account_id in enumerate(due):
-                result = results[i] if i < len(results) else None
-                self._resyncing.discard(account_id)
-                if isinstance(result, Resync):
-                    self._dedupe.baseline(result.account, result.positions, result.orders, result.trades)
-                    self._accounts[account_id] = result.account
-                    self._emit(result)
-                else:
-                    failed.append(account_id)
-                    if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
-                        log.warning("resync of account %s failed: %s", account_id, redact(str(result), self._api_key))
-                for event in self._pending.pop(account_id, []):
-                    self._deliver(event)
-            if failed:
-                self._resync_due.update(failed)
-                self._next_resync_at = time.monotonic() + self._resync_backoff
-                self._resync_backoff = min(self._resync_backoff * 2, self._max_rebuild_backoff)
-            else:
-                self._resync_backoff = 0.5
-
-    # ------------------------------------------------------------------ watchdog
-
-    async def _watchdog(self) -> None:
-        while not self._stopping:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._watchdog_interval):
-                    await self._wake.wait()
-            self._wake.clear()
-            try:
-                await self._tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("broker watchdog step failed")
-                await asyncio.sleep(self._watchdog_interval)
-
-    async def _tick(self) -> None:
-        now = time.monotonic()
-        self._silence_triggered = False
-        rt = self._rt
-        if rt is not None:
-            self._hook(rt, self._rt_generation)
-        (user, user_why, user_dead), (market, market_why, market_dead) = self._assess(USER, now), self._assess(MARKET, now)
-        detail = "; ".join(f"{h} hub: {w}" for h, w in ((USER, user_why), (MARKET, market_why)) if w)
-        self._set_health(user, market, detail)
-
-        if (rt is None or user_dead or market_dead) and now >= self._next_rebuild_at:
-            await self._rebuild(detail or "no realtime client")
-            return
-        if rt is None:
-            return
-        if self._resubscribe:
-            await self._resubscribe_open_hubs(rt)
-        if self._resync_due and rt.user_connected and not self._resubscribe & {USER} and now >= self._next_resync_at:
-            await self._run_resyncs()
-        await self._refresh_token_if_due(rt)
-        if now >= self._next_reconcile_at and rt.user_connected and not self._resync_due:
-            await self._reconcile()
-
-    def _assess(self, hub: str, now: float) -> tuple[HubState, str, bool]:
-        """(state, why, dead) for one hub. Dead means: rebuild it now."""
-        rt = self._rt
-        if rt is None:
-            return HubState.DISCONNECTED, "no connection", True
-        conn = rt.user_connection if hub == USER else rt.market_connection
-        connected = bool(rt.user_connected if hub == USER else rt.market_connected)
-        task = getattr(conn, "_run_task", None)
-        if conn is None or task is None:
-            return HubState.DISCONNECTED, "not started", True
-        if task.done():
-            self._retrieve_task_errors(rt)
-            return HubState.DISCONNECTED, "connection task ended", True
-        if not connected:
-            since = self._down_since.get(hub)
-            if since is None:
-                self._down_since[hub] = since = now
-            down_for = now - since
-            if down_for > self._reconnect_grace:
-                return HubState.DISCONNECTED, f"down for over {self._reconnect_grace:g}s", True
-            return HubState.DISCONNECTED, "reconnecting", False
-        self._down_since[hub] = None
-        if hub == MARKET and self._market_silence > 0 and self._quote_contracts:
-            last = self.health.last_market_event or 0.0
-            since_open = self._connected_at.get(MARKET) or 0.0
-            quiet_for = now - max(last, since_open)
-            limit = self._market_silence * self._silence_factor
-            if since_open and quiet_for > limit:
-                self._silence_triggered = True
-                return HubState.CONNECTED, f"no quotes for over {limit:g}s", True
-        return HubState.CONNECTED, "", False
-
-    async def _rebuild(self, reason: str) -> None:
-        """Replace the realtime client (both hubs) and mark every account for a Resync."""
-        log.warning("rebuilding the hub connections: %s", reason)
-        self.health.reconnects += 1
-        if self._silence_triggered:
-            self._silence_triggered = False
-            self._silence_factor = min(self._silence_factor * 2, 16.0)
-        self._set_health(HubState.CONNECTING, HubState.CONNECTING, f"reconnecting ({reason})")
-        old, self._rt = self._rt, None
-        if old is not None:
-            self._rt_generation += 1  # silence the old client's hooks at once
-            await self._dispose_realtime(old)
-        if self._relogin_before_rebuild:
-            self._relogin_before_rebuild = False
-            await self._relogin_quietly()
-        await self._refresh_token_if_due(None)
-        try:
-            connected = await self._build_realtime()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning("hub rebuild failed: %s: %s", type(exc).__name__, redact(str(exc)))
-            connected = False
-        now = time.monotonic()
-        self._resync_due.update(self._account_ids)
-        if connected:
-            self._rebuild_backoff = 0.5
-            self._next_rebuild_at = now + self._reconnect_grace
-        else:
-            self._next_rebuild_at = now + self._rebuild_backoff
-            self._rebuild_backoff = min(self._rebuild_backoff * 2, self._max_rebuild_backoff)
-            if self._rt is not None:
-                self._retrieve_task_errors(self._rt)
-        self._wake.set()
-
-    async def _refresh_token_if_due(self, rt: Any) -> None:
-        """Refresh the session token before it expires; move the hubs to the newest token."""
-        client = self._client
-        if client is None:
-            return
-        expiry: datetime | None = getattr(client, "token_expiry", None)
-        obtained = self._token_obtained_at
-        if expiry is not None and obtained is not None:
-            lifetime = max((expiry - obtained).total_seconds(), 0.0)
-            margin = min(self._token_refresh_margin, lifetime / 4)
-            if datetime.now(UTC) >= expiry - timedelta(seconds=margin):
-                await self._refresh_token()
-        if rt is not None and client.session_token and rt.jwt_token != client.session_token:
-            await self._move_hubs_to_token(rt, client.session_token)
-
-    async def _move_hubs_to_token(self, rt: Any, token: str) -> None:
-        """``update_jwt_token`` (disconnect, reconnect with the new token, re-subscribe); if it
-        fails, a full rebuild with the new token."""
-        log.info("moving the hubs to a new session token")
-        self._rt_generation += 1  # the old connection objects' hooks go quiet
-        generation = self._rt_generation
-        # SDK trap: disconnect() leaves user_hub_ready/market_hub_ready set, so the connect()
-        # inside update_jwt_token stops waiting at once and reports failure (then "recovers" with
-        # the old token). Clearing them first makes it wait for the real open.
-        rt.user_hub_ready.clear()
-        rt.market_hub_ready.clear()
-        ok = False
-        try:
-            async with asyncio.timeout(self._hub_connect_timeout + 15.0):
-                ok = bool(await rt.update_jwt_token(token, timeout=self._hub_connect_timeout + 5.0))
-        except TimeoutError:
-            ok = False
-        except Exception as exc:
-            log.warning("hub token update failed: %s", redact(str(exc)))
-        if self._rt is not rt:
-            return
-        if not ok or rt.jwt_token != token:
-            await self._rebuild("the hubs did not take the new session token")
-            return
-        self._hook(rt, generation)
-        now = time.monotonic()
-        self._connected_at = {USER: now, MARKET: now}
-        self._opened = {USER, MARKET}
-        self._resubscribe = {USER, MARKET}
-        self._resync_due.update(self._account_ids)
-        self.health.reconnects += 1
-        self._wake.set()
-
-    async def _refresh_token(self) -> None:
-        client = self._require_client()
-        before = client.session_token
-        ok = False
-        try:
-            async with self._paid(current_priority(), "/Auth/validate"), asyncio.timeout(self._request_timeout):
-                ok = bool(await client.validate_session())
-        except (TimeoutError, Exception) as exc:
-            log.debug("Auth/validate failed: %s", type(exc).__name__)
-        if ok and client.session_token and client.session_token != before:
-            self._apply_token(client.session_token)
-            return
-        try:
-            await self._login()
-        except BrokerError as exc:
-            log.warning("token refresh failed: %s", exc)
-            # Try again after a while rather than on every tick.
-            self._token_obtained_at = datetime.now(UTC)
-
-    async def _reconcile(self) -> None:
-        """Compare REST with what the user hub told us; a lasting difference means a silent hub."""
-        self._next_reconcile_at = time.monotonic() + self._reconcile_interval
-        mismatched = await self._mismatched_accounts(self._account_ids)
-        if not mismatched:
-            return
-        await asyncio.sleep(self._reconcile_confirm)
-        if self._resync_due or self._resyncing:
-            return  # something reconnected meanwhile: its Resync settles it
-        mismatched = await self._mismatched_accounts(mismatched)
-        if mismatched:
-            log.warning("the user hub missed changes on account(s) %s: rebuilding it", mismatched)
-            await self._rebuild(f"user hub missed changes on account(s) {mismatched}")
-
-    async def _mismatched_accounts(self, account_ids: list[int]) -> list[int]:
-        out: list[int] = []
-        for account_id in account_ids:
-            try:
-                positions, orders = await asyncio.gather(self.open_positions(account_id), self.open_orders(account_id))
-            except BrokerError as exc:
-                log.debug("reconcile read failed: %s", exc)
-                continue
-            rest_positions = {p.contract_id: (p.type, p.size) for p in positions}
-            known = {c: (fp[0], fp[1]) for c, fp in self._dedupe.known_open_positions(account_id).items()}
-            rest_orders = {o.id for o in orders if o.is_working}
-            if rest_positions != known or rest_orders != self._dedupe.known_working_orders(account_id):
-                out.append(account_id)
-        return out
-
-    # ------------------------------------------------------------------ health
-
-    def _set_health(self, user: HubState, market: HubState, detail: str) -> None:
-        self.health.user_hub = user
-        self.health.market_hub = market
-        self.health.detail = detail
-        self._notify_health()
-
-    def _notify_health(self, force: bool = False) -> None:
-        h = self.health
-        key = (h.user_hub, h.market_hub, h.detail, h.reconnects)
-        if not force and key == self._last_health:
-            return
-        self._last_health = key
-        listener = self._listener
-        if listener is None:
-            return
-        try:
-            listener.on_health(dataclasses.replace(h))
-        except Exception:
-            log.exception("the broker listener failed on a health update")

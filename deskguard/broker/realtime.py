@@ -40,8 +40,11 @@ def _watch_hub_tasks() -> None:
         if task is not None:
             task.add_done_callback(_note_hub_task_end)
 
-    start_and_watch._deskguard_watched = True  # type: ignore[attr-defined]  # a marker on our own wrapper
-    AsyncHubConnection.start = start_and_watch  # type: ignore[method-assign]  # the one SDK patch: see above
+    # mypy knows no attributes on a function: the marker sits on our own wrapper, so a second call
+    # (or a re-import of this module) finds the class patched and leaves it alone.
+    start_and_watch._deskguard_watched = True  # type: ignore[attr-defined]  # see above
+    # mypy forbids assigning to a method; replacing this one is the point (the one SDK patch).
+    AsyncHubConnection.start = start_and_watch  # type: ignore[method-assign]  # see above
 
 
 def _note_hub_task_end(task: asyncio.Task[None]) -> None:
@@ -83,8 +86,9 @@ class GuardRealtimeClient(ProjectXRealtimeClient):
         try:
             for contract_id in contract_ids:
                 await connection.send("SubscribeContractQuotes", [contract_id])
-                # The SDK's own client fails its protocol: the hub connections are typed differently in each.
-                _live_market_subscriptions(self).add(contract_id)  # type: ignore[arg-type]  # SDK's own mismatch
+                # The SDK's own client fails the SDK's protocol this helper takes: the protocol types the
+                # hub connections `HubConnection | None`, the client holds `AsyncHubConnection`.
+                _live_market_subscriptions(self).add(contract_id)  # type: ignore[arg-type]  # see above
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a socket that closed under us: the watchdog rebuilds it

@@ -43,7 +43,7 @@ def open_size(sim: Simulator, contract_id: str) -> int:
 
 async def test_the_sdk_neither_limits_nor_sleeps_on_its_own(make_broker: MakeBroker) -> None:
     broker, _ = await started(make_broker)
-    client = broker._client
+    client = broker._session.client()
     assert client.rate_limiter.max_requests >= 1_000_000  # our budget replaces the SDK's limiter
     assert client._make_request.__func__ is type(client)._make_request.__wrapped__  # no 60 s sleep on a 429
 

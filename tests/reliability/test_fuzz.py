@@ -154,9 +154,8 @@ def _offline_broker() -> ProjectXBroker:
     de-duplication state carries over from example to example (more paths to reach)."""
     broker = ProjectXBroker("fuzz-user", "fuzz-API-key-0123456789", api_url="http://127.0.0.1:9/api",
                             user_hub_url="http://127.0.0.1:9/hubs/user", market_hub_url="http://127.0.0.1:9/hubs/market")
-    broker._account_ids = [1001]
-    broker._listener = BrokerListener(lambda event: None)
-    broker._symbol_ids["F.US.MNQ"] = "CON.F.US.MNQ.Z26"
+    broker._stream.guard([1001], BrokerListener(lambda event: None))
+    broker._contracts.symbol_ids["F.US.MNQ"] = "CON.F.US.MNQ.Z26"
     return broker
 
 
