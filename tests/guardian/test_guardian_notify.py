@@ -154,3 +154,42 @@ async def test_a_webhook_that_never_answers_adds_nothing_to_enforcement_time(sim
         # Same run, same breach: the dead webhooks add nothing (a margin for a busy machine only).
         assert with_dead <= plain + 0.15, (plain, with_dead)
         await close_all(rig)
+
+
+async def test_headless_sends_the_webhooks_of_config_toml(sim, tmp_path, processes):
+    """The product as users run it: ``deskguard --headless`` with webhooks in config.toml."""
+    import signal
+
+    from headless_harness import ONE_ACCOUNT_LOSS_50, Headless, headless_env, make_home
+
+    async with webhook_receiver() as rx:
+        config = ONE_ACCOUNT_LOSS_50 + f"""
+[notifications]
+not_guarding_after = "5s"
+webhooks = [
+  {{ url = "{rx.url}/json/{URL_TOKEN}", format = "json", on = ["enforcement", "lock"] }},
+  {{ url = "{rx.url}/status/500/{URL_TOKEN}", format = "slack", on = ["lock"] }},
+]
+"""
+        home = make_home(tmp_path, config)
+        guard = await Headless.start(headless_env(sim, home, API_KEY, "headless-notify"))
+        processes.append(guard)
+        await guard.wait_line("guarding…")
+        ok(sim.place_order(ACCOUNT, "MNQ", "buy", 1))
+        await guard.wait_line("[1001]", "OK", timeout=10)
+        sim.set_price("MNQ", MNQ_PRICE - 30)
+        ok(sim.close_position(ACCOUNT, "MNQ"))
+        await guard.wait_line("LOCKED", "daily_realized_loss", timeout=10)
+        path = f"/json/{URL_TOKEN}"
+        await wait_for(lambda: "lock" in rx.events(path), 2.0, "the lock at the webhook within 2 s of the lock")
+        await wait_for(lambda: len(rx.on(f"/status/500/{URL_TOKEN}")) == 3, 8, "the failing webhook tried 3 times")
+        await guard.wait_line("slack webhook (127.0.0.1)", "not sent", timeout=5)
+        guard.proc.send_signal(signal.SIGTERM)
+        assert await guard.exit_code() == 0
+
+    lock = next(r.json() for r in rx.on(path) if r.json()["event"] == "lock")
+    assert lock["account"] == "50KTC-V2-123456-1001" and lock["rule"] == "daily_realized_loss"
+    assert list(home.rglob("*.log")) and list(home.rglob("state.db"))
+    written = guard.output + "".join(p.read_text() for p in home.rglob("*.log"))
+    written += "".join(p.read_bytes().decode("latin-1") for p in home.rglob("state.db*"))
+    assert API_KEY not in written and URL_TOKEN not in written
