@@ -393,7 +393,7 @@ async def prepare_runtime(
                             on_pending_applied=lambda: _apply_pending(store, plan))
         register_webhook_secrets(config.notifications, store)
         notifier = Notifier(config.notifications, account_name=lambda a: _account_name(guardian, a),
-                            health_detail=lambda: guardian.health.detail)
+                            health_detail=lambda: guardian.health.detail, snapshot=guardian.snapshot)
         guardian.add_observer(notifier)
         return Runtime(guardian, store, config, plan, home, demo, simulator, notes, notifier=notifier)
     except BaseException:

@@ -30,14 +30,24 @@ from .sender import WebhookSender
 log = logging.getLogger("deskguard.notify")
 
 
+#: How often the notifier looks at the wall clock: a gap much longer than this between two looks
+#: means the process could not run (the PC slept, or the process was frozen).
+TICK_S = 1.0
+#: After a wake, how long the guard gets to notice dead hubs and read the accounts again before
+#: its picture counts as guarding again.
+WAKE_SETTLE_S = 5.0
+
+
 @dataclass(slots=True)
 class _Blind:
-    """An account the guard cannot guard, since ``since`` (monotonic) / ``at`` (wall clock)."""
+    """An account the guard cannot guard, since ``since`` (the wall clock, time.time(): a sleeping
+    PC's blind time counts, which the monotonic clock may not)."""
 
     since: float
-    at: datetime
     timer: asyncio.TimerHandle | None = None
     sent: bool = False
+    why: str = ""
+    settled_at: float = 0.0  # the wall time from which the current snapshot may say "guarding again"
 
 
 def register_webhook_secrets(settings: NotificationSettings, *also: Any) -> None:
@@ -51,7 +61,10 @@ def register_webhook_secrets(settings: NotificationSettings, *also: Any) -> None
 
 
 class Notifier:
-    """A GuardianObserver: ``guardian.add_observer(Notifier(settings, names))``."""
+    """A GuardianObserver: ``guardian.add_observer(Notifier(settings, names, snapshot=guardian.snapshot))``.
+
+    ``snapshot`` (an account's current snapshot) lets it notice recovery after a wake without
+    waiting for the next published snapshot; ``wall`` is the wall clock (a test moves it)."""
 
     def __init__(
         self,
@@ -60,12 +73,22 @@ class Notifier:
         *,
         sender: WebhookSender | None = None,
         health_detail: Callable[[], str] = lambda: "",
+        snapshot: Callable[[int], AccountSnapshot] | None = None,
+        wall: Callable[[], float] = time.time,
+        tick_s: float = TICK_S,
+        wake_settle_s: float = WAKE_SETTLE_S,
     ) -> None:
         self.settings = settings
         self.account_name = account_name
         self.health_detail = health_detail
+        self.snapshot = snapshot
+        self.wall = wall
+        self.tick_s = tick_s
+        self.wake_settle_s = wake_settle_s
         self.sender = sender or WebhookSender()
         self._blind: dict[int, _Blind] = {}
+        self._names: dict[int, str] = {}  # every account seen in a snapshot
+        self._ticker: asyncio.Task[None] | None = None
         register_webhook_secrets(settings)
 
     def update(self, settings: NotificationSettings) -> None:
@@ -91,7 +114,7 @@ class Notifier:
         try:
             return self.account_name(account_id)
         except Exception:
-            return str(account_id)
+            return self._names.get(account_id, str(account_id))
 
     # ----- GuardianObserver -----------------------------------------------------------------
 
@@ -105,45 +128,103 @@ class Notifier:
         pass  # the snapshots that follow every health change carry each account's status
 
     def on_snapshot(self, snap: AccountSnapshot) -> None:
+        self._names[snap.account_id] = snap.name
+        if self._ticker is None:
+            self._ticker = asyncio.get_running_loop().create_task(self._tick(), name="notifier-clock")
         blind = snap.status == AccountStatus.NOT_GUARDING
         state = self._blind.get(snap.account_id)
         if blind and state is None:
-            state = _Blind(time.monotonic(), snap.at)
+            state = _Blind(self.wall())
             delay = self.settings.not_guarding_after.total_seconds()
-            state.timer = asyncio.get_running_loop().call_later(delay, self._still_blind, snap.account_id, snap.name)
+            state.timer = asyncio.get_running_loop().call_later(delay, self._still_blind, snap.account_id)
             self._blind[snap.account_id] = state
         elif not blind and state is not None:
-            del self._blind[snap.account_id]
-            if state.timer is not None:
-                state.timer.cancel()
-            if state.sent:
-                self._guarding_again(snap, time.monotonic() - state.since)
+            self._recovered(snap)
 
-    def _still_blind(self, account_id: int, name: str) -> None:
+    # ----- not_guarding / guarding_again ----------------------------------------------------
+
+    def _still_blind(self, account_id: int) -> None:
+        """not_guarding_after has passed without a break."""
         state = self._blind.get(account_id)
         if state is None or state.sent:
             return
-        state.sent = True
-        blind_for = time.monotonic() - state.since
         why = self.health_detail() or "no confirmed connection to the gateway"
-        text = (f"DeskGuard cannot guard {name}: not guarding for {duration(timedelta(seconds=round(blind_for)))} "
-                f"(since {state.at.astimezone(UTC):%H:%M:%S} UTC; {why}). Your rules are not enforced until "
-                "it reconnects.")
+        self._not_guarding(account_id, state, why)
+
+    def _not_guarding(self, account_id: int, state: _Blind, why: str) -> None:
+        state.sent, state.why = True, why
+        name = self._name(account_id)
+        since = datetime.fromtimestamp(state.since, UTC)
+        text = (f"DeskGuard cannot guard {name}: not guarding for {_span(self.wall() - state.since)} "
+                f"(since {since:%H:%M:%S} UTC; {why}). Your rules are not enforced until it reconnects.")
         log.warning("%s", text)
         self.send(Message("not_guarding", name, "", text, datetime.now(UTC)))
 
-    def _guarding_again(self, snap: AccountSnapshot, blind_for: float) -> None:
-        blind = duration(timedelta(seconds=round(blind_for)))
-        text = f"DeskGuard guards {snap.name} again after {blind} blind. The re-sync found {found(snap)}."
-        log.info("%s", text)
-        self.send(Message("guarding_again", snap.name, "", text, snap.at))
+    def _recovered(self, snap: AccountSnapshot) -> None:
+        state = self._blind.pop(snap.account_id)
+        if state.timer is not None:
+            state.timer.cancel()
+        if state.sent:
+            text = (f"DeskGuard guards {snap.name} again after {_span(self.wall() - state.since)} blind. "
+                    f"The re-sync found {found(snap)}.")
+            log.info("%s", text)
+            self.send(Message("guarding_again", snap.name, "", text, snap.at))
+
+    async def _tick(self) -> None:
+        """Notice a wake: a look at the clock long after the last one means nothing could run in
+        between (a sleeping PC, a frozen process) — every account was blind all that time."""
+        last = self.wall()
+        while True:
+            await asyncio.sleep(self.tick_s)
+            now = self.wall()
+            gap = now - last - self.tick_s
+            last = now
+            try:
+                if gap >= self.settings.not_guarding_after.total_seconds():
+                    self._woke(now - gap)
+                self._check_recovery()
+            except Exception:
+                log.exception("notifier clock check failed")
+
+    def _woke(self, since: float) -> None:
+        now = self.wall()
+        why = f"the computer was asleep or DeskGuard could not run for {_span(now - since)}"
+        for account_id in list(self._names):
+            state = self._blind.get(account_id)
+            if state is None:
+                state = self._blind[account_id] = _Blind(since)
+            elif state.timer is not None:
+                state.timer.cancel()
+            state.since = min(state.since, since)
+            state.settled_at = now + self.wake_settle_s
+            if not state.sent:
+                self._not_guarding(account_id, state, why)
+
+    def _check_recovery(self) -> None:
+        """After a wake no snapshot may come if the account turns out fine: ask for one."""
+        if self.snapshot is None:
+            return
+        now = self.wall()
+        for account_id, state in list(self._blind.items()):
+            if state.sent and now >= state.settled_at:
+                snap = self.snapshot(account_id)
+                if snap.status != AccountStatus.NOT_GUARDING:
+                    self._recovered(snap)
 
     async def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
+            self._ticker = None
         for state in self._blind.values():
             if state.timer is not None:
                 state.timer.cancel()
         self._blind.clear()
         await self.sender.close()
+
+
+def _span(seconds: float) -> str:
+    return duration(timedelta(seconds=max(0, round(seconds))))
 
 
 def found(snap: AccountSnapshot) -> str:

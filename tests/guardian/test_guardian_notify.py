@@ -33,7 +33,7 @@ def attach(rig, notifications: NotificationSettings, sender: WebhookSender | Non
     """The notifier as the runtime attaches it."""
     guardian = rig.guardian
     notifier = Notifier(notifications, account_name=lambda a: guardian.account_info[a].name,
-                        sender=sender, health_detail=lambda: guardian.health.detail)
+                        sender=sender, health_detail=lambda: guardian.health.detail, snapshot=guardian.snapshot)
     guardian.add_observer(notifier)
     rig.extra.setdefault("notifiers", []).append(notifier)
     return notifier
