@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 REDACTED = "[redacted]"
+MIN_PATH_SECRET = 8  # characters of a webhook URL's path (and query) that make it a secret of its own
 
 _TOKEN_IN_URL = re.compile(r"(access_token=)[^&\s'\"`]+")
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._\-]+")
@@ -90,7 +91,9 @@ def url_secrets(url: str) -> list[str]:
     parts = urlsplit(text)
     if parts.hostname:
         tail = parts.path + (f"?{parts.query}" if parts.query else "")
-        if len(tail.strip("/")) >= 4:
+        # A token is long; a short path ("/api", "/hook") is not one, and blanking it everywhere
+        # would garble the logs (the gateway's own URLs end in /api).
+        if len(tail.strip("/")) >= MIN_PATH_SECRET:
             out.append(tail)
         if parts.password:
             out.append(parts.password)

@@ -69,3 +69,5 @@ def test_a_webhook_url_and_its_token_part_are_secrets() -> None:
     assert "TOKENabc" not in r("aiohttp: discord.com/api/webhooks/123/TOKENabc?wait=true")
     assert url_secrets("https://u:pw-123@example.com/x")[-2:] == ["pw-123", "u:pw-123@example.com/x"]
     assert url_secrets("  ") == []
+    # A short path is no token: "/api" is not blanked in every log line (the gateway's URLs end so).
+    assert url_secrets("https://example.com/api") == ["https://example.com/api", "example.com/api"]
