@@ -12,11 +12,15 @@ Nothing here needs Qt, so the settings dialog and the tests use it alike.
 
 from __future__ import annotations
 
+import configparser
 import os
 import plistlib
+import shlex
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 APP_ID = "deskguard"
@@ -66,6 +70,95 @@ def set_enabled(on: bool, command: Sequence[str] | None = None, env: Mapping[str
         enable(command, env)
     else:
         disable(env)
+
+
+@dataclass(frozen=True, slots=True)
+class StartCheck:
+    """Whether DeskGuard will start at the next login, and why, in one sentence."""
+
+    will_start: bool
+    text: str
+
+
+def check(env: Mapping[str, str] | None = None) -> StartCheck:
+    """Look at what the OS will run at the next login: the entry there, whether the OS would
+    honour it, and whether the program it names still exists (a moved or removed install)."""
+    try:
+        if sys.platform.startswith("win"):
+            return _windows_check()
+        if sys.platform == "darwin":
+            return _mac_check(env)
+        return _xdg_check(env)
+    except Exception as exc:  # a platform quirk is an answer too, never a crash of the settings
+        return StartCheck(False, f"Could not check the start-at-login entry: {type(exc).__name__}: {exc}")
+
+
+def _program_problem(command: Sequence[str], env: Mapping[str, str] | None) -> str | None:
+    if not command:
+        return "it names no program"
+    program = command[0]
+    if os.path.isabs(program):
+        found = os.path.isfile(program) and os.access(program, os.X_OK)
+    else:
+        found = shutil.which(program, path=(env or os.environ).get("PATH")) is not None
+    return None if found else f"the program it starts is missing ({program})"
+
+
+def _verdict(where: str, command: Sequence[str], env: Mapping[str, str] | None) -> StartCheck:
+    problem = _program_problem(command, env)
+    if problem:
+        return StartCheck(False, f"No: the entry {where} is there, but {problem}. Turn Start at login off and on "
+                                 "again to point it at this DeskGuard.")
+    return StartCheck(True, f"Yes: DeskGuard will start at the next login ({where} runs {shlex.join(command)}).")
+
+
+def _xdg_check(env: Mapping[str, str] | None) -> StartCheck:
+    path = xdg_entry_path(env)
+    if not path.exists():
+        return StartCheck(False, f"No: there is no autostart entry ({path}). Tick Start at login and save.")
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]  # desktop entry keys are case-sensitive
+    parser.read(path, encoding="utf-8")
+    if "Desktop Entry" not in parser:
+        return StartCheck(False, f"No: {path} is not a desktop entry.")
+    entry = parser["Desktop Entry"]
+    if entry.get("Hidden", "false").strip().lower() == "true":
+        return StartCheck(False, f"No: {path} is marked Hidden=true, which turns it off.")
+    if entry.get("X-GNOME-Autostart-enabled", "true").strip().lower() == "false":
+        return StartCheck(False, f"No: {path} is switched off (X-GNOME-Autostart-enabled=false).")
+    exec_line = entry.get("Exec", "").replace("%%", "%")
+    try:
+        command = shlex.split(exec_line)
+    except ValueError:
+        return StartCheck(False, f"No: the Exec line of {path} cannot be read.")
+    return _verdict(f"at {path}", command, env)
+
+
+def _mac_check(env: Mapping[str, str] | None) -> StartCheck:
+    path = mac_plist_path(env)
+    if not path.exists():
+        return StartCheck(False, f"No: there is no login item ({path}). Tick Start at login and save.")
+    data = plistlib.loads(path.read_bytes())
+    if not data.get("RunAtLoad"):
+        return StartCheck(False, f"No: {path} does not run at load (RunAtLoad is off).")
+    if data.get("Disabled"):
+        return StartCheck(False, f"No: {path} is disabled.")
+    return _verdict(f"at {path}", list(data.get("ProgramArguments") or []), env)
+
+
+def _windows_check() -> StartCheck:
+    if sys.platform != "win32":
+        raise OSError("the registry is on Windows only")
+    import winreg
+
+    where = f"HKCU\\{WINDOWS_RUN_KEY}\\{WINDOWS_VALUE}"
+    try:
+        with winreg.OpenKey(winreg.HKEY_CURRENT_USER, WINDOWS_RUN_KEY) as key:
+            value, _ = winreg.QueryValueEx(key, WINDOWS_VALUE)
+    except OSError:
+        return StartCheck(False, f"No: there is no {where} value. Tick Start at login and save.")
+    command = shlex.split(str(value), posix=False)
+    return _verdict(where, [command[0].strip('"')] + command[1:] if command else [], None)
 
 
 # --- Linux / XDG -----------------------------------------------------------------------------------

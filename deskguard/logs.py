@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from .secrets import RedactingFilter
+from .redaction import RedactingFilter
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 FILE_MODE = 0o600

@@ -36,6 +36,7 @@ from .config import (
 )
 from .engine.models import Account
 from .guardian import Guardian, PendingSettings
+from .notify.notifier import Notifier, register_webhook_secrets
 from .secrets import Credentials, CredentialStore, credentials_from_env, redactor
 from .store import Store, StoreCorruptError
 
@@ -98,7 +99,7 @@ class ConfigWatcher:
         except ConfigError as exc:
             self.last_error = str(exc)
             guardian.notify(NoticeLevel.ALERT, None,
-                            f"config.toml has an error; still guarding with the last good rules: {exc}")
+                            f"config.toml has an error; still guarding with the last good rules: {exc}", event="alert")
             return
         self.last_error = None
         self.runtime.apply_config(requested, "config.toml changed")
@@ -115,6 +116,7 @@ class Runtime:
     simulator: Any = None
     notes: list[str] = field(default_factory=list)  # things to tell the user at start (store recovered…)
     watcher: ConfigWatcher | None = None
+    notifier: Notifier | None = None  # webhooks (rules.md "Notifications"), a guardian observer
 
     async def stop(self) -> None:
         try:
@@ -130,6 +132,9 @@ class Runtime:
 
         plan = effective_plan(self.store, requested, now or datetime.now(UTC))
         self.plan, self.config = plan, plan.effective
+        if self.notifier is not None:
+            register_webhook_secrets(plan.effective.notifications, self.store)
+            self.notifier.update(plan.effective.notifications)
         guardian = self.guardian
         guardian.update_settings(plan.effective.engine_settings(), pending_settings(plan))
         # The reset must promote *this* plan's pending config, not the one the guard started with.
@@ -147,6 +152,8 @@ class Runtime:
         """Release the store and the simulator (after the guardian stopped, or if it never started)."""
         if self.watcher is not None:
             await self.watcher.stop()
+        if self.notifier is not None:
+            await self.notifier.close()  # the last messages get a moment to leave
         self.store.close()
         if self.simulator is not None:
             await self.simulator.stop()
@@ -266,9 +273,9 @@ def _saved_config(store: Store, key: str, text: str | None = None) -> DeskGuardC
 
 
 def remember_plan(store: Store, plan: ChangePlan) -> None:
-    store.set_memory(GLOBAL, EFFECTIVE_CONFIG_KEY, json.dumps(dumps_config(plan.effective)))
+    store.set_memory(GLOBAL, EFFECTIVE_CONFIG_KEY, _storable(plan.effective))
     if plan.pending is not None and plan.takes_effect is not None:
-        data = {"config": dumps_config(plan.pending), "takes_effect": plan.takes_effect.isoformat()}
+        data = {"config": json.loads(_storable(plan.pending)), "takes_effect": plan.takes_effect.isoformat()}
         store.set_memory(GLOBAL, PENDING_CONFIG_KEY, json.dumps(data))
     else:
         store.set_memory(GLOBAL, PENDING_CONFIG_KEY, None)
@@ -384,12 +391,30 @@ async def prepare_runtime(
         guardian = Guardian(broker, store, config.engine_settings(), accounts=accounts,
                             symbols=list(conn.instruments), pending=pending,
                             on_pending_applied=lambda: _apply_pending(store, plan))
-        return Runtime(guardian, store, config, plan, home, demo, simulator, notes)
+        register_webhook_secrets(config.notifications, store)
+        notifier = Notifier(config.notifications, account_name=lambda a: _account_name(guardian, a),
+                            health_detail=lambda: guardian.health.detail, snapshot=guardian.snapshot)
+        guardian.add_observer(notifier)
+        return Runtime(guardian, store, config, plan, home, demo, simulator, notes, notifier=notifier)
     except BaseException:
         store.close()
         if simulator is not None:
             await simulator.stop()
         raise
+
+
+def _account_name(guardian: Guardian, account_id: int) -> str:
+    info = guardian.account_info.get(account_id)
+    return info.name if info is not None else str(account_id)
+
+
+def _storable(config: DeskGuardConfig) -> str:
+    """A config as the store keeps it (the one in force, the pending one): without the webhooks,
+    whose URLs the store redacts (they may hold tokens), so what it keeps always reads back. The
+    notifications apply at once from config.toml; the store's copy is for the rules."""
+    if config.notifications.webhooks:
+        config = config.with_section("notifications", webhooks=[])
+    return json.dumps(dumps_config(config))
 
 
 def pending_settings(plan: ChangePlan) -> PendingSettings | None:
@@ -426,5 +451,5 @@ def change_config(
 def _apply_pending(store: Store, plan: ChangePlan) -> None:
     """The reset came: the pending config is the one in force from now on."""
     if plan.pending is not None:
-        store.set_memory(GLOBAL, EFFECTIVE_CONFIG_KEY, json.dumps(dumps_config(plan.pending)))
+        store.set_memory(GLOBAL, EFFECTIVE_CONFIG_KEY, _storable(plan.pending))
         store.set_memory(GLOBAL, PENDING_CONFIG_KEY, None)

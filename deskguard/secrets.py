@@ -1,21 +1,22 @@
-"""Credentials in the OS keyring, behind a small interface; and redaction of the API key.
+"""Credentials in the OS keyring, behind a small interface.
 
 The API key lives in the keyring (service ``deskguard``, user = the ProjectX username) or, for one
 session only, in memory. There is no plain-text fallback, ever: with no keyring backend, saving
 fails with a message that says so. Every secret that passes through here is registered with the
-redactor, so logs and the audit log can never show it.
+process-wide redactor (:mod:`deskguard.redaction`), so logs and the audit log can never show it.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import re
-import threading
 from dataclasses import dataclass
 
+from .redaction import REDACTED, RedactingFilter, redactor
+
+__all__ = ["REDACTED", "SERVICE", "Credentials", "CredentialStore", "KeyringUnavailable", "RedactingFilter",
+           "credentials_from_env", "redactor"]
+
 SERVICE = "deskguard"
-REDACTED = "[redacted]"
 
 
 class KeyringUnavailable(Exception):
@@ -32,56 +33,6 @@ class Credentials:
         return f"Credentials(username={self.username!r}, api_key={REDACTED!r}, account_name={self.account_name!r})"
 
     __str__ = __repr__
-
-
-class Redactor:
-    """Replaces every registered secret in text. Thread-safe; used by logging and the store."""
-
-    def __init__(self) -> None:
-        self._secrets: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
-        self._lock = threading.Lock()
-
-    def add(self, secret: str | None) -> None:
-        if not secret or len(secret) < 4:
-            return
-        with self._lock:
-            self._secrets.add(secret)
-            alternatives = sorted(self._secrets, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(s) for s in alternatives))
-
-    def secrets(self) -> list[str]:
-        with self._lock:
-            return list(self._secrets)
-
-    def __call__(self, text: str) -> str:
-        pattern = self._pattern
-        if pattern is None or not text:
-            return text
-        return pattern.sub(REDACTED, text)
-
-
-#: The process-wide redactor: the app registers the API key here as soon as it has it.
-redactor = Redactor()
-
-
-class RedactingFilter(logging.Filter):
-    """A logging filter that formats the record and removes every registered secret from it."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:
-            return True
-        clean = redactor(message)
-        if record.exc_info and record.exc_info[1] is not None:
-            # Format the traceback now, redacted, so a handler never prints the raw one.
-            formatter = logging.Formatter()
-            record.exc_text = redactor(formatter.formatException(record.exc_info))
-            record.exc_info = None
-        if clean != message or record.args:
-            record.msg, record.args = clean, None
-        return True
 
 
 class CredentialStore:
@@ -127,7 +78,7 @@ class CredentialStore:
             key = keyring.get_password(self.service, username)
         except Exception:
             return None
-        redactor.add(key)
+        redactor.add_optional(key)
         return key
 
     def delete(self, username: str) -> None:

@@ -5,72 +5,44 @@ formatter and ``propagate = False`` (``ProjectXLogger.get_logger``), at import t
 imported later get one too. ``quiet_sdk_logging`` removes those handlers and lets the records
 propagate up to the ``project_x_py`` (and ``pysignalr``) logger, whose one handler blanks the API
 key and any ``access_token=`` / bearer token (pysignalr logs its negotiate URL at INFO, with the
-session JWT in it) and hands the record to the ``deskguard.broker.sdk`` logger, so it reaches the
-application's handlers like any of ours. It is idempotent: call it again after anything may have
-imported more SDK modules.
+session JWT in it), by the app's one rule set (:mod:`deskguard.redaction`), and hands the record to the
+``deskguard.broker.sdk`` logger, so it reaches the application's handlers like any of ours. It is
+idempotent: call it again after anything may have imported more SDK modules.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import sys
 import threading
+
+from ..redaction import RedactingFilter, redactor
+
+__all__ = ["RedactingFilter", "quiet_sdk_logging", "redact", "register_secret"]
 
 SDK_LOGGER_PREFIXES = ("project_x_py", "pysignalr")
 # Libraries the SDK drives that log every request at INFO; quieted only if the app left them unset.
 CHATTY_LIBRARIES = ("httpx", "httpcore", "websockets")
 
-_TOKEN_IN_URL = re.compile(r"(access_token=)[^&\s'\"`]+")
-_BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._\-]+")
-
 _lock = threading.Lock()
-_secrets: set[str] = set()
+
+#: What replaces a secret in an SDK record (the bridge's historical mark; the rules are the app's).
+SDK_MASK = "***"
 
 
 def register_secret(secret: str | None) -> None:
-    """Blank this string (an API key) in every SDK log record from now on."""
-    if secret and len(secret) >= 4:
-        with _lock:
-            _secrets.add(secret)
+    """Blank this string (an API key) in every log record and stored text from now on."""
+    redactor.add_optional(secret)
 
 
 def redact(text: str, *secrets: str | None) -> str:
     """``text`` with the registered secrets, the given ones, tokens in URLs and bearer tokens
-    replaced by ``***``."""
-    with _lock:
-        known = set(_secrets)
-    for secret in (*secrets, *known):
-        if secret and len(secret) >= 4 and secret in text:
-            text = text.replace(secret, "***")
-    text = _TOKEN_IN_URL.sub(r"\1***", text)
-    return _BEARER.sub(r"\1***", text)
+    replaced by ``***`` (the one rule set of :mod:`deskguard.redaction`)."""
+    return redactor(text, *secrets, mask=SDK_MASK)
 
 
-class RedactingFilter(logging.Filter):
-    """Rewrites a record's message (and drops its args) when it would show a secret."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string: leave the record alone
-            return True
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg = cleaned
-            record.args = None
-        if record.exc_info and record.exc_info[1] is not None:
-            text = str(record.exc_info[1])
-            if redact(text) != text:
-                # The traceback would print the secret: keep only a redacted summary.
-                record.msg = f"{record.msg} [{type(record.exc_info[1]).__name__}: {redact(text)}]"
-                record.exc_info = None
-                record.exc_text = None
-        return True
-
-
-_FILTER = RedactingFilter()
+_FILTER = RedactingFilter(mask=SDK_MASK)
 FORWARD_TO = "deskguard.broker.sdk"
 
 

@@ -11,9 +11,9 @@ import dataclasses
 import difflib
 import re
 from collections.abc import Mapping
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -31,7 +31,7 @@ from pydantic import (
 
 from ..engine.calendar import TradingCalendar
 from ..engine.rules import ALL_RULES, RULES_BY_KEY
-from ..engine.schema import ParamInfo, Unit
+from ..engine.schema import ParamInfo, Unit, format_duration, parse_duration
 from ..engine.settings import EngineSettings
 from .codec import check_timezone, format_hhmm, key_text, parse_hhmm, render, to_toml
 from .errors import ConfigError
@@ -122,13 +122,100 @@ class PnlSettings(BaseModel):
     )
 
 
+WebhookFormat = Literal["json", "discord", "slack", "ntfy", "telegram", "apprise"]
+WebhookEvent = Literal["enforcement", "lock", "lock_end", "warning", "not_guarding", "guarding_again", "alert"]
+#: The webhook formats of rules.md "Notifications".
+WEBHOOK_FORMATS: tuple[WebhookFormat, ...] = get_args(WebhookFormat)
+#: The events a webhook may ask for (``on``), in the rule book's order.
+WEBHOOK_EVENTS: tuple[WebhookEvent, ...] = get_args(WebhookEvent)
+
+
+def _check_not_guarding_after(value: object) -> timedelta:
+    if isinstance(value, timedelta):
+        parsed: object = value
+    elif isinstance(value, str):
+        try:
+            parsed = parse_duration(value)
+        except ValueError as exc:
+            raise config_error(str(exc)) from None
+    else:
+        raise config_error(f'must be a duration like "30s", "2m" or "1h30m" (got {render(value)})')
+    assert isinstance(parsed, timedelta)
+    if parsed <= timedelta(0):
+        raise config_error(f'must be longer than 0s (got {render(value)})')
+    return parsed
+
+
+NotGuardingAfter = Annotated[timedelta, PlainValidator(_check_not_guarding_after), PlainSerializer(format_duration)]
+
+
+def _distinct_events(value: tuple[str, ...]) -> tuple[str, ...]:
+    if not value:
+        raise config_error("must name at least one event: " + ", ".join(WEBHOOK_EVENTS))
+    twice = sorted({e for e in value if value.count(e) > 1})
+    if twice:
+        raise config_error(f"names {', '.join(twice)} more than once")
+    return value
+
+
+class Webhook(BaseModel):
+    """One entry of ``[notifications] webhooks``: where to send which events, in which format."""
+
+    model_config = _SECTION
+
+    url: Text = Field(description="Where to send (it may hold a token: it is redacted in logs like a secret).")
+    format: WebhookFormat = Field(default="json", description="json, discord, slack, ntfy, telegram or apprise.")
+    on: Annotated[tuple[WebhookEvent, ...], AfterValidator(_distinct_events)] = Field(
+        default=WEBHOOK_EVENTS, description="The events to send: " + ", ".join(WEBHOOK_EVENTS) + ".")
+
+    def model_post_init(self, context: Any, /) -> None:
+        _check_webhook_url(self.url, self.format)
+
+
+class _FieldProblem(ValueError):
+    """A check of one field that needs another (a webhook's url against its format), raised after
+    the model's fields are read; the error names ``field`` like a field's own check would."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _check_webhook_url(url: str, fmt: str) -> None:
+    parts = urlsplit(url)
+    if fmt == "apprise":
+        if not re.match(r"^[a-z][a-z0-9+.-]*://.+", url, re.IGNORECASE):
+            raise _FieldProblem("url", f'must be an Apprise URL like "tgram://bottoken/ChatID" (got {_hidden(url)})')
+        return
+    secure = parts.scheme == "https" and bool(parts.hostname)
+    local = parts.scheme == "http" and parts.hostname in _LOOPBACK
+    if not (secure or local):
+        raise _FieldProblem("url", f"must be an https:// URL (http:// only for localhost or 127.0.0.1) (got {_hidden(url)})")
+    if fmt == "telegram" and "chat_id=" not in parts.query:
+        raise _FieldProblem("url", "a telegram webhook is the bot's sendMessage URL with chat_id in the query, "
+                                   '"https://api.telegram.org/bot<token>/sendMessage?chat_id=<chat>"')
+
+
+def _hidden(url: str) -> str:
+    """A webhook URL in an error message: its scheme and host only (the rest may be a token)."""
+    parts = urlsplit(url)
+    if parts.scheme and parts.hostname:
+        return render(f"{parts.scheme}://{parts.hostname}/…")
+    return "text that is not a URL"
+
+
 class NotificationSettings(BaseModel):
-    """``[notifications]``: tray notifications."""
+    """``[notifications]``: tray notifications, and webhooks that reach the trader elsewhere."""
 
     model_config = _SECTION
 
     enabled: StrictBool = Field(default=True, description="Show tray notifications for warnings and enforcement.")
     sound: StrictBool = Field(default=False, description="Play a sound with notifications.")
+    not_guarding_after: NotGuardingAfter = Field(
+        default=timedelta(seconds=30),
+        description="How long the app may be unable to guard an account before it sends not_guarding.")
+    webhooks: tuple[Webhook, ...] = Field(
+        default=(), description='Webhooks: { url = "https://…", format = "json", on = ["enforcement", "lock"] }.')
 
 
 class UiSettings(BaseModel):
@@ -200,6 +287,7 @@ KNOWN_KEYS[""] = tuple(DeskGuardConfig.model_fields)
 for _name, _field in DeskGuardConfig.model_fields.items():
     if _name != "rules":
         KNOWN_KEYS[_name] = tuple(_field.annotation.model_fields)  # type: ignore[union-attr]  # each section is a model
+KNOWN_KEYS["notifications.webhooks.*"] = tuple(Webhook.model_fields)
 
 
 def _drop_none(data: Any) -> Any:
@@ -301,5 +389,9 @@ def _problem(err: Any) -> str:
 def _errors(exc: ValidationError, path: str | Path | None) -> list[ConfigError]:
     out = []
     for err in exc.errors(include_url=False):
-        out.append(ConfigError(path, dotted_key(tuple(err["loc"])) or None, _problem(err)))
+        loc = tuple(err["loc"])
+        problem = err.get("ctx", {}).get("error")
+        if isinstance(problem, _FieldProblem):
+            loc = (*loc, problem.field)
+        out.append(ConfigError(path, dotted_key(loc) or None, _problem(err)))
     return out

@@ -133,12 +133,14 @@ class Guardian:
             except Exception:  # an observer's bug must never stop the guard
                 log.exception("observer %r failed in %s", obs, method)
 
-    def notify(self, level: NoticeLevel, account_id: int | None, text: str, rule: str | None = None) -> None:
+    def notify(self, level: NoticeLevel, account_id: int | None, text: str, rule: str | None = None,
+               event: str | None = None) -> None:
         """Tell observers and the audit log something (used by the runtime, e.g. config reloads)."""
-        self._notice(level, account_id, rule, text)
+        self._notice(level, account_id, rule, text, event)
 
-    def _notice(self, level: NoticeLevel, account_id: int | None, rule: str | None, text: str) -> None:
-        notice = Notice(self.clock.now(), level, account_id, rule, text)
+    def _notice(self, level: NoticeLevel, account_id: int | None, rule: str | None, text: str,
+                event: str | None = None) -> None:
+        notice = Notice(self.clock.now(), level, account_id, rule, text, event)
         self._emit("on_notice", notice)
         self._db_submit(self.store.audit, account_id, rule, level.value, text)
 
@@ -399,12 +401,12 @@ class Guardian:
             self._dirty.add(acct)  # now committed: the snapshots may show them
             self._schedule_publish()
         for lock in v.new_locks:
-            self._notice(NoticeLevel.ENFORCEMENT, acct, lock.rule, texts.lock_notice(lock))
+            self._notice(NoticeLevel.ENFORCEMENT, acct, lock.rule, texts.lock_notice(lock), "lock")
         for lock in v.ended_locks:
-            self._notice(NoticeLevel.LOCK_ENDED, acct, lock.rule, texts.lock_ended(lock))
+            self._notice(NoticeLevel.LOCK_ENDED, acct, lock.rule, texts.lock_ended(lock), "lock_end")
         for d in v.decisions:
             if d.action == Action.WARN:
-                self._notice(NoticeLevel.WARNING, acct, d.rule, texts.warning_sentence(d))
+                self._notice(NoticeLevel.WARNING, acct, d.rule, texts.warning_sentence(d), "warning")
             elif d.action in (Action.FLATTEN, Action.CLOSE_POSITION, Action.REDUCE_POSITION, Action.CANCEL_ORDERS):
                 self._db_submit(self.store.audit, acct, d.rule, "decision", texts.decision_sentence(d))
 
@@ -418,7 +420,7 @@ class Guardian:
                 text = f"COULD NOT STORE THE LOCK ({lock.rule}, try {attempt}): {exc} — it is enforced; trying again"
                 log.error("%s", text)
                 if attempt == 1:
-                    self._notice(NoticeLevel.ALERT, lock.account_id, lock.rule, text)
+                    self._notice(NoticeLevel.ALERT, lock.account_id, lock.rule, text, "alert")
                 else:
                     self._db_submit(self.store.audit, lock.account_id, lock.rule, NoticeLevel.ALERT.value, text)
                 if not self.running and attempt >= len(LOCK_SAVE_RETRY_S):
@@ -454,11 +456,12 @@ class Guardian:
             if d.action in (Action.PLACE_STOP, Action.MOVE_STOP, Action.CANCEL_STOP):
                 self._notice(NoticeLevel.INFO, account_id, d.rule, texts.enforcement_done(d, detail))
             else:
-                self._notice(NoticeLevel.ENFORCEMENT, account_id, d.rule, texts.enforcement_done(d, detail))
+                self._notice(NoticeLevel.ENFORCEMENT, account_id, d.rule, texts.enforcement_done(d, detail),
+                             "enforcement")
         else:
             text = texts.enforcement_failed(d, detail)
             if self._alerts.get(account_id) != detail:  # say it once per failure, not every retry cycle
-                self._notice(NoticeLevel.ALERT, account_id, d.rule, text)
+                self._notice(NoticeLevel.ALERT, account_id, d.rule, text, "enforcement")
             else:
                 self._db_submit(self.store.audit, account_id, d.rule, NoticeLevel.ALERT.value, text)
             self._alerts[account_id] = detail
@@ -517,7 +520,8 @@ class Guardian:
         would bring them back (rules.md, permanent locks)."""
         for lock in ended:
             self._db_submit(self.store.end_lock, lock, self.clock.now(), "the symbol is no longer blocked")
-            self._notice(NoticeLevel.LOCK_ENDED, lock.account_id, lock.rule, f"{lock.symbol} is no longer blocked")
+            self._notice(NoticeLevel.LOCK_ENDED, lock.account_id, lock.rule, f"{lock.symbol} is no longer blocked",
+                         "lock_end")
 
     def _apply_pending(self) -> None:
         assert self.pending is not None

@@ -82,6 +82,9 @@ class Notice:
     account_id: int | None
     rule: str | None
     text: str
+    #: The webhook event it is (rules.md "Notifications": enforcement, lock, lock_end, warning,
+    #: alert), or None when it is not one (connection notices: not_guarding covers those).
+    event: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

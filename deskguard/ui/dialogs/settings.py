@@ -1,5 +1,6 @@
 """Settings: when the trading day resets, which accounts to guard, which instruments to stream,
-notifications, start at login, theme.
+notifications (tray, and webhooks with "Send test"), start at login (with a check that it will),
+theme.
 
 Values are checked by the config itself (``DeskGuardConfig.with_section``), so a refused value
 reads as config.toml would report it. Save writes config.toml (comments kept) and, with a guard
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -29,6 +31,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QScrollArea,
     QTimeEdit,
     QVBoxLayout,
     QWidget,
@@ -40,6 +43,7 @@ from ...config.paths import config_path
 from ...engine.schema import ParamInfo
 from ...store.errors import StoreError
 from ..theme import THEMES
+from .notifications import OK_COLOR, NotificationsBox
 from .schema_form import ERROR_COLOR, HELP_COLOR, ErrorLabel, ListEditor
 
 log = logging.getLogger(__name__)
@@ -156,13 +160,25 @@ class SettingsDialog(QDialog):
         self.sound.setEnabled(cfg.notifications.enabled)
         self.start_at_login = QCheckBox("Start DeskGuard when I log in")
         self.start_at_login.setChecked(self._autostart_enabled())
+        self.check_start = QPushButton("Check")
+        self.check_start.setToolTip("Will DeskGuard start at the next login on this computer?")
+        self.check_start.clicked.connect(self.check_autostart)
+        self.start_check = QLabel()
+        self.start_check.setWordWrap(True)
+        self.start_check.setVisible(False)
+        start_row = QHBoxLayout()
+        start_row.addWidget(self.start_at_login, 1)
+        start_row.addWidget(self.check_start)
         self.theme = QComboBox()
         self.theme.addItems(list(THEMES))
         self.theme.setCurrentText(cfg.ui.theme)
         other_form.addRow("Notifications", self.notify)
         other_form.addRow("", self.sound)
-        other_form.addRow("Start at login", self.start_at_login)
+        other_form.addRow("Start at login", start_row)
+        other_form.addRow("", self.start_check)
         other_form.addRow("Theme", self.theme)
+        self.notifications = NotificationsBox(cfg.notifications)
+        self.finished.connect(lambda _result: self.notifications.cancel_tests())
 
         self.problems = QLabel()
         self.problems.setWordWrap(True)
@@ -172,8 +188,17 @@ class SettingsDialog(QDialog):
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
 
+        content = QWidget()
+        content_lay = QVBoxLayout(content)
+        for w in (day, acc, ins, other, self.notifications):
+            content_lay.addWidget(w)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(content)
+        scroll.setMinimumHeight(min(content.sizeHint().height() + 4, 640))
         lay = QVBoxLayout(self)
-        for w in (day, acc, ins, other, self.problems, self.buttons):
+        for w in (scroll, self.problems, self.buttons):
             lay.addWidget(w)
 
         self.reset_time.timeChanged.connect(self.validate)
@@ -181,6 +206,7 @@ class SettingsDialog(QDialog):
         self.every_account.toggled.connect(self.validate)
         self.account_list.itemChanged.connect(self.validate)
         self.instruments.changed.connect(self.validate)
+        self.notifications.changed.connect(self.validate)
         self.validate()
 
     # -- accounts ---------------------------------------------------------------------------------
@@ -218,6 +244,18 @@ class SettingsDialog(QDialog):
             log.exception("cannot read the autostart entry")
             return False
 
+    def check_autostart(self) -> autostart.StartCheck:
+        """One click: will DeskGuard start at the next login on this OS? (What is saved, not the
+        box: an unsaved change is named as such.)"""
+        result = autostart.check(self.autostart_env)
+        text = result.text
+        if self.start_at_login.isChecked() != self._autostart_enabled():
+            text += " (Start at login was changed here: Save first.)"
+        self.start_check.setText(text)
+        self.start_check.setStyleSheet(f"QLabel {{ color: {OK_COLOR if result.will_start else ERROR_COLOR}; }}")
+        self.start_check.setVisible(True)
+        return result
+
     # -- validation -------------------------------------------------------------------------------
 
     def requested(self) -> DeskGuardConfig:
@@ -226,13 +264,15 @@ class SettingsDialog(QDialog):
         cfg = cfg.with_section("trading_day", reset_time=f"{t.hour():02d}:{t.minute():02d}",
                                timezone=self.timezone.currentText().strip())
         cfg = cfg.with_section("connection", accounts=self.chosen_accounts(), instruments=self.instruments.value())
-        cfg = cfg.with_section("notifications", enabled=self.notify.isChecked(), sound=self.sound.isChecked())
+        cfg = cfg.with_section("notifications", enabled=self.notify.isChecked(), sound=self.sound.isChecked(),
+                               **self.notifications.values())
         return cfg.with_section("ui", theme=self.theme.currentText())
 
     def validate(self, *_: object) -> bool:
         self.account_list.setEnabled(not self.every_account.isChecked())
         errors: dict[str, list[str]] = {"trading_day": [], "accounts": []}
         instruments: list[tuple[str, str]] = []
+        notifications: list[tuple[str, str]] = []
         try:
             self.candidate = self.requested()
         except ConfigError as exc:
@@ -243,6 +283,8 @@ class SettingsDialog(QDialog):
                     errors["trading_day"].append(f"{key.split('.', 1)[-1].replace('_', ' ')}: {err.problem}")
                 elif key.startswith("connection.instruments"):
                     instruments.append((key[len("connection.instruments"):], err.problem))
+                elif key.startswith("notifications"):
+                    notifications.append((key, err.problem))
                 else:
                     errors["accounts"].append(err.problem)
         if not self.every_account.isChecked() and not self.chosen_accounts():
@@ -250,6 +292,7 @@ class SettingsDialog(QDialog):
             self.candidate = None
         self.day_error.show_problems(errors["trading_day"])
         self.accounts_error.show_problems(errors["accounts"])
+        self.notifications.show_problems(notifications)
         rest = self.instruments.show_problems(instruments)  # "[1]: must not be empty" goes under row 1
         self.instruments_error.show_problems([f"{sub}: {text}" if sub else text for sub, text in rest])
         self.save_button.setEnabled(self.candidate is not None)
