@@ -54,7 +54,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     return run_app(args)
 
 
-def run_simulator(port: int, seed: int | None) -> int:
+def run_simulator(port: int, seed: int | None) -> ExitCode:
     """The built-in gateway alone, until Ctrl-C or SIGTERM, printing how to point DeskGuard at it."""
     import asyncio
     import logging
