@@ -53,6 +53,17 @@ def test_bundle_is_one_folder_under_the_size_target(built, build_script):
     assert list(internal.rglob("deskguard/ui/icons/app.svg")), "package data (icons) are in the bundle"
 
 
+def test_no_developer_tool_is_frozen(built):
+    """The frozen app's modules (its PYZ archive) hold the app and none of the developer tools: the
+    benchmarks and the soak (deskguard.bench), nor the old places of the soak, preview and screenshot."""
+    from PyInstaller.archive.readers import CArchiveReader
+
+    modules = set(CArchiveReader(str(EXE)).open_embedded_archive("PYZ.pyz").toc)
+    assert {"deskguard.cli", "deskguard.ui.app", "deskguard.guardian", "deskguard.simulator.server"} <= modules
+    tools = ("deskguard.bench", "deskguard.soak", "deskguard.ui.preview", "deskguard.ui.screenshot")
+    assert sorted(m for m in modules if m.startswith(tools)) == []
+
+
 def test_frozen_version(built, build_script):
     from deskguard import __version__
 
