@@ -112,11 +112,15 @@ class Runtime:
     config: DeskGuardConfig
     plan: ChangePlan
     home: Path | None  # the guard's DESKGUARD_HOME (the demo's own folder in demo mode); None: the user's folders
-    config_file: Path  # the config.toml this guard reads, watches and saves
     demo: bool = False
     simulator: Any = None
     notes: list[str] = field(default_factory=list)  # things to tell the user at start (store recovered…)
     watcher: ConfigWatcher | None = None
+
+    @property
+    def config_file(self) -> Path:
+        """The config.toml this guard reads, watches and saves: its home's (the user's without one)."""
+        return config_path(home_paths(self.home))
 
     async def stop(self) -> None:
         try:
@@ -206,6 +210,12 @@ def demo_home() -> Path:
     """The demo's own home, so trying the demo never touches the real config or state."""
     base = home_override()
     return base / "demo" if base else data_dir() / "demo"
+
+
+def home_paths(home: Path | None) -> dict[str, str] | None:
+    """What :mod:`deskguard.config.paths` needs to find a guard's files under ``home`` (None: the
+    process's own DESKGUARD_HOME or the user's folders), without touching the environment."""
+    return {HOME_ENV: str(home)} if home is not None else None
 
 
 def open_store(path: Path, notes: list[str]) -> Store:
@@ -339,7 +349,7 @@ async def prepare_runtime(
     # The guard's files, passed on explicitly (the process environment is left as it is): the demo
     # keeps its own under demo_home(), a real guard uses DESKGUARD_HOME or the user's folders.
     home = demo_home() if demo else home_override()
-    where = {HOME_ENV: str(home)} if home is not None else None
+    where = home_paths(home)
     cfg_file = config_path(where)
     if demo and not cfg_file.exists():
         save_config(demo_config(), cfg_file)
@@ -381,7 +391,7 @@ async def prepare_runtime(
         guardian = Guardian(broker, store, config.engine_settings(), accounts=accounts,
                             symbols=list(conn.instruments), pending=pending,
                             on_pending_applied=lambda: _apply_pending(store, plan))
-        return Runtime(guardian, store, config, plan, home, cfg_file, demo, simulator, notes)
+        return Runtime(guardian, store, config, plan, home, demo, simulator, notes)
     except BaseException:
         store.close()
         if simulator is not None:
