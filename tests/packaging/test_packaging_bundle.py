@@ -8,6 +8,7 @@ Slow (a minute or more): runs only with ``DESKGUARD_PACKAGING=1`` and the ``pack
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -85,7 +86,7 @@ def test_frozen_smoke_offscreen(built, build_script):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the .deb is built on Linux")
-def test_deb_contents(built):
+def test_deb_contents(built, build_script):
     from deskguard import __version__
 
     debs = sorted(DEB_DIR.glob(f"deskguard_{__version__}_*.deb"))
@@ -95,6 +96,10 @@ def test_deb_contents(built):
     assert deb.stat().st_size / 2**20 < MAX_DEB_MB
     info = subprocess.run(["dpkg-deb", "--field", str(deb)], capture_output=True, text=True, check=True).stdout
     assert "Package: deskguard" in info and "libxcb1" in info and "libgl1" in info
+    # Every package the .deb depends on is one the build checks for first (installer/debian-build-deps.txt).
+    relations = re.findall(r"^(?:Depends|Recommends): (.*)$", info, re.MULTILINE)
+    named = {alt.split("(")[0].strip() for rel in relations for dep in rel.split(",") for alt in dep.split("|")}
+    assert named and named <= set(build_script.debian_build_packages()), named - set(build_script.debian_build_packages())
     listing = subprocess.run(["dpkg-deb", "--contents", str(deb)], capture_output=True, text=True, check=True).stdout
     for path in ("./usr/bin/deskguard -> ../lib/deskguard/deskguard", "./usr/lib/deskguard/deskguard",
                  "./usr/share/applications/deskguard.desktop",
