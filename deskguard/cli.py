@@ -54,7 +54,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     return run_app(args)
 
 
-def run_simulator(port: int, seed: int | None) -> int:
+def run_simulator(port: int, seed: int | None) -> ExitCode:
     """The built-in gateway alone, until Ctrl-C or SIGTERM, printing how to point DeskGuard at it."""
     import asyncio
     import logging
@@ -65,12 +65,13 @@ def run_simulator(port: int, seed: int | None) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    async def run() -> None:
+    async def run() -> ExitCode:
         sim = Simulator(seed=seed if seed is not None else int.from_bytes(os.urandom(2)))
         try:
             await sim.start(port=port)
         except OSError as exc:
-            raise SystemExit(f"deskguard simulator: cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
+            print(f"deskguard simulator: cannot listen on 127.0.0.1:{port}: {exc.strerror}", file=sys.stderr)
+            return ExitCode.FAILURE
         print(f"ProjectX simulator on {sim.base_url} (control API: {sim.base_url}/control/state)", flush=True)
         print("Point DeskGuard at it with:", flush=True)
         print(f"  export PROJECTX_API_URL={sim.api_url} PROJECTX_USER_HUB_URL={sim.user_hub_url} "
@@ -83,9 +84,9 @@ def run_simulator(port: int, seed: int | None) -> int:
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         await sim.stop()
+        return ExitCode.OK
 
-    asyncio.run(run())
-    return ExitCode.OK
+    return asyncio.run(run())
 
 
 if __name__ == "__main__":  # pragma: no cover

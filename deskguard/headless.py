@@ -50,7 +50,7 @@ class ConsoleObserver:
             log.info("user hub %s, market hub %s%s", *hubs, f" ({health.detail})" if health.detail else "")
 
 
-async def _run(demo: bool) -> int:
+async def _run(demo: bool) -> ExitCode:
     from .runtime import MissingCredentials, freeze_startup_objects, start_runtime
 
     loop = asyncio.get_running_loop()
@@ -85,7 +85,7 @@ async def _run(demo: bool) -> int:
     return ExitCode.OK
 
 
-def run_headless(demo: bool = False) -> int:
+def run_headless(demo: bool = False) -> ExitCode:
     from .instance import AlreadyGuarded, claim_guard_home
 
     try:

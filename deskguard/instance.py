@@ -96,7 +96,7 @@ def lock_path(home: Path) -> Path:
 
 def guard_home(demo: bool = False) -> Path:
     """The folder whose state.db a guard started now would open: the data dir, or the demo's home
-    (which :func:`deskguard.runtime.prepare_runtime` moves ``DESKGUARD_HOME`` to)."""
+    (:func:`deskguard.runtime.demo_home`, where :func:`deskguard.runtime.prepare_runtime` keeps the demo's files)."""
     from .config.paths import HOME_ENV, data_dir
 
     if demo:

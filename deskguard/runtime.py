@@ -34,6 +34,7 @@ from .config import (
     save_config,
     state_db_path,
 )
+from .config.paths import HOME_ENV, data_dir, home_override
 from .engine.models import Account
 from .guardian import Guardian, PendingSettings
 from .notify.notifier import Notifier, register_webhook_secrets
@@ -111,12 +112,17 @@ class Runtime:
     store: Store
     config: DeskGuardConfig
     plan: ChangePlan
-    home: Path | None
+    home: Path | None  # the guard's DESKGUARD_HOME (the demo's own folder in demo mode); None: the user's folders
     demo: bool = False
     simulator: Any = None
     notes: list[str] = field(default_factory=list)  # things to tell the user at start (store recovered…)
     watcher: ConfigWatcher | None = None
     notifier: Notifier | None = None  # webhooks (rules.md "Notifications"), a guardian observer
+
+    @property
+    def config_file(self) -> Path:
+        """The config.toml this guard reads, watches and saves: its home's (the user's without one)."""
+        return config_path(home_paths(self.home))
 
     async def stop(self) -> None:
         try:
@@ -145,7 +151,7 @@ class Runtime:
 
     def watch_config(self, path: Path | None = None) -> None:
         """Apply edits of config.toml while running (see ConfigWatcher)."""
-        self.watcher = ConfigWatcher(path or config_path(), self)
+        self.watcher = ConfigWatcher(path or self.config_file, self)
         self.watcher.start()
 
     async def close(self) -> None:
@@ -209,10 +215,14 @@ def freeze_startup_objects() -> None:
 
 def demo_home() -> Path:
     """The demo's own home, so trying the demo never touches the real config or state."""
-    from .config.paths import data_dir
+    base = home_override()
+    return base / "demo" if base else data_dir() / "demo"
 
-    base = os.environ.get("DESKGUARD_HOME")
-    return Path(base) / "demo" if base else data_dir() / "demo"
+
+def home_paths(home: Path | None) -> dict[str, str] | None:
+    """What :mod:`deskguard.config.paths` needs to find a guard's files under ``home`` (None: the
+    process's own DESKGUARD_HOME or the user's folders), without touching the environment."""
+    return {HOME_ENV: str(home)} if home is not None else None
 
 
 def open_store(path: Path, notes: list[str]) -> Store:
@@ -343,19 +353,16 @@ async def prepare_runtime(
     Raises ConfigError (exit 2) or MissingCredentials (exit 3); starting may raise AuthenticationError."""
     notes: list[str] = []
     simulator = None
-    home: Path | None
-    if demo:
-        home = demo_home()
-        os.environ["DESKGUARD_HOME"] = str(home)
-        cfg_file = config_path()
-        if not cfg_file.exists():
-            save_config(demo_config(), cfg_file)
-    else:
-        home = Path(os.environ["DESKGUARD_HOME"]) if os.environ.get("DESKGUARD_HOME") else None
-        cfg_file = config_path()
+    # The guard's files, passed on explicitly (the process environment is left as it is): the demo
+    # keeps its own under demo_home(), a real guard uses DESKGUARD_HOME or the user's folders.
+    home = demo_home() if demo else home_override()
+    where = home_paths(home)
+    cfg_file = config_path(where)
+    if demo and not cfg_file.exists():
+        save_config(demo_config(), cfg_file)
     progress("reading config")
     requested = load_config(cfg_file)
-    store = open_store(state_db_path(), notes)
+    store = open_store(state_db_path(where), notes)
     try:
         plan = effective_plan(store, requested, datetime.now(UTC))
         config = plan.effective

@@ -13,6 +13,10 @@ Steps, each timed:
               macOS: dist/DeskGuard-<version>.dmg with hdiutil
 5. nsis       Linux, when makensis is installed: the Windows installer script compiles (placeholder)
 
+On Debian and its derivatives the build first checks the Debian packages it needs
+(installer/debian-build-deps.txt: dpkg-dev, binutils and the system libraries the bundle links
+against) and names every missing one in one message, with the apt-get line that installs them.
+
 Options: --runs N (smoke runs, default 5), --no-smoke, --no-package, --clean (PyInstaller cache),
 --fast (Linux: zstd instead of xz for the .deb: ~15 s instead of minutes, ~20 % bigger),
 --check-nsis (only step 5: compile installer/windows/deskguard.nsi against a placeholder bundle).
@@ -40,6 +44,7 @@ BUILD = ROOT / "build"
 BUNDLE = DIST / "deskguard"
 SPEC = INSTALLER / "deskguard.spec"
 NSIS_SCRIPT = INSTALLER / "windows" / "deskguard.nsi"
+DEBIAN_BUILD_DEPS = INSTALLER / "debian-build-deps.txt"
 
 APP = "deskguard"
 APP_DISPLAY = "DeskGuard"
@@ -112,6 +117,36 @@ class Steps:
         for name, elapsed in self.timings:
             print(f"   time {name:<23} {elapsed:6.1f} s")
         print(f"   time total                   {sum(t for _, t in self.timings):6.1f} s")
+
+
+# --- before anything: the build machine's Debian packages ---------------------------------------------
+
+
+def debian_build_packages(path: Path = DEBIAN_BUILD_DEPS) -> list[str]:
+    """The Debian packages the Linux build needs (one per line; '#' starts a comment)."""
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+    return [line for line in lines if line]
+
+
+def missing_debian_packages(packages: list[str]) -> list[str]:
+    """Those of ``packages`` dpkg does not have installed (all of them if dpkg-query is missing)."""
+    out = subprocess.run(["dpkg-query", "-W", "-f=${Package} ${db:Status-Abbrev}\n", *packages],
+                         capture_output=True, text=True)  # exit 1 when some are unknown: read the output anyway
+    installed = {name for name, _, status in (line.partition(" ") for line in out.stdout.splitlines())
+                 if status.startswith("ii")}
+    return [p for p in packages if p not in installed]
+
+
+def check_debian_packages() -> None:
+    """Stop before building, naming every missing package at once, when this Debian-like machine lacks
+    what the .deb build needs (the bundle's system libraries must be here for dpkg-shlibdeps)."""
+    missing = missing_debian_packages(debian_build_packages())
+    if missing:
+        raise SystemExit(
+            f"The .deb build needs {len(missing)} Debian package(s) this machine does not have: "
+            f"{', '.join(missing)}.\nInstall them, then build again:\n"
+            f"  sudo apt-get install --no-install-recommends {' '.join(missing)}\n"
+            f"(the list: {DEBIAN_BUILD_DEPS.relative_to(ROOT)}; --no-package builds the bundle alone)")
 
 
 # --- steps -------------------------------------------------------------------------------------------
@@ -211,7 +246,11 @@ def shlib_depends(stage: Path, libdir: Path) -> dict[str, str]:
                + ["-dRecommends"] + [str(p) for p in wayland])
         out = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
     if out.returncode != 0:
-        raise SystemExit(f"dpkg-shlibdeps failed:\n{out.stderr[-3000:]}")
+        unknown = sorted(set(re.findall(r"cannot find library (\S+)", out.stderr)))
+        hint = (f"\nThe bundle links {', '.join(unknown)}, which this machine does not have: install the Debian "
+                f"package(s) providing them (apt-file search <library>) and add them to "
+                f"{DEBIAN_BUILD_DEPS.relative_to(ROOT)}." if unknown else "")
+        raise SystemExit(f"dpkg-shlibdeps failed:\n{out.stderr[-3000:]}{hint}")
     fields = {}
     for line in out.stdout.splitlines():
         key, _, value = line.partition("=")
@@ -411,6 +450,8 @@ def main(argv: list[str] | None = None) -> int:
         steps.summary()
         return 0
 
+    if sys.platform.startswith("linux") and not args.no_package and shutil.which("dpkg-query"):
+        check_debian_packages()  # before the minutes of building: name everything missing at once
     steps.run("icons", make_icons)
     steps.run("bundle", pyinstaller, args.clean)
     steps.fact("bundle", f"{BUNDLE.relative_to(ROOT)}/ {human(tree_size(BUNDLE))} on disk")

@@ -31,12 +31,35 @@ OFFSCREEN_NOISE = (
 )
 
 
+#: Under pytest-xdist (``uv run pytest -n 2``, ``--dist loadgroup`` in pyproject.toml) these run one
+#: after another on one worker, never two at once: tests whose assertions hold a time bound (a lock
+#: over within a second of waking, a storm's reactions, a budget's window) and the long, busy ones
+#: (a soak, benchmarks, a 15 s outage, subprocess guards) that would eat the bounds' slack. The
+#: other tests share the two workers as usual. Every test isolates its own resources (ports chosen
+#: by the OS, a temp DESKGUARD_HOME, a private D-Bus and keyring per test), so nothing else needs it.
+SERIAL_TIMING = (
+    "bench/test_bench_figures.py",
+    "reliability/test_soak.py",
+    "reliability/test_clock_jumps.py",
+    "reliability/test_long_outage.py",
+    "reliability/test_tokens.py",
+    "reliability/test_restarts.py",
+    "guardian/test_guardian_integrity.py",
+    "guardian/test_guardian_process.py",
+    "broker/test_broker_rate_limits.py",
+    "ui/test_ui_storm.py",
+)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    serial = {TESTS / name for name in SERIAL_TIMING}
     for item in items:
-        parents = Path(str(item.path)).resolve().parents
-        if any(folder in parents for folder in QT_FOLDERS):
+        path = Path(str(item.path)).resolve()
+        if any(folder in path.parents for folder in QT_FOLDERS):
             item.add_marker(pytest.mark.qt_log_level_fail("WARNING"))
             item.add_marker(pytest.mark.qt_log_ignore(*OFFSCREEN_NOISE))
+        if path in serial:
+            item.add_marker(pytest.mark.xdist_group("serial_timing"))
 
 
 @pytest.fixture(scope="session")
@@ -86,12 +109,25 @@ class _NeverRetrieved:
 
 
 NEVER_RETRIEVED = _NeverRetrieved()
+#: Under pytest-xdist (``-n 2``): the reports of the workers, handed to the controller as each ends.
+FROM_WORKERS: list[str] = []
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     import gc
 
     gc.collect()  # a forgotten task reports itself when it is collected
-    if NEVER_RETRIEVED.records:
-        print("\nTask exceptions that were never retrieved:\n  " + "\n  ".join(NEVER_RETRIEVED.records))
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: its exit status is not the run's; the controller's is
+        workeroutput["never_retrieved"] = list(NEVER_RETRIEVED.records)
+        return
+    records = NEVER_RETRIEVED.records + FROM_WORKERS
+    if records:
+        print("\nTask exceptions that were never retrieved:\n  " + "\n  ".join(records))
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """pytest-xdist, in the controller: a worker ended; keep what it saw (before the run's end)."""
+    FROM_WORKERS.extend(getattr(node, "workeroutput", {}).get("never_retrieved", []))

@@ -1,1 +1,3 @@
-"""Benchmarks, run on demand (not part of the tests): ``python -m deskguard.bench [NAME ...]``."""
+"""Developer tools, run on demand (not part of the tests, nor of the frozen bundle, whose spec
+excludes this package): the benchmarks, ``python -m deskguard.bench [NAME ...]``, and the soak,
+``python -m deskguard.bench.soak``."""

@@ -6,6 +6,9 @@ replace theirs in ``--out``; the other benchmarks' figures already there are kep
 medians of repeated runs (p99 and max where named). Storm and memory run the app or the guard and
 the simulator as separate processes on 127.0.0.1; flatten runs the simulator in-process, with a
 modelled network delay.
+
+The soak, a long run with faults that checks invariants rather than measuring, has its own command:
+``python -m deskguard.bench.soak`` (:mod:`deskguard.bench.soak`).
 """
 
 from __future__ import annotations

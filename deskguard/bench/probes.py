@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 
 def rss_mb() -> float:
-    """This process's resident set (VmRSS from /proc/self/status), in MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
+    """This process's resident set in MB: VmRSS from /proc/self/status on Linux; elsewhere (no
+    /proc) the peak resident set from getrusage, the closest figure there."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # bytes on macOS, KiB elsewhere
+        return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+    for line in status.splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError("no VmRSS in /proc/self/status")

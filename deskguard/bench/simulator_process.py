@@ -13,7 +13,11 @@ GatewayTrade and GatewayDepth the gateway sends with each quote). With
 ``--total-quotes`` it stops after that many and prints ``fed <json>``. On SIGTERM it prints
 ``pacer <json>`` (steps, seconds, its own loop lag and GC pauses, RSS) and exits.
 
-:class:`SimulatorProcess` starts and stops one from a benchmark, with bounded waits.
+For the soak (:mod:`.soak`), the market can walk by itself instead (``--walk-interval``), with
+``--accounts``, ``--idle-quotes`` and the gateway's request budget (``--request-budget``, HTTP 429
+past it); the benchmarks keep the walk still and the budget off.
+
+:class:`SimulatorProcess` starts and stops one from a benchmark or the soak, with bounded waits.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..simulator import DEMO_API_KEY, DEMO_USERNAME, SimulatorControl
+from ..simulator import DEMO_API_KEY, DEMO_USERNAME, GATEWAY_REQUEST_BUDGET, RequestBudget, SimulatorControl
 
 #: The ten instruments the storm and memory benchmarks stream (as the engine benchmark's mix).
 SYMBOLS = ("ES", "NQ", "MNQ", "MES", "YM", "RTY", "CL", "GC", "ZN", "6E")
@@ -110,8 +114,17 @@ class SimulatorProcess:
     """``with SimulatorProcess(quotes_per_s=2000) as sim:`` → ``sim.base_url``, ``sim.control``, ``sim.env()``."""
 
     def __init__(self, *, quotes_per_s: float = 0.0, symbols: Sequence[str] = SYMBOLS, seed: int = 1,
-                 log_limit: int = 100_000, total_quotes: int = 0, start_timeout: float = 30.0) -> None:
+                 log_limit: int = 100_000, total_quotes: int = 0, start_timeout: float = 30.0, accounts: int = 3,
+                 walk_interval_s: float = 0.0, idle_quote_interval_s: float | None = None,
+                 request_budget: int = 0) -> None:
+        """``walk_interval_s`` > 0: the market walks by itself at that interval (0: only the pacer
+        moves it). ``idle_quote_interval_s``: re-send standing quotes this often (None: 5 s without a
+        pacer, never with one). ``request_budget``: requests per user per 60 s before HTTP 429 (0: off)."""
         self.quotes_per_s = quotes_per_s
+        self.accounts = accounts
+        self.walk_interval_s = walk_interval_s
+        self.idle_quote_interval_s = idle_quote_interval_s
+        self.request_budget = request_budget
         self.log_limit = log_limit
         self.total_quotes = total_quotes
         self.symbols = tuple(symbols)
@@ -125,7 +138,11 @@ class SimulatorProcess:
     def __enter__(self) -> SimulatorProcess:
         cmd = [sys.executable, "-m", "deskguard.bench.simulator_process", "--seed", str(self.seed),
                "--quotes-per-s", str(self.quotes_per_s), "--symbols", ",".join(self.symbols),
-               "--log-limit", str(self.log_limit), "--total-quotes", str(self.total_quotes)]
+               "--log-limit", str(self.log_limit), "--total-quotes", str(self.total_quotes),
+               "--accounts", str(self.accounts), "--walk-interval", str(self.walk_interval_s),
+               "--request-budget", str(self.request_budget)]
+        if self.idle_quote_interval_s is not None:
+            cmd += ["--idle-quotes", str(self.idle_quote_interval_s)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})
         try:
@@ -213,15 +230,21 @@ async def _pace(sim: Any, contracts: list[Any], quotes_per_s: float, total_quote
 
 
 async def _serve(seed: int, quotes_per_s: float, symbols: list[str], log_limit: int,
-                 total_quotes: int = 0) -> dict[str, Any]:
-    from ..simulator import Simulator
+                 total_quotes: int = 0, *, accounts: int = 3, walk_interval_s: float = 0.0,
+                 idle_quote_interval_s: float | None = None, request_budget: int = 0) -> dict[str, Any]:
+    from ..simulator import Simulator, default_accounts
     from .probes import GcPauses, LoopLag, rss_mb
     from .reaction import percentile
 
+    if idle_quote_interval_s is None:
+        idle_quote_interval_s = 0.0 if quotes_per_s > 0 else 5.0
     # The storm's breaches, several requests each, come close to the gateway's 200 a minute, which
-    # is not what it measures: budget off, said here explicitly.
-    sim = Simulator(seed=seed, walk_paused=True, idle_quote_interval_s=None if quotes_per_s > 0 else 5.0,
-                    log_limit=log_limit, request_budget=None)
+    # is not what it measures: the benchmarks run with the budget off (0). The soak sets one.
+    budget = (RequestBudget(request_budget, 60.0, GATEWAY_REQUEST_BUDGET.history_limit,
+                            GATEWAY_REQUEST_BUDGET.history_window_s) if request_budget > 0 else None)
+    sim = Simulator(seed=seed, accounts=default_accounts(accounts), walk_paused=walk_interval_s <= 0,
+                    walk_interval_s=walk_interval_s if walk_interval_s > 0 else 0.5,
+                    idle_quote_interval_s=idle_quote_interval_s or None, log_limit=log_limit, request_budget=budget)
     await sim.start()
     # No cyclic garbage collection in this process: with thousands of log records alive, each full
     # collection stalled this loop (and so the measured app's feed, and the stamps of the requests
@@ -261,9 +284,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--symbols", default=",".join(SYMBOLS))
     parser.add_argument("--log-limit", type=int, default=100_000, help="records kept in each request/push log")
     parser.add_argument("--total-quotes", type=int, default=0, help="stop the walk after this many (0: never)")
+    parser.add_argument("--accounts", type=int, default=3, help="accounts served (ids from 1001)")
+    parser.add_argument("--walk-interval", type=float, default=0.0,
+                        help="seconds between the market's own random-walk steps (0: it moves only by the pacer)")
+    parser.add_argument("--idle-quotes", type=float, default=None,
+                        help="re-send standing quotes this often (0: never; default 5 s without a pacer, never with one)")
+    parser.add_argument("--request-budget", type=int, default=0,
+                        help="requests per user per 60 s before HTTP 429 (0: no budget, the default)")
     args = parser.parse_args(argv)
     symbols = [s for s in args.symbols.split(",") if s]
-    stats = asyncio.run(_serve(args.seed, args.quotes_per_s, symbols, args.log_limit, args.total_quotes))
+    stats = asyncio.run(_serve(args.seed, args.quotes_per_s, symbols, args.log_limit, args.total_quotes,
+                               accounts=args.accounts, walk_interval_s=args.walk_interval,
+                               idle_quote_interval_s=args.idle_quotes, request_budget=args.request_budget))
     print("pacer " + json.dumps(stats), flush=True)
 
 

@@ -10,15 +10,13 @@ from typing import Any, TextIO
 
 from ..engine.rules import ALL_RULES
 from ..engine.schema import UNTIL_RESET, ParamInfo, Unit, format_duration, param_info
+from ..exit_codes import ExitCode
 from .codec import format_hhmm, key_text
 from .errors import ConfigError
 from .load import load_config
 from .model import DeskGuardConfig
 from .paths import config_path
 from .pending import plan_config_change
-
-EXIT_OK = 0
-EXIT_BAD_CONFIG = 2
 
 
 def check_config(
@@ -28,9 +26,10 @@ def check_config(
     now: datetime | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
-) -> int:
+) -> ExitCode:
     """Print the rules ``path`` (default: the user's config.toml) sets, one line per rule, and any
-    pending changes; return 0. On a bad file print every problem to stderr and return 2.
+    pending changes; return ``ExitCode.OK``. On a bad file print every problem to stderr and return
+    ``ExitCode.BAD_CONFIG``.
 
     ``effective`` is the config the guardian last put in force (from the state database): given it,
     the rules shown are those in force now and the loosenings that wait for the reset are listed.
@@ -43,7 +42,7 @@ def check_config(
     except ConfigError as exc:
         for problem in exc.errors:
             print(problem.line_text(), file=err)
-        return EXIT_BAD_CONFIG
+        return ExitCode.BAD_CONFIG
 
     if target.exists():
         print(f"{target}: OK", file=out)
@@ -70,7 +69,7 @@ def check_config(
             print("  " + line, file=out)
     else:
         print("No pending changes.", file=out)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def rule_line(key: str, params: Any) -> str:

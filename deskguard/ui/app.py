@@ -101,7 +101,6 @@ class DesktopApp:
         self.offer_sign_in = offer_sign_in  # no credentials: offer the sign-in dialog instead of guarding
         self.credential_store = credential_store or CredentialStore()  # also holds a session-only key
         self.check_sign_in = check_sign_in  # the sign-in dialog's "test connection" (None: project-x-py)
-        self.home_env = os.environ.get("DESKGUARD_HOME")  # the demo moves it; a real sign-in puts it back
         self.demo = bool(getattr(args, "demo", False))
         self.app = _make_app()
         self.vm = GuardianViewModel()
@@ -120,7 +119,7 @@ class DesktopApp:
         self.username: str | None = None  # who the running guard signed in as (None: demo or nobody)
         self.dialogs: dict[str, Any] = {}  # open dialogs by kind: one of each at a time
         self._switching: asyncio.Task | None = None
-        self.exit_code: int = ExitCode.OK
+        self.exit_code: ExitCode = ExitCode.OK
         # The home's single-instance lock (run_app's claim, or start_guarding's). Only the real
         # guard claims one: a test's or a benchmark's own factory guards no home.
         self.instance_lock = instance_lock
@@ -175,7 +174,6 @@ class DesktopApp:
         from ..runtime import MissingCredentials
 
         await self.stop_guarding()
-        self._restore_home()
         self.window.show_startup_error("")
         try:
             self._claim_home()
@@ -258,19 +256,25 @@ class DesktopApp:
         self.window.forget_accounts()
         self._switching = asyncio.ensure_future(self.start_guarding())
 
-    def _restore_home(self) -> None:
-        # The demo runs in a home of its own (prepare_runtime moves DESKGUARD_HOME); a real guard,
-        # and the next demo, start from the user's own.
-        if self.home_env is None:
-            os.environ.pop("DESKGUARD_HOME", None)
-        else:
-            os.environ["DESKGUARD_HOME"] = self.home_env
-
     def user_config_file(self) -> Any:
         """The user's own config.toml (never the demo's): where a sign-in is remembered."""
         from ..config import config_path
 
-        return config_path({"DESKGUARD_HOME": self.home_env or ""})
+        return config_path()
+
+    def guard_config_file(self) -> Any:
+        """The config.toml of the guard the window shows, for the rule editor and settings: the
+        running guard's (the demo's own in demo mode), else the one the next start would read."""
+        runtime = self._runtime()
+        if runtime is not None:
+            return runtime.config_file
+        from ..config import config_path
+
+        if self.args_demo:
+            from ..runtime import demo_home
+
+            return demo_home() / "config.toml"
+        return config_path()
 
     def _guard_username(self) -> str | None:
         if getattr(self.args, "demo", False):
@@ -383,11 +387,11 @@ class DesktopApp:
     def open_rule_editor(self) -> Any:
         if self._raise_dialog("rules"):
             return self.dialogs["rules"]
-        from ..config import ConfigError, config_path
+        from ..config import ConfigError
         from .dialogs.rule_editor import RuleEditorDialog
 
         try:
-            dialog = RuleEditorDialog(self.window, config_file=config_path(), runtime=self._runtime())
+            dialog = RuleEditorDialog(self.window, config_file=self.guard_config_file(), runtime=self._runtime())
         except ConfigError as exc:
             self._message("config.toml has a problem", f"Fix config.toml before editing the rules (nothing was changed):\n{exc}")
             return None
@@ -408,14 +412,14 @@ class DesktopApp:
     def open_settings(self) -> Any:
         if self._raise_dialog("settings"):
             return self.dialogs["settings"]
-        from ..config import ConfigError, config_path
+        from ..config import ConfigError
         from .dialogs.settings import SettingsDialog
 
         runtime = self._runtime()
         guardian = getattr(runtime, "guardian", None)
         known = [(a.id, a.name) for a in (getattr(guardian, "account_info", None) or {}).values()]
         try:
-            dialog = SettingsDialog(self.window, config_file=config_path(), runtime=runtime, known_accounts=known)
+            dialog = SettingsDialog(self.window, config_file=self.guard_config_file(), runtime=runtime, known_accounts=known)
         except ConfigError as exc:
             self._message("config.toml has a problem",
                           f"Fix config.toml before changing the settings (nothing was changed):\n{exc}")

@@ -8,6 +8,7 @@ Slow (a minute or more): runs only with ``DESKGUARD_PACKAGING=1`` and the ``pack
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -53,6 +54,17 @@ def test_bundle_is_one_folder_under_the_size_target(built, build_script):
     assert list(internal.rglob("deskguard/ui/icons/app.svg")), "package data (icons) are in the bundle"
 
 
+def test_no_developer_tool_is_frozen(built):
+    """The frozen app's modules (its PYZ archive) hold the app and none of the developer tools: the
+    benchmarks and the soak (deskguard.bench), nor the old places of the soak, preview and screenshot."""
+    from PyInstaller.archive.readers import CArchiveReader
+
+    modules = set(CArchiveReader(str(EXE)).open_embedded_archive("PYZ.pyz").toc)
+    assert {"deskguard.cli", "deskguard.ui.app", "deskguard.guardian", "deskguard.simulator.server"} <= modules
+    tools = ("deskguard.bench", "deskguard.soak", "deskguard.ui.preview", "deskguard.ui.screenshot")
+    assert sorted(m for m in modules if m.startswith(tools)) == []
+
+
 def test_frozen_version(built, build_script):
     from deskguard import __version__
 
@@ -74,7 +86,7 @@ def test_frozen_smoke_offscreen(built, build_script):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the .deb is built on Linux")
-def test_deb_contents(built):
+def test_deb_contents(built, build_script):
     from deskguard import __version__
 
     debs = sorted(DEB_DIR.glob(f"deskguard_{__version__}_*.deb"))
@@ -84,6 +96,10 @@ def test_deb_contents(built):
     assert deb.stat().st_size / 2**20 < MAX_DEB_MB
     info = subprocess.run(["dpkg-deb", "--field", str(deb)], capture_output=True, text=True, check=True).stdout
     assert "Package: deskguard" in info and "libxcb1" in info and "libgl1" in info
+    # Every package the .deb depends on is one the build checks for first (installer/debian-build-deps.txt).
+    relations = re.findall(r"^(?:Depends|Recommends): (.*)$", info, re.MULTILINE)
+    named = {alt.split("(")[0].strip() for rel in relations for dep in rel.split(",") for alt in dep.split("|")}
+    assert named and named <= set(build_script.debian_build_packages()), named - set(build_script.debian_build_packages())
     listing = subprocess.run(["dpkg-deb", "--contents", str(deb)], capture_output=True, text=True, check=True).stdout
     for path in ("./usr/bin/deskguard -> ../lib/deskguard/deskguard", "./usr/lib/deskguard/deskguard",
                  "./usr/share/applications/deskguard.desktop",

@@ -124,8 +124,6 @@ def test_the_app_never_reads_from_the_checkout():
     offenders = []
     for path in (ROOT / "deskguard").rglob("*.py"):
         text = path.read_text(encoding="utf-8")
-        if path.name == "screenshot.py":  # a developer tool: its default *output* path is in resources/
-            continue
         if '"resources/' in text or "'resources/" in text or '"resources"' in text:
             offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
@@ -242,6 +240,28 @@ def test_build_script_reads_the_smoke_line(build_script):
     assert build_script.SMOKE_LINE.search("smoke: first paint 0.03 s, guarding 0.80 s, painted=True")
     source = (ROOT / "deskguard" / "ui" / "app.py").read_text()
     assert 'f"smoke: first paint {' in source and "first_paint_at=" in source  # the format it parses
+
+
+def test_the_debian_build_packages_are_listed_once_for_the_build_and_ci(build_script):
+    packages = build_script.debian_build_packages()
+    # The tools, and the libraries a clean Debian 12 lacked (dpkg-shlibdeps: "cannot find library").
+    assert {"dpkg-dev", "binutils", "libwayland-cursor0", "libwayland-egl1", "libxcb-cursor0"} <= set(packages)
+    assert all(p and " " not in p and "#" not in p for p in packages) and len(set(packages)) == len(packages)
+    assert "installer/debian-build-deps.txt" in (ROOT / ".ci" / "run").read_text()  # what CI installs
+
+
+@pytest.mark.skipif(shutil.which("dpkg-query") is None, reason="not a Debian-like system")
+def test_the_build_finds_missing_debian_packages(build_script):
+    assert build_script.missing_debian_packages(["dpkg", "deskguard-no-such-package"]) == ["deskguard-no-such-package"]
+
+
+def test_the_build_names_every_missing_debian_package_in_one_message(build_script, monkeypatch):
+    monkeypatch.setattr(build_script, "missing_debian_packages", lambda packages: ["libwayland-cursor0", "libwayland-egl1"])
+    with pytest.raises(SystemExit) as stopped:
+        build_script.check_debian_packages()
+    message = str(stopped.value)
+    assert "libwayland-cursor0, libwayland-egl1" in message
+    assert "sudo apt-get install --no-install-recommends libwayland-cursor0 libwayland-egl1" in message
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ELF files")

@@ -1,4 +1,4 @@
-"""The soak command, short: ``python -m deskguard.soak`` for ~20 s (the compressed hour squeezed
+"""The soak command, short: ``python -m deskguard.bench.soak`` for ~20 s (the compressed hour squeezed
 further, with a fault every ~1.5 s) must finish with every invariant held, and say so."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.integration]
 
 def test_a_short_soak_holds_every_invariant():
     run = subprocess.run(
-        [sys.executable, "-m", "deskguard.soak", "--minutes", "0.33", "--accounts", "2", "--seed", "3",
+        [sys.executable, "-m", "deskguard.bench.soak", "--minutes", "0.33", "--accounts", "2", "--seed", "3",
          "--fault-every", "1.5", "--quiet-every", "7"],
         capture_output=True, text=True, timeout=110,
     )

@@ -1,7 +1,12 @@
-"""Demo mode: a practice-ticket trade that breaks the daily loss limit ends flat and locked.
+"""Demo mode: practice-ticket trades that break the daily loss limit end flat and locked.
 
-Runs against the in-process preview guardian (deskguard.ui.preview); the same scenario against the
-real guardian and the built-in simulator belongs with the demo wiring."""
+On the real stack (the ``demo`` fixture: runtime, guardian, the unmodified SDK, the built-in
+simulator on 127.0.0.1, the main window offscreen): the ticket's clicks trade at the simulator,
+the open-loss stop (004) closes each losing position there, the day's loss passes the warning and
+then the limit (003), which flattens and locks until the reset. The demo's rules, with the
+cooldown after a loss (007) off: its five-minute cooldown after the first loser would lock the
+account before the daily limit could be reached.
+"""
 
 from __future__ import annotations
 
@@ -9,64 +14,60 @@ import pytest
 
 from deskguard.engine.state import AccountStatus
 from deskguard.ui.display import RED
-from deskguard.ui.main_window import MainWindow
-from deskguard.ui.preview import ACCOUNT_ID, PreviewGuardian
 
-pytestmark = pytest.mark.ui
+pytestmark = [pytest.mark.ui, pytest.mark.integration]
 
 
 @pytest.fixture
-def demo(qtbot, aio, vm):
-    guardian = PreviewGuardian(tick_s=3600, seed=7)  # prices move only when the test says so
-    win = MainWindow(vm, demo=True, practice=guardian.practice)
-    qtbot.addWidget(win)
-    vm.attach(guardian)
-    win.show()
-    qtbot.waitExposed(win)
-    task = aio.create_task(guardian.start())
-    qtbot.waitUntil(task.done)
-    qtbot.waitUntil(lambda: win.current_account() == ACCOUNT_ID)
-    yield win, guardian
-    stop = aio.create_task(guardian.stop())
-    qtbot.waitUntil(stop.done)
-    win.quitting = True
+def practice_rules(tmp_path):
+    """The demo's config.toml, written before the ``demo`` fixture starts (it keeps an existing one)."""
+    from deskguard.config import demo_config, save_config
+
+    save_config(demo_config().with_rule("cooldown_after_loss", enabled=False), tmp_path / "demo" / "config.toml")
 
 
-def test_a_losing_practice_trade_flattens_and_shows_the_red_lock(demo, qtbot):
-    win, guardian = demo
+def test_losing_practice_trades_warn_then_flatten_and_show_the_red_lock(practice_rules, demo, qtbot, vm):
+    win, sim, account = demo
     ticket = win.ticket
+
+    def at_gateway() -> list[dict]:
+        return [p for p in sim.state()["positions"] if p["accountId"] == account and p["size"] > 0]
+
     assert win.demo_badge.isVisible()
     ticket.symbol.setCurrentText("MNQ")
-    ticket.quantity.setValue(5)
-    qtbot.mouseClick(ticket.buy, qtbot_button())
-    qtbot.waitUntil(lambda: win.positions.rowCount() == 1)
-    assert win.positions.row_texts()[0][:3] == ["MNQ", "Long", "5"]
+    ticket.quantity.setValue(3)
+    qtbot.waitUntil(ticket.buy.isEnabled, timeout=5_000)
+    ticket.buy.click()
+    qtbot.waitUntil(lambda: win.positions.rowCount() == 1, timeout=10_000)
+    assert win.positions.row_texts()[0][:3] == ["MNQ", "Long", "3"]
+    assert [(p["type"], p["size"]) for p in at_gateway()] == [(1, 3)]  # long 3 at the simulator
 
-    guardian.prices["MNQ"] -= 40.0  # 160 ticks × $0.50 × 5 = −$400 (the 300 open-loss stop fires too)
-    guardian.step()
-    qtbot.waitUntil(lambda: win.positions.rowCount() == 0)
-    # The open-loss stop closed it at about −$400: past the warning, not yet the limit.
-    assert win.summary.state.text().strip() == "WARNING"
+    sim.set_price("MNQ", 21000.0 - 70.0)  # 3 × 70 points × $2 = −$420 open: the $300 open-loss stop
+    qtbot.waitUntil(lambda: not at_gateway() and win.positions.rowCount() == 0, timeout=10_000)
+    # Closed at about −$420: past the warning (80 % of $500), not yet the limit.
+    qtbot.waitUntil(lambda: win.summary.state.text().strip() == "WARNING", timeout=10_000)
+    assert vm.latest(account).realized_day <= -420
+    assert not win.lock_banner.isVisible()
 
-    qtbot.mouseClick(ticket.sell, qtbot_button())
-    qtbot.waitUntil(lambda: win.positions.rowCount() == 1)
-    guardian.prices["MNQ"] += 35.0  # −$350 open: closed, and the day is past −$500
-    guardian.step()
-    qtbot.waitUntil(win.lock_banner.isVisible)
-    assert win.positions.rowCount() == 0
+    qtbot.waitUntil(lambda: ticket.sell.isEnabled(), timeout=5_000)
+    ticket.sell.click()
+    qtbot.waitUntil(lambda: win.positions.rowCount() == 1, timeout=10_000)
+    sim.set_price("MNQ", 21000.0 - 70.0 + 60.0)  # short 3, up 60 points: −$360 open, closed; the day past −$500
+    qtbot.waitUntil(win.lock_banner.isVisible, timeout=10_000)
+    qtbot.waitUntil(lambda: not at_gateway() and win.positions.rowCount() == 0, timeout=10_000)
     assert win.lock_banner.colour == RED
     assert win.lock_banner.headline.text() == "LOCKED UNTIL THE RESET"
     assert win.summary.state.text().strip() == "LOCKED"
-    assert guardian.snapshot(ACCOUNT_ID).status == AccountStatus.LOCKED
+    snap = vm.latest(account)
+    assert snap.status == AccountStatus.LOCKED
+    assert any(lock.rule == "daily_realized_loss" for lock in snap.locks)
+    assert snap.realized_day <= -500
     assert win.rules.row_of("daily_realized_loss")["state"] == "LOCKED"
 
-    # A new order while locked is refused, and the ticket says so.
-    qtbot.mouseClick(ticket.buy, qtbot_button())
-    qtbot.waitUntil(lambda: "failed" in ticket.message.text())
-    assert "locked" in ticket.message.text()
-
-
-def qtbot_button():
-    from PySide6.QtCore import Qt
-
-    return Qt.MouseButton.LeftButton
+    # A new order while locked is closed on sight at the gateway (the ticket trades as the web screen would).
+    trades_before = len([t for t in sim.state()["trades"] if t["accountId"] == account])
+    qtbot.waitUntil(lambda: ticket.buy.isEnabled(), timeout=5_000)
+    ticket.buy.click()
+    qtbot.waitUntil(lambda: len([t for t in sim.state()["trades"] if t["accountId"] == account]) >= trades_before + 2
+                    and not at_gateway(), timeout=10_000)
+    assert win.lock_banner.isVisible() and win.positions.rowCount() == 0

@@ -18,7 +18,6 @@ from ui_stubs import StubGuardian  # noqa: E402
 
 from deskguard.broker.base import AuthenticationError  # noqa: E402
 from deskguard.ui.app import DesktopApp, Startup  # noqa: E402
-from deskguard.ui.screenshot import save_screenshot  # noqa: E402
 
 out = Path(sys.argv[1])
 mode = sys.argv[2] if len(sys.argv) > 2 else "ok"
@@ -44,7 +43,8 @@ async def factory(args) -> Startup:
 
     async def quit_soon() -> None:
         await asyncio.sleep(0.5)
-        save_screenshot(app.window, out / "window.png")
+        if not app.window.grab().save(str(out / "window.png"), "PNG"):
+            raise OSError(f"could not write {out / 'window.png'}")
         events.append(f"banner={app.window.not_guarding_banner.isVisible()}")
         app.window.close()  # no tray offscreen: closing the window quits
 

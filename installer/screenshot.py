@@ -1,10 +1,20 @@
-"""Save a picture of a window (the README's screenshot of the demo)."""
+"""The README's screenshot of the demo: ``uv run python installer/screenshot.py [PATH]``.
+
+A developer tool, not part of the app or its bundle: it runs the demo under Xvfb (installing it with
+apt as root when missing), trades like a new user would (a winner, then a loser past the daily loss
+limit) and saves the window, by default to resources/screenshots/demo.png.
+"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtWidgets import QApplication, QWidget
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PATH = ROOT / "resources" / "screenshots" / "demo.png"
 
 
 def save_screenshot(widget: QWidget, path: str | Path) -> Path:
@@ -52,16 +62,16 @@ def _ensure_xvfb() -> None:
     subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *XVFB_PACKAGES], check=True, env=env)
 
 
-async def _breach_scenario(desktop: object, path: Path) -> None:
-    """Trade in the demo like a new user would: a winner, then a loser past the daily loss limit."""
+async def _breach_scenario(app: Any, path: Path) -> None:
+    """Trade in the demo like a new user would: a winner, then a loser past the daily loss limit.
+    ``app`` is the running :class:`deskguard.ui.app.DesktopApp`."""
     import asyncio
 
-    app = desktop  # DesktopApp
-    while app.startup is None or not app.startup.guardian.health.guarding:  # type: ignore[attr-defined]
+    while app.startup is None or not app.startup.guardian.health.guarding:
         await asyncio.sleep(0.1)
-    sim = app.startup.practice.sim  # type: ignore[attr-defined]
+    sim = app.startup.practice.sim
     sim.pause_walk()
-    acct = app.startup.guardian.accounts[0]  # type: ignore[attr-defined]
+    acct = app.startup.guardian.accounts[0]
     price = sim.set_price("MNQ", 21000.0)
     sim.place_order(acct, "MNQ", "buy", 1)
     for step in range(1, 13):
@@ -75,32 +85,31 @@ async def _breach_scenario(desktop: object, path: Path) -> None:
     await asyncio.sleep(4.0)
     sim.resume_walk()
     await asyncio.sleep(1.0)
-    save_screenshot(app.window, path)  # type: ignore[attr-defined]
+    save_screenshot(app.window, path)
     print(f"screenshot saved to {path}", flush=True)
-    app._quit.set()  # type: ignore[attr-defined]
+    app._quit.set()
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m deskguard.ui.screenshot [PATH]``: screenshot the demo under Xvfb."""
+    """``python installer/screenshot.py [PATH]``: screenshot the demo under Xvfb."""
     import argparse
     import asyncio
     import os
     import subprocess
-    import sys
     import tempfile
 
     parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("path", nargs="?", default="resources/screenshots/demo.png")
+    parser.add_argument("path", nargs="?", default=str(DEFAULT_PATH))
     args = parser.parse_args(argv)
     path = Path(args.path).resolve()
     if not os.environ.get("DISPLAY"):
         _ensure_xvfb()
-        cmd = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-m", "deskguard.ui.screenshot", str(path)]
+        cmd = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable, str(Path(__file__).resolve()), str(path)]
         return subprocess.call(cmd, env=dict(os.environ, QT_QPA_PLATFORM="xcb"))
 
     from types import SimpleNamespace
 
-    from .app import DesktopApp
+    from deskguard.ui.app import DesktopApp
 
     os.environ.setdefault("DESKGUARD_HOME", tempfile.mkdtemp(prefix="deskguard-shot-"))
     desktop = DesktopApp(SimpleNamespace(demo=True, smoke=False), tray_available=False)
@@ -118,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             task.cancel()
         return code
 
-    desktop.main = main_with_scenario  # type: ignore[method-assign]
+    desktop.main = main_with_scenario  # the scenario runs inside main()
     return desktop.run()
 
 

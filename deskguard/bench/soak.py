@@ -1,14 +1,15 @@
-"""``python -m deskguard.soak [--minutes N] [--accounts N] [--seed S]``: one compressed hour of
+"""``python -m deskguard.bench.soak [--minutes N] [--accounts N] [--seed S]``: one compressed hour of
 random trading on several accounts through the simulator, with faults injected, checking the
 guard's invariants all the way. Prints its counts; exits 1 on any invariant violation.
 
 Shape of the run:
 
-- The simulator is a process of its own (``python -m deskguard.simulator``), driven through its
-  control API, as the gateway is another machine: its matching, its hub writes and its random walk
-  do not share the guard's event loop, nor count in its memory. The guard —
-  store, the real ``ProjectXBroker`` over the unmodified SDK, the ``Guardian`` — runs in this
-  process next to the driver, which reads the guard's state directly for the invariants.
+- The simulator is a process of its own (the benchmarks' :class:`~.simulator_process.SimulatorProcess`,
+  its market walking by itself), driven through its control API, as the gateway is another
+  machine: its matching, its hub writes and its random walk do not share the guard's event loop,
+  nor count in its memory. The guard — store, the real ``ProjectXBroker`` over the unmodified SDK,
+  the ``Guardian`` — runs in this process next to the driver, which reads the guard's state
+  directly for the invariants.
 - Compression: an hour's worth of trader actions (``--actions-per-hour`` per account, default 240:
   market entries, adds, reversals, oversize orders, closes, limit and stop orders, cancels) is
   played in ``--minutes`` (default 4), while the market walks ~10 steps a second per instrument
@@ -57,7 +58,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import re
 import statistics
 import sys
 import tempfile
@@ -69,14 +69,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .broker.projectx import ProjectXBroker
-from .config import loads_config
-from .engine.instruments import instrument_for, symbol_of
-from .engine.state import AccountStatus
-from .guardian import Guardian
-from .guardian.enforcer import CALL_BACKOFF, ROUND_PAUSE
-from .simulator import DEMO_API_KEY, DEMO_USERNAME, SimulatorControl, SimulatorControlError
-from .store import Store
+from ..broker.projectx import ProjectXBroker
+from ..config import loads_config
+from ..engine.instruments import instrument_for, symbol_of
+from ..engine.state import AccountStatus
+from ..guardian import Guardian
+from ..guardian.enforcer import CALL_BACKOFF, ROUND_PAUSE
+from ..simulator import DEMO_API_KEY, DEMO_USERNAME, SimulatorControl, SimulatorControlError
+from ..store import Store
+from .probes import rss_mb
+from .simulator_process import SimulatorProcess
 
 log = logging.getLogger("deskguard.soak")
 
@@ -203,21 +205,6 @@ class SoakReport:
         return out
 
 
-def rss_mb() -> float | None:
-    """This process's resident set size in MB (Linux /proc; elsewhere the peak from getrusage)."""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    try:
-        import resource
-
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
-    except (ImportError, OSError):
-        return None
-
-
 class _ErrorCounter(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
@@ -226,50 +213,6 @@ class _ErrorCounter(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if record.name.startswith("deskguard"):
             self.messages.append(f"{record.name}: {record.getMessage()}")
-
-
-class SimulatorProcess:
-    """``python -m deskguard.simulator`` in a child process; its URL read from its log."""
-
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-        self.base_url = ""
-        self._reader = asyncio.ensure_future(self._read())
-
-    @classmethod
-    async def start(cls, options: SoakOptions) -> SimulatorProcess:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "deskguard.simulator", "--port", "0", "--seed", str(options.seed),
-            "--accounts", str(options.accounts), "--walk-interval", str(options.walk_interval_s), "--idle-quotes", "1",
-            "--request-budget", f"{options.request_budget}/60",
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        )
-        sim = cls(proc)
-        deadline = time.monotonic() + 30
-        while not sim.base_url:
-            if proc.returncode is not None or time.monotonic() > deadline:
-                raise RuntimeError("the simulator process did not start")
-            await asyncio.sleep(0.05)
-        return sim
-
-    async def _read(self) -> None:
-        assert self.proc.stdout is not None
-        while line := await self.proc.stdout.readline():
-            found = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line.decode(errors="replace"))
-            if found and not self.base_url:
-                self.base_url = found.group(1)
-
-    async def stop(self) -> None:
-        if self.proc.returncode is None:
-            self.proc.terminate()
-            try:
-                await asyncio.wait_for(self.proc.wait(), 10)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
-        self._reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self._reader
 
 
 class Soak:
@@ -312,12 +255,11 @@ class Soak:
 
     # ----- the run -------------------------------------------------------------------------
 
-    async def run(self, workdir: Path) -> None:
-        sim = await SimulatorProcess.start(self.o)
+    async def run(self, workdir: Path, base_url: str) -> None:
         try:
-            self.control = SimulatorControl(sim.base_url, timeout_s=10.0)
+            self.control = SimulatorControl(base_url, timeout_s=10.0)
             await self.act("pause_walk")
-            await self.start_guard(workdir, sim.base_url)
+            await self.start_guard(workdir, base_url)
             await self.act("resume_walk")
             self.trading.set()
             self.started = time.monotonic()
@@ -351,7 +293,6 @@ class Soak:
                     await asyncio.wait_for(self.guardian.stop(), 20)
             if self.store is not None:
                 self.store.close()
-            await sim.stop()
 
     async def start_guard(self, workdir: Path, base_url: str) -> None:
         reset = (datetime.now(UTC) - timedelta(hours=1)).strftime("%H:%M")  # the day began an hour ago
@@ -578,9 +519,7 @@ class Soak:
             self.violation(f"the gateway answered 429 to {limited} request(s)")
 
     async def sample_rss(self) -> None:
-        mb = rss_mb()
-        if mb is not None:
-            self.report.rss_mb.append((time.monotonic() - self.started, mb))
+        self.report.rss_mb.append((time.monotonic() - self.started, rss_mb()))
 
     async def quiet_point(self) -> None:
         """Pause trading and faults; once the guard has caught up, its P&L must be the gateway's."""
@@ -638,14 +577,20 @@ def _tick(contract_id: str) -> float:
     return inst.tick_size if inst else 0.25
 
 
-async def run_soak(options: SoakOptions) -> SoakReport:
-    """Run the soak; the report says whether every invariant held."""
+def run_soak(options: SoakOptions) -> SoakReport:
+    """Run the soak against a simulator process of its own; the report says whether every invariant held."""
+    with SimulatorProcess(seed=options.seed, accounts=options.accounts, walk_interval_s=options.walk_interval_s,
+                          idle_quote_interval_s=1.0, request_budget=options.request_budget) as sim:
+        return asyncio.run(_run_soak(options, sim.base_url))
+
+
+async def _run_soak(options: SoakOptions, base_url: str) -> SoakReport:
     report = SoakReport(options)
     errors = _ErrorCounter()
     logging.getLogger().addHandler(errors)
     try:
         with tempfile.TemporaryDirectory(prefix="deskguard-soak-") as tmp:
-            await Soak(options, report).run(Path(tmp))
+            await Soak(options, report).run(Path(tmp), base_url)
     finally:
         logging.getLogger().removeHandler(errors)
     unexpected = [m for m in errors.messages if not m.startswith("deskguard.soak: invariant violated")]
@@ -655,7 +600,7 @@ async def run_soak(options: SoakOptions) -> SoakReport:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m deskguard.soak", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m deskguard.bench.soak", description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=4.0, help="wall-clock length of the compressed hour (default 4)")
     parser.add_argument("--accounts", type=int, default=3, help="accounts traded and guarded (default 3)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the trader, the faults and the market (default 1)")
@@ -671,10 +616,10 @@ def main(argv: list[str] | None = None) -> int:
     # ERROR records stay on: the soak counts DeskGuard's own as violations, and shows them.
     logging.basicConfig(level=logging.WARNING if args.verbose else logging.ERROR,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from .broker.sdk_logging import quiet_sdk_logging
+    from ..broker.sdk_logging import quiet_sdk_logging
 
     quiet_sdk_logging(logging.WARNING if args.verbose else logging.CRITICAL)
-    report = asyncio.run(run_soak(options))
+    report = run_soak(options)
     print("\n".join(report.lines()), flush=True)
     return 0 if report.ok else 1
 
