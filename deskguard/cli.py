@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=None, help="random-walk seed (default: random)")
     chk = sub.add_parser("check-config", help="validate config.toml and print the effective rules and pending changes")
     chk.add_argument("path", nargs="?", default=None, help="the file (default: the user's config.toml)")
+    from .replay_cli import add_parser as add_replay_parser
+
+    add_replay_parser(sub)
     return p
 
 
@@ -43,6 +46,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .config.check import check_config
 
         return check_config(args.path)
+    if args.command == "replay":
+        from .replay_cli import run_replay
+
+        return run_replay(args)
     if args.command == "simulator":
         return run_simulator(port=args.port, seed=args.seed)
     if args.headless:

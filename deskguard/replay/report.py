@@ -66,12 +66,19 @@ CSV_HEADER = ("trading_day", "actual_net_pnl", "guarded_net_pnl", "trades_blocke
               "first_lock_time", "rules_fired")
 
 
-def write_csv(result: ReplayResult, out: TextIO, tz: tzinfo) -> None:
+def write_csv(result: ReplayResult, out: TextIO, tz: tzinfo, compare: ReplayResult | None = None) -> None:
+    """One row per trading day; with ``compare``, the second rule set's guarded P&L and blocked
+    trades in two more columns."""
     w = csv.writer(out, lineterminator="\n")
-    w.writerow(CSV_HEADER)
+    w.writerow(CSV_HEADER + (("compare_guarded_net_pnl", "compare_trades_blocked") if compare else ()))
+    other = {d.day: d for d in compare.days} if compare else {}
     for d in result.days:
-        w.writerow([
+        row: list[object] = [
             d.day.isoformat(), f"{d.actual:.2f}", f"{d.guarded:.2f}", d.blocked, d.first_lock_rule or "",
             d.first_lock_at.astimezone(tz).isoformat() if d.first_lock_at else "",
             " ".join(k for k in RULES_BY_KEY if k in d.fired),
-        ])
+        ]
+        if compare is not None:
+            e = other.get(d.day)
+            row += [f"{e.guarded:.2f}" if e else "", e.blocked if e else ""]
+        w.writerow(row)
