@@ -7,7 +7,7 @@ result; this package only computes it.
 
 from __future__ import annotations
 
-from .core import Bar, DayResult, Marker, ReplayCancelled, ReplayResult, replay
+from .core import Bar, DayResult, Marker, ReplayCancelled, ReplayResult, replay, replay_steps
 from .payload import PayloadError, bars_from_payload, trades_from_payload
 from .report import comparison_text, report_text, write_csv
 
@@ -21,6 +21,7 @@ __all__ = [
     "bars_from_payload",
     "comparison_text",
     "replay",
+    "replay_steps",
     "report_text",
     "trades_from_payload",
     "write_csv",

@@ -28,7 +28,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -431,6 +431,35 @@ def replay(
     the balance before the first fill (014 needs it; without it 014 is skipped). ``progress(done,
     total)`` is called every few hundred events; ``cancelled()`` returning true raises
     :class:`ReplayCancelled`."""
+    steps = replay_steps(trades, settings, account_id=account_id, bars=bars, starting_balance=starting_balance,
+                         days=days)
+    while True:
+        try:
+            done, total = next(steps)
+        except StopIteration as stop:
+            result: ReplayResult = stop.value
+            if progress is not None:
+                progress(result.fills, result.fills)
+            return result
+        if cancelled is not None and cancelled():
+            steps.close()
+            raise ReplayCancelled()
+        if progress is not None:
+            progress(done, total)
+
+
+def replay_steps(
+    trades: Iterable[Trade],
+    settings: EngineSettings,
+    *,
+    account_id: int | None = None,
+    bars: Sequence[Bar] | None = None,
+    starting_balance: float | None = None,
+    days: tuple[date, date] | None = None,
+    chunk: int = 256,
+) -> Generator[tuple[int, int], None, ReplayResult]:
+    """:func:`replay` in chunks: yields (events done, events in all) every ``chunk`` events and
+    returns the result, so a window can run it on its own loop between paints (no thread)."""
     items = sorted((t for t in trades if account_id is None or t.account_id == account_id), key=lambda t: (t.time, t.id))
     if days is not None:
         items = [t for t in items if days[0] <= settings.calendar.trading_date(t.time) <= days[1]]
@@ -452,22 +481,20 @@ def replay(
     timeline.sort(key=lambda x: (x[0], x[1]))
     for t in items:
         run.day(t.time).actual += t.net_pnl(settings.include_fees)
+    elapsed = 0.0  # engine time only: not the time spent suspended between chunks
     started = time.perf_counter()
     total = len(timeline)
     for i, (moment, _kind, item) in enumerate(timeline):
-        if i % 256 == 0:
-            if cancelled is not None and cancelled():
-                raise ReplayCancelled()
-            if progress is not None:
-                progress(i, total)
+        if i and i % chunk == 0:
+            elapsed += time.perf_counter() - started
+            yield i, total
+            started = time.perf_counter()
         run.advance(moment)
         if isinstance(item, Bar):
             run.bar(item)
             continue
         run.fill(item)
-    elapsed = time.perf_counter() - started
-    if progress is not None:
-        progress(total, total)
+    elapsed += time.perf_counter() - started
     for day in run.days.values():
         day.actual, day.guarded = money(day.actual), money(day.guarded)
     result_days = sorted(run.days.values(), key=lambda d: d.day)
