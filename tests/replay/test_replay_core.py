@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from replay_cases import MES, T0, Tape, only
+from replay_cases import MES, MNQ, T0, Tape, only
 
 from deskguard.engine.models import Side
 from deskguard.engine.rules.cooldown_after_loss import Tier
-from deskguard.replay import replay, trades_from_payload
+from deskguard.replay import Bar, replay, trades_from_payload
 
 
 def test_third_trade_breaches_003_and_later_round_trips_are_removed() -> None:
@@ -109,3 +109,44 @@ def test_the_trades_file_shape_reads_back_the_same_fills() -> None:
     tape.round_trip(T0, -150)
     assert trades_from_payload(tape.payload()) == tape.trades
     assert trades_from_payload(tape.payload()["trades"]) == tape.trades
+
+
+def test_with_bars_a_rule_close_is_valued_at_the_close_of_the_bar_containing_the_decision() -> None:
+    tape = Tape()
+    tape.fill(T0, Side.BUY, price=21_000.0)
+    tape.fill(T0 + timedelta(minutes=1), Side.BUY, price=6_000.0, contract=MES)
+    tape.fill(T0 + timedelta(minutes=2), Side.SELL, price=5_880.0, pnl=-600.0, contract=MES)  # breach at 09:02
+    tape.fill(T0 + timedelta(minutes=5), Side.BUY, price=21_010.0)
+    tape.fill(T0 + timedelta(minutes=10), Side.SELL, size=2, price=21_050.0, pnl=180.0, fees=2.0)
+    bars = [Bar(MNQ, T0 + timedelta(minutes=2), 21_020.0, 21_035.0, 21_015.0, 21_030.0)]
+    [day] = replay(tape.trades, only("daily_realized_loss"), bars=bars).days
+    assert day.guarded == -1 - 1 - 601 + 60 - 1  # MNQ closed at 21030: 30 points = +60
+
+
+def test_004_runs_on_bars_and_closes_at_the_bar_close() -> None:
+    tape = Tape()
+    tape.fill(T0, Side.BUY, price=21_000.0)
+    tape.fill(T0 + timedelta(minutes=10), Side.SELL, price=21_050.0, pnl=100.0)
+    bars = [Bar(MNQ, T0 + timedelta(minutes=1), 21_000.0, 21_000.0, 20_830.0, 20_840.0)]  # -160 points: -320 open
+    without = replay(tape.trades, only("daily_unrealized_loss"))
+    result = replay(tape.trades, only("daily_unrealized_loss"), bars=bars)
+    [day] = result.days
+    assert without.days[0].guarded == day.actual == 98
+    assert day.guarded == -1 - 320 - 1
+    assert day.blocked == 0 and result.rule_days() == {"daily_unrealized_loss": 1}
+    assert not any("004" in n for n in result.notes)
+
+
+def test_a_001_reduction_is_not_counted_twice_by_the_traders_later_exits() -> None:
+    tape = Tape()
+    tape.fill(T0, Side.BUY, size=3, price=21_000.0, fees=3.0)  # 3 > limit 2: reduce to 2
+    tape.fill(T0 + timedelta(minutes=3), Side.SELL, size=1, price=21_020.0, pnl=40.0)  # covered by the reduction
+    tape.fill(T0 + timedelta(minutes=5), Side.SELL, size=2, price=21_010.0, pnl=40.0, fees=2.0)
+    settings = only(max_contracts={"limit": 2}, max_contracts_per_instrument={"default_limit": 5})
+    result = replay(tape.trades, settings)
+    [day] = result.days
+    # The reduction sells 1 at the next MNQ fill (21020): +40, fee 1 a contract; the trader's own
+    # 1-lot exit is then already done; the 2-lot exit counts in full.
+    assert day.guarded == -3 + 40 - 1 + 40 - 2
+    assert day.actual == -3 + 40 - 1 + 40 - 2
+    assert day.blocked == 0 and result.rule_days() == {"max_contracts": 1}
