@@ -334,7 +334,11 @@ class _Run:
         g = self.positions.get(b.contract_id)
         if g is not None and g.size != 0 and g.stop is not None and g.mode == "normal":
             hit = b.low <= g.stop if g.size > 0 else b.high >= g.stop
-            if hit:
+            if hit:  # the stop 012 would have placed traded through: filled at its price
+                day = self.day(b.start)
+                day.fired.add("trade_management")
+                self.markers.append(Marker(b.start, day.day, "trade_management", "stop_filled",
+                                           f"{symbol_of(b.contract_id)} stop at {g.stop} filled"))
                 self.close(b.contract_id, g, 0, "trade_management", b.start, price=g.stop)
         t = b.start + _BAR_QUOTE_AT
         self.feed(QuoteUpdated(Quote(b.contract_id, t, last=b.close)))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
 from replay_cases import MES, MNQ, T0, Tape, only
 
 from deskguard.engine.models import Side
 from deskguard.engine.rules.cooldown_after_loss import Tier
-from deskguard.replay import Bar, replay, trades_from_payload
+from deskguard.engine.rules.trade_management import Trailing
+from deskguard.replay import Bar, ReplayCancelled, replay, trades_from_payload
 
 
 def test_third_trade_breaches_003_and_later_round_trips_are_removed() -> None:
@@ -150,3 +152,27 @@ def test_a_001_reduction_is_not_counted_twice_by_the_traders_later_exits() -> No
     assert day.guarded == -3 + 40 - 1 + 40 - 2
     assert day.actual == -3 + 40 - 1 + 40 - 2
     assert day.blocked == 0 and result.rule_days() == {"max_contracts": 1}
+
+
+def test_012_breakeven_stop_is_filled_when_a_bar_trades_through_it() -> None:
+    tape = Tape()
+    tape.fill(T0, Side.BUY, price=21_000.0)
+    tape.fill(T0 + timedelta(minutes=10), Side.SELL, price=20_950.0, pnl=-100.0)
+    bars = [
+        Bar(MNQ, T0 + timedelta(minutes=1), 21_000.0, 21_005.0, 21_000.0, 21_005.0),  # +20 ticks: stop to 21000.25
+        Bar(MNQ, T0 + timedelta(minutes=2), 21_005.0, 21_005.0, 20_990.0, 20_995.0),  # trades through it
+    ]
+    settings = only(trade_management={"trailing": Trailing(enabled=False)})
+    result = replay(tape.trades, settings, bars=bars)
+    [day] = result.days
+    assert day.actual == -1 - 100 - 1
+    assert day.guarded == -1 + 0.5 - 1  # out at entry + 1 tick ($0.50)
+    assert result.rule_days() == {"trade_management": 1}
+
+
+def test_cancelling_stops_the_replay() -> None:
+    tape = Tape()
+    for n in range(300):
+        tape.round_trip(T0 + timedelta(seconds=30 * n), 10, minutes=0.2)
+    with pytest.raises(ReplayCancelled):
+        replay(tape.trades, only(), cancelled=lambda: True)
