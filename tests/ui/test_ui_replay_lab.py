@@ -103,3 +103,21 @@ def test_use_these_rules_tightens_now_and_loosens_at_the_reset(qtbot, demo_runti
     on_disk = load_config(lab.config_file)
     assert on_disk.rule("daily_realized_loss").max_loss == 300.0 and on_disk.rule("trade_frequency").per_day == 80
     assert not lab.use_button.isEnabled()
+
+
+def test_edit_a_copy_changes_the_labs_rules_not_config_toml(qtbot, aio, tmp_path) -> None:
+    from deskguard.ui.dialogs.replay_lab import ReplayLab
+
+    config = tmp_path / "config.toml"
+    lab = ReplayLab(None, runtime=None, config_file=config)
+    qtbot.addWidget(lab)
+    assert not lab.run_button.isEnabled() and "Sign in" in lab.status.text()  # no guard: nothing to read
+    editor = lab.edit_copy()
+    editor.form("daily_realized_loss").editor("max_loss").set_value(250.0)
+    editor.validate("daily_realized_loss")
+    with qtbot.waitSignal(editor.saved, timeout=5000):
+        editor.save()
+    assert lab.rules.rule("daily_realized_loss").max_loss == 250.0
+    assert lab.rules_label.text() == "An edited copy: 003 daily_realized_loss"
+    assert lab.use_button.isEnabled()
+    assert not config.exists()  # the user's file is written only by "Use these rules"
