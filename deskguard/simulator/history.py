@@ -28,6 +28,8 @@ from deskguard.simulator.market import BASE_PRICES, iso
 CT = ZoneInfo("America/Chicago")
 RESET = time(17, 0)
 MINUTE = timedelta(minutes=1)
+#: The demo's seeded past (``Simulator(history_days=…)``; ``deskguard simulator --history-days``).
+DEMO_HISTORY_DAYS = 30
 #: One trading day's bars: 17:00 CT to 16:00 CT the next day (the hour's maintenance break closed).
 BARS_PER_DAY = 23 * 60
 #: Trades on these symbols (micro index futures, as most evaluation traders trade).

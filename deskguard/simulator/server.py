@@ -86,8 +86,9 @@ class Simulator:
         publish_control_token: write the token where this user's other processes find it
             (``control_token.py``), so ``SimulatorControl(base_url)`` needs no token argument.
         history_days: how many trading days of seeded past (trades per account, one-minute bars)
-            ``Trade/search`` and ``History/retrieveBars`` serve before the current week (0: none);
-            deterministic per seed (``history.py``).
+            ``Trade/search`` and ``History/retrieveBars`` serve before the current week (default 0:
+            none, as a fresh gateway account; the demo asks for ``DEMO_HISTORY_DAYS``); deterministic
+            per seed (``history.py``).
     """
 
     def __init__(
@@ -110,7 +111,7 @@ class Simulator:
         control_token: str | None = None,
         publish_control_token: bool = True,
         network_delay_s: float = 0.0,
-        history_days: int = 30,
+        history_days: int = 0,
     ) -> None:
         self.seed = seed
         self.control_token = control_token or secrets.token_urlsafe(32)
