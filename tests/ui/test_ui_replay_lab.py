@@ -8,10 +8,15 @@ import csv
 import io
 
 import pytest
-from conftest import wait_task
 from PySide6.QtCore import QDate
 
 pytestmark = pytest.mark.ui
+
+
+def wait_task(qtbot, task: asyncio.Future, timeout: int = 15_000):
+    """Let the session loop run ``task`` to its end and return its result."""
+    qtbot.waitUntil(task.done, timeout=timeout)
+    return task.result()
 
 
 @pytest.fixture
@@ -121,3 +126,7 @@ def test_edit_a_copy_changes_the_labs_rules_not_config_toml(qtbot, aio, tmp_path
     assert lab.rules_label.text() == "An edited copy: 003 daily_realized_loss"
     assert lab.use_button.isEnabled()
     assert not config.exists()  # the user's file is written only by "Use these rules"
+    copy = lab._copy_dir
+    assert copy is not None and (copy / "config.toml").exists()
+    lab.reject()
+    assert not copy.exists()  # the copy goes with the lab

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import tempfile
 import threading
 from datetime import UTC, date, datetime, time
@@ -80,7 +81,7 @@ class ReplayLab(QDialog):
         self.result: ReplayResult | None = None
         self._task: asyncio.Task[None] | None = None
         self._cancel = threading.Event()
-        self._copy_dir: tempfile.TemporaryDirectory[str] | None = None
+        self._copy_dir: Path | None = None  # the edited copy's folder, removed when the lab closes
         self._build()
 
     # ----- layout ---------------------------------------------------------------------------
@@ -182,8 +183,8 @@ class ReplayLab(QDialog):
         from .rule_editor import RuleEditorDialog
 
         if self._copy_dir is None:
-            self._copy_dir = tempfile.TemporaryDirectory(prefix="deskguard-lab-")
-        path = Path(self._copy_dir.name) / "config.toml"
+            self._copy_dir = Path(tempfile.mkdtemp(prefix="deskguard-lab-"))
+        path = self._copy_dir / "config.toml"
         save_config(self.rules, path)
         dialog = RuleEditorDialog(self, config_file=path, runtime=None)
         dialog.setWindowTitle("Edit a copy of the rules — Rules lab")
@@ -370,6 +371,6 @@ class ReplayLab(QDialog):
         if task is not None and not task.done():
             task.cancel()
         if self._copy_dir is not None:
-            self._copy_dir.cleanup()
+            shutil.rmtree(self._copy_dir, ignore_errors=True)
             self._copy_dir = None
         super().done(result)
