@@ -232,6 +232,9 @@ class _Run:
         for b in bars or ():
             self.bars.setdefault(b.contract_id, {})[b.start] = b
         self._noted_last_price = False
+        self._day_span: tuple[datetime, datetime, date] | None = None
+        self._deadline: datetime | None = None
+        self._deadline_stale = True
         self.engine.state(account_id)
         if starting_balance is not None:
             self._account_update()
@@ -241,7 +244,14 @@ class _Run:
         return self._next_id
 
     def day(self, moment: datetime) -> DayResult:
-        label = self.calendar.trading_date(moment)
+        span = self._day_span
+        if span is not None and span[0] <= moment < span[1]:
+            label = span[2]
+        else:  # zoneinfo arithmetic once per trading day, not once per fill
+            start = self.calendar.day_start(moment)
+            end = self.calendar.next_reset(moment)
+            label = end.astimezone(self.calendar.timezone).date()
+            self._day_span = (start, end, label)
         found = self.days.get(label)
         if found is None:
             found = self.days[label] = DayResult(label)
@@ -252,10 +262,16 @@ class _Run:
     def advance(self, to: datetime) -> None:
         """Feed clock ticks at every deadline up to ``to`` (lock ends, resets, session ends)."""
         while True:
-            deadline = self.engine.next_deadline(self.account_id)
+            if self._deadline_stale:
+                # The next deadline moves only when a lock starts or ends, the day rolls, a
+                # deadline passes (a session's end) or a position changes: read it again only then.
+                self._deadline = self.engine.next_deadline(self.account_id)
+                self._deadline_stale = False
+            deadline = self._deadline
             if deadline is None or deadline > to or deadline <= self.clock.now():
                 break
             self.clock.set(deadline)
+            self._deadline_stale = True
             self.handle(self.engine.process(ClockTick(deadline)))
         if to > self.clock.now():
             self.clock.set(to)
@@ -310,6 +326,9 @@ class _Run:
 
     def feed_fill(self, trade: Trade, contract_id: str, g: _Guarded) -> None:
         """The engine sees the position change, then the fill (as the gateway's hub sends them)."""
+        # A position now open may face a session's end that was not the next deadline while the
+        # market was closed (a day-session window): read the deadline again.
+        self._deadline_stale = True
         self.feed(PositionUpdated(self._position(contract_id, g)))
         self.day(trade.time).guarded += trade.net_pnl(self.include_fees)
         self.feed(TradeFilled(trade))
@@ -349,6 +368,8 @@ class _Run:
         now = self.clock.now()
         closes: list[tuple[str, int, str]] = []
         for verdict in verdicts:
+            if verdict.new_locks or verdict.ended_locks or verdict.day_rolled:
+                self._deadline_stale = True
             for d in verdict.decisions:
                 self._note_decision(d, now, closes)
         for contract_id, size, rule in closes:

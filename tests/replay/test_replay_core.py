@@ -176,3 +176,22 @@ def test_cancelling_stops_the_replay() -> None:
         tape.round_trip(T0 + timedelta(seconds=30 * n), 10, minutes=0.2)
     with pytest.raises(ReplayCancelled):
         replay(tape.trades, only(), cancelled=lambda: True)
+
+
+def test_a_day_session_ending_with_a_position_open_flattens_at_the_windows_end() -> None:
+    from datetime import time
+
+    from deskguard.engine.rules.session_block import Window
+
+    tape = Tape()
+    tape.round_trip(T0 - timedelta(days=1), 10)  # Monday 09:00, inside the window
+    # Tuesday: the first fill comes when the window is open, after a night when it was closed.
+    tape.round_trip(T0.replace(hour=15), 20, minutes=30)  # opened 15:00, the trader exits at 15:30
+    window = Window(days="Mon-Fri", start=time(8, 30), end=time(15, 10), timezone="America/Chicago")
+    result = replay(tape.trades, only(session_block={"windows": (window,)}))
+    monday, day = result.days
+    assert (monday.actual, monday.guarded, monday.first_lock_rule) == (8, 8, None)
+    assert day.first_lock_rule == "session_block" and day.first_lock_at == T0.replace(hour=15, minute=10)
+    # Closed by the sweep at 15:10, valued at the next MNQ fill (the trader's own exit): same P&L.
+    assert day.guarded == day.actual == 18
+    assert result.rule_days() == {"session_block": 1}
