@@ -29,8 +29,13 @@ def build_parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("simulator", help="run the built-in ProjectX-compatible gateway alone")
     sim.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765; 0 = any free port)")
     sim.add_argument("--seed", type=int, default=None, help="random-walk seed (default: random)")
+    sim.add_argument("--history-days", type=int, default=0, metavar="N",
+                     help="serve N trading days of seeded past trades and 1-minute bars (for deskguard replay)")
     chk = sub.add_parser("check-config", help="validate config.toml and print the effective rules and pending changes")
     chk.add_argument("path", nargs="?", default=None, help="the file (default: the user's config.toml)")
+    from .replay_cli import add_parser as add_replay_parser
+
+    add_replay_parser(sub)
     return p
 
 
@@ -43,8 +48,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .config.check import check_config
 
         return check_config(args.path)
+    if args.command == "replay":
+        from .replay_cli import run_replay
+
+        return run_replay(args)
     if args.command == "simulator":
-        return run_simulator(port=args.port, seed=args.seed)
+        return run_simulator(port=args.port, seed=args.seed, history_days=args.history_days)
     if args.headless:
         from .headless import run_headless
 
@@ -54,7 +63,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     return run_app(args)
 
 
-def run_simulator(port: int, seed: int | None) -> ExitCode:
+def run_simulator(port: int, seed: int | None, history_days: int = 0) -> ExitCode:
     """The built-in gateway alone, until Ctrl-C or SIGTERM, printing how to point DeskGuard at it."""
     import asyncio
     import logging
@@ -66,7 +75,7 @@ def run_simulator(port: int, seed: int | None) -> ExitCode:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     async def run() -> ExitCode:
-        sim = Simulator(seed=seed if seed is not None else int.from_bytes(os.urandom(2)))
+        sim = Simulator(seed=seed if seed is not None else int.from_bytes(os.urandom(2)), history_days=history_days)
         try:
             await sim.start(port=port)
         except OSError as exc:

@@ -90,8 +90,33 @@ async def _breach_scenario(app: Any, path: Path) -> None:
     app._quit.set()
 
 
+async def _lab_scenario(desktop: object, path: Path) -> None:
+    """The Rules lab on the demo's seeded month: Rules → Replay history…, Run, then the picture."""
+    import asyncio
+
+    from PySide6.QtCore import QDate
+
+    app = desktop  # DesktopApp
+    while app.startup is None or not app.startup.guardian.health.guarding:
+        await asyncio.sleep(0.1)
+    app.window.replay_action.trigger()
+    lab = app.dialogs["replay"]
+    lab.resize(1300, 940)
+    days = app.startup.runtime.simulator.history.days()
+    lab.from_edit.setDate(QDate(days[0].year, days[0].month, days[0].day))
+    lab.to_edit.setDate(QDate(days[-1].year, days[-1].month, days[-1].day))
+    task = lab.start()
+    while task is not None and not task.done():
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1.0)
+    save_screenshot(lab, path)
+    print(f"screenshot saved to {path}", flush=True)
+    app._quit.set()
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python installer/screenshot.py [PATH]``: screenshot the demo under Xvfb."""
+    """``python installer/screenshot.py [--lab] [PATH]``: screenshot the demo (or the Rules lab on
+    the demo's seeded month) under Xvfb."""
     import argparse
     import asyncio
     import os
@@ -99,12 +124,16 @@ def main(argv: list[str] | None = None) -> int:
     import tempfile
 
     parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("path", nargs="?", default=str(DEFAULT_PATH))
+    parser.add_argument("--lab", action="store_true", help="the Rules lab instead of the breach")
+    parser.add_argument("path", nargs="?", default=None,
+                        help="default resources/screenshots/demo.png (rules-lab.png with --lab)")
     args = parser.parse_args(argv)
-    path = Path(args.path).resolve()
+    default = DEFAULT_PATH.with_name("rules-lab.png") if args.lab else DEFAULT_PATH
+    path = Path(args.path or default).resolve()
     if not os.environ.get("DISPLAY"):
         _ensure_xvfb()
-        cmd = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable, str(Path(__file__).resolve()), str(path)]
+        cmd = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable, str(Path(__file__).resolve()),
+               *(["--lab"] if args.lab else []), str(path)]
         return subprocess.call(cmd, env=dict(os.environ, QT_QPA_PLATFORM="xcb"))
 
     from types import SimpleNamespace
@@ -115,13 +144,14 @@ def main(argv: list[str] | None = None) -> int:
     desktop = DesktopApp(SimpleNamespace(demo=True, smoke=False), tray_available=False)
     desktop.window.resize(1500, 940)
     original_main = desktop.main
+    scenario = _lab_scenario if args.lab else _breach_scenario
 
     async def main_with_scenario() -> int:
         # Started after the first paint: the paint pumps Qt events inside a coroutine, and a task
         # that became ready then would be entered re-entrantly.
         tasks: list[asyncio.Task] = []
         asyncio.get_running_loop().call_later(
-            1.0, lambda: tasks.append(asyncio.ensure_future(_breach_scenario(desktop, path))))
+            1.0, lambda: tasks.append(asyncio.ensure_future(scenario(desktop, path))))
         code = await original_main()
         for task in tasks:
             task.cancel()

@@ -1,6 +1,6 @@
 """``python -m deskguard.bench [NAME ...]``: run benchmarks, print a table, write bench-results.json.
 
-Names: engine, reaction, flatten, storm, startup, memory (default: all). ``--quick`` runs each with
+Names: engine, reaction, flatten, storm, startup, memory, replay (default: all). ``--quick`` runs each with
 reduced counts (a self-test of the figures, not a measurement). The figures of the benchmarks run
 replace theirs in ``--out``; the other benchmarks' figures already there are kept. Figures are
 medians of repeated runs (p99 and max where named). Storm and memory run the app or the guard and
@@ -21,10 +21,10 @@ import sys
 import time
 from pathlib import Path
 
-NAMES = ("engine", "reaction", "flatten", "storm", "startup", "memory")
+NAMES = ("engine", "reaction", "flatten", "storm", "startup", "memory", "replay")
 #: The keys each benchmark writes start with one of these (a rerun drops its old keys first).
 PREFIXES = {"engine": ("engine_",), "reaction": ("reaction_", "sdk_floor_"), "flatten": ("flatten_",),
-            "storm": ("storm_",), "startup": ("startup_",), "memory": ("rss_", "memory_")}
+            "storm": ("storm_",), "startup": ("startup_",), "memory": ("rss_", "memory_"), "replay": ("replay_",)}
 
 
 def machine() -> dict[str, str]:
@@ -96,6 +96,12 @@ def main(argv: list[str] | None = None) -> int:
         print("memory (" + ("3,000 quotes, quick" if args.quick else "one simulated hour: 360,000 quotes and 240 fills")
               + " through the guard)…", flush=True)
         results.update(memory_bench(quotes=3000) if args.quick else memory_bench())
+    if "replay" in names:
+        from .replay import bench as replay_bench
+
+        days, fills, repeats = (10, 200, 1) if args.quick else (90, 200, 5)
+        print(f"replay ({repeats} run(s) of {days} trading days x {fills} fills through every rule)…", flush=True)
+        results.update(replay_bench(days, fills, repeats))
     width = max(len(k) for k in results)
     print()
     for key, value in results.items():

@@ -290,6 +290,14 @@ class ProjectXBroker:
     async def open_orders(self, account_id: int) -> list[Order]:
         return await self._reads.open_orders(account_id)
 
+    async def raw_trades(self, account_id: int, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """``Trade/search`` records over a past range, unparsed (the Rules lab's replay reads them)."""
+        return await self._reads.raw_trades(account_id, start, end)
+
+    async def minute_bars(self, contract_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """``History/retrieveBars`` one-minute bars of a contract over a past range, unparsed."""
+        return await self._reads.minute_bars(contract_id, start, end)
+
     def request_resync(self, account_id: int) -> None:
         """Have the account read again and its Resync delivered through the listener. Hub events
         that arrive during the read are held and replayed after it, so a read that started before

@@ -112,6 +112,31 @@ class RestReads:
         out.sort(key=lambda t: (t.time, t.id))
         return out
 
+    async def raw_trades(self, account_id: int, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """The account's trades in [start, end] as the gateway's ``Trade/search`` records (the Rules
+        lab replays them; one trading day per call so a long range never asks for an unbounded answer)."""
+        reply = await self._session.post(
+            "/Trade/search",
+            {"accountId": account_id, "startTimestamp": start.isoformat(), "endTimestamp": end.isoformat()},
+            what=f"Trade/search account {account_id}",
+            mutating=False,
+        )
+        return [t for t in _items(reply, "trades") if t.get("accountId") in (None, account_id)]
+
+    async def minute_bars(self, contract_id: str, start: datetime, end: datetime,
+                          limit: int = 20_000) -> list[dict[str, Any]]:
+        """One-minute bars (``unit`` 2, ``unitNumber`` 1) of a contract opening in [start, end), as
+        ``History/retrieveBars`` gives them; the session paces ``History/*`` within its own budget."""
+        reply = await self._session.post(
+            "/History/retrieveBars",
+            {"contractId": contract_id, "live": False, "startTime": start.isoformat(), "endTime": end.isoformat(),
+             "unit": 2, "unitNumber": 1, "limit": limit, "includePartialBar": False},
+            what=f"History/retrieveBars {contract_id}",
+            mutating=False,
+        )
+        bars = reply.get("bars")
+        return [b for b in bars if isinstance(b, dict)] if isinstance(bars, list) else []
+
     async def resync(self, account_id: int, active: list[Account] | None = None) -> Resync:
         """The account, its open positions, working orders and the trading week's trades (from the
         Sunday reset, so weekly figures include days the app did not run)."""

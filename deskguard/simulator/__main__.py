@@ -36,6 +36,8 @@ def main() -> None:
     parser.add_argument("--idle-quotes", type=float, default=5.0, help="re-send standing quotes this often (0: never)")
     parser.add_argument("--credentials-from-env", action="store_true",
                         help=f"require the credentials in {USERNAME_ENV} and {API_KEY_ENV}")
+    parser.add_argument("--history-days", type=int, default=0, metavar="N",
+                        help="serve N trading days of seeded past trades and 1-minute bars (default 0)")
     parser.add_argument("--request-budget", default="200/60", metavar="N/SECONDS",
                         help="requests per user per sliding window before HTTP 429 (default 200/60; off: none)")
     args = parser.parse_args()
@@ -56,7 +58,7 @@ def main() -> None:
         asyncio.run(serve(
             args.port, args.seed, accounts=default_accounts(args.accounts), credentials=credentials,
             walk_interval_s=args.walk_interval, walk_paused=args.walk_paused,
-            idle_quote_interval_s=args.idle_quotes or None, request_budget=budget,
+            idle_quote_interval_s=args.idle_quotes or None, request_budget=budget, history_days=args.history_days,
         ))
 
 

@@ -35,6 +35,7 @@ from deskguard.simulator.enums import (
     PlaceOrderError,
 )
 from deskguard.simulator.faults import FaultPlan, normalize_endpoint
+from deskguard.simulator.history import History
 from deskguard.simulator.market import MAX_BARS, Market, utc_now
 from deskguard.simulator.recorder import Recorder
 from deskguard.simulator.tokens import TokenClaims, TokenIssuer
@@ -67,8 +68,10 @@ class GatewayApi:
         recorder: Recorder,
         credentials: tuple[str, str] | None,
         limiter: RateLimiter | None = None,
+        history: History | None = None,
     ) -> None:
         self._book = book
+        self._history = history
         self._catalog = catalog
         self._market = market
         self._tokens = tokens
@@ -317,7 +320,8 @@ class GatewayApi:
             for t in self._book.trades(account_id)
             if start <= t.created <= end and (not contract_id or t.contract.id == contract_id)
         ]
-        return ok(trades=[t.to_api() for t in trades])
+        past = self._history.trades([account_id], start, end, contract_id) if self._history is not None else []
+        return ok(trades=past + [t.to_api() for t in trades])
 
     def retrieve_bars(self, body: dict[str, Any], _: TokenClaims | None) -> Reply:
         contract = self._contract(body)
@@ -325,6 +329,9 @@ class GatewayApi:
             return failure(GenericError.NOT_FOUND, "Contract not found", bars=[])
         start, end = _time_range(body, "startTime", "endTime")
         limit = _optional_int(body, "limit") or MAX_BARS
+        unit, unit_number = _optional_int(body, "unit") or 2, _optional_int(body, "unitNumber") or 1
+        if self._history is not None and (unit, unit_number) == (2, 1) and self._history.covers(end):
+            return ok(bars=self._history.bars(contract, start, end, min(limit, MAX_BARS)))  # the seeded past
         bars = self._market.bars(
             contract,
             start,

@@ -38,6 +38,7 @@ from deskguard.simulator.enums import (
     UserEvent,
 )
 from deskguard.simulator.faults import FaultPlan
+from deskguard.simulator.history import History
 from deskguard.simulator.hubs import SignalRHubs, encode, invocation
 from deskguard.simulator.market import Market
 from deskguard.simulator.recorder import DEFAULT_LOG_LIMIT, HubEventRecord, PushRecord, Recorder, RequestRecord
@@ -84,6 +85,10 @@ class Simulator:
             a fresh random one per simulator).
         publish_control_token: write the token where this user's other processes find it
             (``control_token.py``), so ``SimulatorControl(base_url)`` needs no token argument.
+        history_days: how many trading days of seeded past (trades per account, one-minute bars)
+            ``Trade/search`` and ``History/retrieveBars`` serve before the current week (default 0:
+            none, as a fresh gateway account; the demo asks for ``DEMO_HISTORY_DAYS``); deterministic
+            per seed (``history.py``).
     """
 
     def __init__(
@@ -106,6 +111,7 @@ class Simulator:
         control_token: str | None = None,
         publish_control_token: bool = True,
         network_delay_s: float = 0.0,
+        history_days: int = 0,
     ) -> None:
         self.seed = seed
         self.control_token = control_token or secrets.token_urlsafe(32)
@@ -123,6 +129,8 @@ class Simulator:
         self.book = Book(
             accounts if accounts is not None else default_accounts(), self.market.price, self._publish_user
         )
+        #: The seeded past served by Trade/search and History/retrieveBars (see history.py).
+        self.history = History(seed, self.catalog.resolve, history_days)
         self.api = GatewayApi(
             book=self.book,
             catalog=self.catalog,
@@ -132,6 +140,7 @@ class Simulator:
             recorder=self.recorder,
             credentials=credentials,
             limiter=self.limiter,
+            history=self.history,
         )
         self.walk_interval_s = walk_interval_s
         self.walk_paused = walk_paused

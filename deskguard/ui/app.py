@@ -114,6 +114,7 @@ class DesktopApp:
         self.window.signOutRequested.connect(self.ask_sign_out)
         self.window.editRulesRequested.connect(self.open_rule_editor)
         self.window.settingsRequested.connect(self.open_settings)
+        self.window.replayRequested.connect(self.open_replay_lab)
         self.startup: Startup | None = None
         self.guardian: GuardianPort | None = None
         self.username: str | None = None  # who the running guard signed in as (None: demo or nobody)
@@ -408,6 +409,22 @@ class DesktopApp:
         if plan.pending_changes:
             text += f", {len(plan.pending_changes)} waiting for the next reset"
         self.window.statusBar().showMessage(text + ".", 15000)
+
+    def open_replay_lab(self) -> Any:
+        """Rules → Replay history…: the Rules lab, on the running guard's broker and rules."""
+        if self._raise_dialog("replay"):
+            return self.dialogs["replay"]
+        from ..config import ConfigError
+        from .dialogs.replay_lab import ReplayLab
+
+        try:
+            dialog = ReplayLab(self.window, runtime=self._runtime())
+        except ConfigError as exc:
+            self._message("config.toml has a problem", f"Fix config.toml before replaying (nothing was changed):\n{exc}")
+            return None
+        dialog.rulesUsed.connect(self._rules_saved)
+        self._show_dialog("replay", dialog)
+        return dialog
 
     def open_settings(self) -> Any:
         if self._raise_dialog("settings"):

@@ -66,6 +66,7 @@ class MainWindow(QMainWindow):
     signOutRequested = Signal()
     editRulesRequested = Signal()
     settingsRequested = Signal()
+    replayRequested = Signal()  # Rules → Replay history… (the Rules lab)
     chart_ready = Signal()  # the P&L chart has replaced its placeholder (see ``chart``)
 
     def __init__(self, vm: GuardianViewModel, *, demo: bool = False, practice: PracticeDesk | None = None,
@@ -243,6 +244,10 @@ class MainWindow(QMainWindow):
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.settings_action.triggered.connect(self.settingsRequested)
         rules.addAction(self.settings_action)
+        self.replay_action = QAction("&Replay history…", self)
+        self.replay_action.setToolTip("Rules lab: what would these rules have done to your past trades?")
+        self.replay_action.triggered.connect(self.replayRequested)
+        rules.addAction(self.replay_action)
         self.toolbar = self.addToolBar("Main")
         self.toolbar.setObjectName("main-toolbar")
         self.toolbar.setMovable(False)
