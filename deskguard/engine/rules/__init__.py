@@ -6,6 +6,7 @@ from typing import Any
 
 from .auth_loss_guard import AuthLossGuard
 from .base import Context, Figure, Rule, Trigger
+from .consistency import Consistency
 from .cooldown_after_loss import CooldownAfterLoss
 from .daily_realized_loss import DailyRealizedLoss
 from .daily_realized_profit import DailyRealizedProfit
@@ -40,6 +41,7 @@ ALL_RULES: tuple[type[Rule[Any]], ...] = (
     TrailingDrawdown,
     WeeklyRealizedLoss,
     LosingStreak,
+    Consistency,
 )
 
 RULES_BY_KEY: dict[str, type[Rule[Any]]] = {r.key: r for r in ALL_RULES}

@@ -43,8 +43,15 @@ class TrailingDrawdown(Rule[Params]):
     triggers = Trigger.ACCOUNT | Trigger.QUOTE | Trigger.TRADE | Trigger.RESYNC | Trigger.TICK | Trigger.POSITION
 
     def _seed(self, state: AccountState) -> float | None:
+        """The high-water mark: at least the configured seed; in end_of_day mode the highest
+        end-of-day balance recorded or reconstructed (rules.md "End-of-day balance"); in intraday
+        mode it starts from the first balance seen."""
         if self.params.high_water_mark > 0 and (state.high_water_mark or 0) < self.params.high_water_mark:
             state.high_water_mark = self.params.high_water_mark
+        if self.params.mode == "end_of_day":
+            eod = state.eod_high
+            if eod is not None and (state.high_water_mark is None or eod > state.high_water_mark):
+                state.high_water_mark = eod
         if state.high_water_mark is None and state.balance is not None:
             state.high_water_mark = state.balance
         return state.high_water_mark
