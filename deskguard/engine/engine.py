@@ -162,6 +162,7 @@ class RiskEngine:
         realized_week_before_today: float = 0.0,
         losing_streak: int = 0,
         memory: Mapping[str, Any] | None = None,
+        end_of_day_high: float | None = None,
     ) -> None:
         """Load what the store kept across a restart. Restarting never lifts a lock, and with
         ``memory`` (from :meth:`memory`) it changes no decision the rules make."""
@@ -176,6 +177,8 @@ class RiskEngine:
         state.losing_streak = losing_streak
         if memory:
             state.restore_memory(memory)
+        if end_of_day_high is not None and (state.eod_high is None or end_of_day_high > state.eod_high):
+            state.eod_high = end_of_day_high  # the highest balance recorded at a reset (the store's)
 
     def forget_stop_request(self, account_id: int, contract_id: str) -> None:
         """012 asked for a stop that was not placed (the call failed): ask again next time."""

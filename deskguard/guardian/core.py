@@ -351,6 +351,9 @@ class Guardian:
         if not verdict.state.positions and not verdict.state.orders:
             self._alerts.pop(acct, None)  # flat again: the not-flat alert is over
         self._uncommitted.update(verdict.new_locks)
+        if verdict.end_of_day is not None and verdict.state.day_start is not None:
+            self._db_submit(memory.record_end_of_day, self.store, acct, self.engine.calendar, verdict.state.day_start,
+                            verdict.end_of_day, self.clock.now())
         if verdict.new_locks or verdict.ended_locks or verdict.new_trades or verdict.decisions:
             self._spawn(self._record_verdict(verdict), f"record-{acct}")
         self._dirty.add(acct)
@@ -601,7 +604,7 @@ class Guardian:
         )
 
     def _trailing_floor(self, state: Any) -> float | None:
-        rule = self.engine.rule("trailing_drawdown")
+        rule = self.engine.rule("trailing_drawdown", state.account_id)
         if rule is None or state.high_water_mark is None:
             return None
         return rule.floor(state.high_water_mark)  # type: ignore[attr-defined]  # the trailing_drawdown rule has floor()
