@@ -4,6 +4,7 @@ account concerned only."""
 
 from __future__ import annotations
 
+import io
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -127,3 +128,55 @@ profile = "topstep_combine_50k"
     state = again.guardian.engine.state(ACCOUNT)
     assert (state.day_open_balance, state.day_open_source) == (balance, "reset")  # not re-derived
     assert state.eod_high == max(50_000.0, balance)  # the highest end of day seen, the first balance included
+
+
+HEADLESS_TWO_ACCOUNTS = """\
+[connection]
+accounts = ["50KTC-V2-123456-1001", "50KTC-V2-123456-1002"]
+instruments = ["MNQ"]
+
+[rules.session_block]
+enabled = false
+
+[rules.cooldown_after_loss]
+enabled = false
+
+[accounts."50KTC-V2-123456-1001"]
+profile = "topstep_combine_50k"
+
+[accounts."50KTC-V2-123456-1001".rules.daily_realized_loss]
+max_loss = 50
+
+[accounts."50KTC-V2-123456-1001".rules.session_block]
+enabled = false
+"""
+
+
+async def test_headless_enforces_each_account_by_its_own_table(sim, tmp_path, processes):
+    """``deskguard --headless`` with a config.toml naming two accounts: the same $60 loss locks the
+    account whose own limit is 50 and leaves the other (the shared 500) trading."""
+    from headless_harness import Headless, headless_env, make_home
+
+    from deskguard.config import check_config
+
+    home = make_home(tmp_path, HEADLESS_TWO_ACCOUNTS)
+    printed = io.StringIO()
+    assert check_config(home / "config.toml", out=printed) == 0
+    assert "  50KTC-V2-123456-1001: profile topstep_combine_50k" in printed.getvalue()
+    run = await Headless.start(headless_env(sim, home, "profiles-API-key-0123456789", "profiles-tester"))
+    processes.append(run)
+    await run.wait_line("guarding…")
+    for account_id in (ACCOUNT, OTHER):
+        ok(sim.place_order(account_id, "MNQ", "buy", 1))
+        await wait_for(lambda a=account_id: sim_size(sim, "MNQ", a) == 1, 5, f"{account_id} long")
+    sim.set_price("MNQ", MNQ_PRICE - 30)  # −$60 and fees once closed
+    ok(sim.close_position(ACCOUNT, "MNQ"))
+    ok(sim.close_position(OTHER, "MNQ"))
+    await run.wait_line("[1001]", "LOCKED", "daily_realized_loss", timeout=10)
+    sim.set_price("MNQ", MNQ_PRICE)
+    mark = len(run.lines)
+    ok(sim.place_order(OTHER, "MNQ", "buy", 1))
+    await stays(lambda: sim_size(sim, "MNQ", OTHER) == 1, 1.5, "1002 trades on under the shared limit")
+    assert not any("[1002]" in line and "LOCKED" in line for line in run.lines[mark:])
+    ok(sim.place_order(ACCOUNT, "MNQ", "buy", 1))
+    await wait_for(lambda: sim_size(sim, "MNQ", ACCOUNT) == 0, 8, "1001 closed on sight while locked")
