@@ -15,6 +15,7 @@ from typing import Any
 
 from .clock import Clock
 from .decisions import Action, Decision, Lock, LockKind, merge
+from .distance import Distance, account_distances
 from .events import (
     AccountUpdated,
     ClockTick,
@@ -475,6 +476,13 @@ class RiskEngine:
             if fig is not None:
                 out[rule.key] = fig
         return out
+
+    def distances(self, account_id: int) -> list[Distance]:
+        """How far each firm limit is for the account (the window's distance-to-breach panel)."""
+        state = self.state(account_id)
+        now = self.clock.now()
+        ctx = Context(state, ClockTick(now), Trigger.TICK, now, self.calendar, self.pricing, self.settings.include_fees)
+        return account_distances(self._ruleset(state).rules, ctx)
 
     def open_pnl(self, account_id: int) -> tuple[float, bool]:
         state = self.state(account_id)

@@ -601,6 +601,7 @@ class Guardian:
             enforcing=enforcing,
             not_flat_alert=self._alerts.get(account_id),
             trailing_floor=self._trailing_floor(state),
+            distances=tuple(self.engine.distances(account_id)),
         )
 
     def _trailing_floor(self, state: Any) -> float | None:

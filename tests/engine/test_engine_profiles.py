@@ -351,3 +351,43 @@ def test_each_account_has_its_own_rules_and_a_breach_touches_only_it():
     other = d.engine.state(2002)
     assert other.locks == [] and d.engine.account_settings(2002) is loose
     assert d.engine.account_settings(ACCOUNT) is tight
+
+
+# ----- distance to breach ---------------------------------------------------------------------------------
+
+
+def test_distance_to_every_firm_limit_with_its_level():
+    from deskguard.engine.distance import BREACH, OK, WARNING, tightest
+
+    d = desk_for(profile_rules(C50).settings, balance=51_000.0)  # 1,000 made before today: cap 1,000
+    found = {x.key: x for x in d.engine.distances(ACCOUNT)}
+    assert list(found) == ["drawdown", "loss_today", "contracts", "session", "consistency"]
+    assert found["drawdown"].text == "$1,800.00 · floor $49,000.00"  # the guard stops at 49,200
+    assert found["loss_today"].text == "$500.00 of $500.00"
+    assert found["contracts"].text == "5 more (limit 5)"
+    assert found["session"].text == "15:10 CST (in 6h 10m)"  # T0 is 09:00 CT
+    assert found["consistency"].text == "$1,000.00 more (cap $1,000.00)"
+    assert {x.level for x in found.values()} == {OK}
+    d.fill(MNQ, 850.0)  # 85 % of the consistency cap
+    d.open(MNQ, 50, 21000.0)  # 50 MNQ = 5 contracts: at the cap
+    found = {x.key: x for x in d.engine.distances(ACCOUNT)}
+    assert (found["consistency"].level, found["consistency"].text) == (WARNING, "$150.00 more (cap $1,000.00)")
+    assert (found["contracts"].level, found["contracts"].text) == (WARNING, "0 more (limit 5)")
+    assert found["loss_today"].level == OK
+    assert tightest(list(found.values())).key == "contracts"  # at 100 % of its room
+    d.account(48_900.0)
+    found = {x.key: x for x in d.engine.distances(ACCOUNT)}
+    assert (found["drawdown"].level, found["drawdown"].text) == (BREACH, "$0.00 · floor $49,000.00")
+    assert tightest(list(found.values())).key == "drawdown"
+
+
+def test_the_scaling_tier_and_the_session_end_show_in_the_distances():
+    from deskguard.engine.distance import WARNING
+
+    d = xfa_desk(51_600.0, start=ct(2026, 11, 24, 15, 0))
+    found = {x.key: x for x in d.engine.distances(ACCOUNT)}
+    assert found["contracts"].text == "3 more (limit 3, scaling tier 1,500+)"
+    assert "session" not in found  # only max_contracts is on in this desk
+    s = desk_for(profile_rules(C50).settings, start=ct(2026, 11, 24, 15, 0))
+    session = {x.key: x for x in s.engine.distances(ACCOUNT)}["session"]
+    assert (session.level, session.text) == (WARNING, "15:10 CST (in 10m)")

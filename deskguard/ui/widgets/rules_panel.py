@@ -80,9 +80,17 @@ class RulesPanel(QTableWidget):
         self._bars: dict[str, QProgressBar] = {}
         self._shown: dict[str, tuple] = {}
 
+    def _rules(self, snap: AccountSnapshot | None) -> dict:
+        """The rules of the account shown (its own table or firm profile), else the shared ones."""
+        assert self.settings is not None
+        if snap is None:
+            return self.settings.rules
+        return self.settings.for_account(snap.account_id, snap.name).rules
+
     def set_settings(self, settings: EngineSettings, changes: list[PendingChange]) -> None:
         self.settings, self.changes = settings, changes
-        keys = [r.key for r in ALL_RULES if settings.rules[r.key].enabled]
+        rules = self._rules(self._snap)
+        keys = [r.key for r in ALL_RULES if rules[r.key].enabled]
         if keys != self.keys:
             self._rebuild(keys)
         any_pending = False
@@ -118,9 +126,13 @@ class RulesPanel(QTableWidget):
         self._snap = snap
         if self.settings is None:
             return
+        rules = self._rules(snap)
+        if [r.key for r in ALL_RULES if rules[r.key].enabled] != self.keys:
+            self.set_settings(self.settings, self.changes)  # another account, other rules
+            return
         for row, key in enumerate(self.keys):
             figure = snap.figures.get(key) if snap is not None else None
-            warn_at = getattr(self.settings.rules[key], "warn_at", None)
+            warn_at = getattr(rules[key], "warn_at", None)
             state = rule_state(key, snap, figure, warn_at)
             lock = next((lk for lk in snap.locks if lk.rule == key), None) if snap is not None else None
             shown = (figure, state, lock)
