@@ -100,3 +100,18 @@ def test_the_chart_draws_the_mll_floor_of_an_account_whose_profile_switches_014_
     qtbot.waitUntil(lambda: win.chart_built)
     qtbot.waitUntil(lambda: win.chart.line_values()["trailing_floor"] == -2_000.0)
     assert "017  Consistency" in [win.rules.row_of(k)["rule"] for k in win.rules.keys]  # the account's own rules
+
+
+def test_the_rules_panel_shows_the_accounts_own_pending_change(qtbot, profiled):
+    from ui_stubs import PendingStub
+
+    win, stub = profiled
+    at = datetime(2026, 11, 24, 23, 0, tzinfo=UTC)
+    stub.pending = [PendingStub(f"accounts.{NAME}.daily_realized_loss.max_loss", "400", "600", at),
+                    PendingStub("accounts.SOMEONE-ELSE.daily_realized_loss.max_loss", "100", "900", at)]
+    stub.emit(make_snapshot(balance=50_000.0))
+    win.vm.refresh_settings()
+    win.rules.set_settings(stub.settings, win.vm.pending_changes())
+    qtbot.waitUntil(lambda: bool(win.rules.keys))
+    pending = win.rules.row_of("daily_realized_loss")["pending"]
+    assert "$400" in pending and "$600" in pending and "$900" not in pending
