@@ -139,3 +139,40 @@ def test_settings_accounts_edits_each_accounts_profile_and_starting_balance(qtbo
     assert config.account_table("50KTC-V2-123456-1001")[1].overrides == {  # type: ignore[index]
         "daily_realized_loss": {"max_loss": 300.0}}
     assert path.read_text().startswith("# by hand\n")
+
+
+def test_the_rule_editor_edits_one_accounts_own_values(qtbot, aio, app_home, now):
+    from deskguard.ui.dialogs.rule_editor import RuleEditorDialog
+
+    path = app_home / "config.toml"
+    path.write_text('# mine\n[rules.daily_realized_loss]\nmax_loss = 500\n\n'
+                    '[accounts."50KTC-V2-1"]\nprofile = "topstep_combine_50k"\n'
+                    '[accounts."50KTC-V2-1".rules.daily_realized_loss]\nmax_loss = 400\n')
+    dialog = RuleEditorDialog(config_file=path, clock=lambda: now)
+    qtbot.addWidget(dialog)
+    dialog.open()
+    qtbot.waitExposed(dialog)
+    assert dialog.form("consistency").values()["enabled"] is False  # the shared rules: 017 off
+    dialog.set_scope("50KTC-V2-1")
+    assert dialog.scopes.currentText() == "50KTC-V2-1 (topstep_combine_50k)"
+    assert dialog.form("daily_realized_loss").values()["max_loss"] == 400  # the account's own
+    assert dialog.form("consistency").values()["enabled"] is True  # switched on by its profile
+    assert dialog.form("trailing_drawdown").values()["max_drawdown"] == 2_000  # the profile's figure
+    dialog.form("daily_realized_loss").editor("max_loss").set_value(-1)
+    dialog.validate("daily_realized_loss")
+    assert not dialog.save_button.isEnabled()
+    dialog.form("daily_realized_loss").editor("max_loss").set_value(300)
+    dialog.validate("daily_realized_loss")
+    dialog.form("trailing_drawdown").editor("buffer").set_value(350)
+    dialog.validate("trailing_drawdown")
+    assert dialog.page("daily_realized_loss").if_saved.text() == (
+        "If you save: 50KTC-V2-1: Max loss $400 → $300 (tighter) applied now")
+    with qtbot.waitSignal(dialog.saved, timeout=5000):
+        qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    config = load_config(path)
+    assert config.rule("daily_realized_loss").max_loss == 500  # the shared rules untouched
+    table = config.account_table("50KTC-V2-1")
+    assert table is not None and table[1].overrides == {"daily_realized_loss": {"max_loss": 300.0},
+                                                        "trailing_drawdown": {"buffer": 350.0}}
+    assert config.effective("50KTC-V2-1").settings.rules["trailing_drawdown"].max_drawdown == 2_000
+    assert path.read_text().startswith("# mine\n")
