@@ -25,6 +25,7 @@ from typing import Any
 from ..engine.calendar import TradingCalendar, parse_days
 from ..engine.instruments import normalize_symbol
 from ..engine.rules import ALL_RULES
+from ..engine.rules.max_contracts import scaling_limit
 from ..engine.rules.session_block import Window
 from ..engine.schema import UNTIL_RESET, Looser, ParamInfo, format_duration, param_info
 from .accounts import AccountConfig
@@ -329,7 +330,22 @@ def _stop_trailing_restrains(old: Any, trial: Any) -> bool:
     return rank(trial.stop_trailing_at) >= rank(old.stop_trailing_at)
 
 
+def _limit_at(p: Any, profit: float) -> int:
+    # 001's limit in force at an end-of-day profit: the scaling tier's, else the plain limit.
+    tier = scaling_limit(p.scaling, profit)
+    return tier.limit if tier is not None else int(p.limit)
+
+
+def _scaling_restrains(old: Any, trial: Any) -> bool:
+    """At every end-of-day profit the limit in force is no higher than before. The limit is a step
+    function of the profit, changing only at tier amounts, so checking those (and 0) is enough."""
+    points = {0.0} | {t.profit for t in old.scaling} | {t.profit for t in trial.scaling}
+    return all(_limit_at(trial, x) <= _limit_at(old, x) for x in points)
+
+
 _SPECIAL: dict[tuple[str, str], Callable[[Any, Any], bool]] = {
+    ("max_contracts", "scaling"): _scaling_restrains,
+    ("max_contracts", "limit"): _scaling_restrains,
     ("max_contracts_per_instrument", "limits"): _limits_restrain,
     ("symbol_blocks", "symbols"): _symbols_restrain,
     ("cooldown_after_loss", "tiers"): _tiers_restrain,

@@ -182,3 +182,27 @@ def test_check_config_prints_each_accounts_rules_and_where_each_value_came_from(
         in out
     assert any(line.startswith("    017 consistency                   on  [profile]  max_share 0.5 [profile], "
                                "action stop [profile]") for line in out)
+
+
+def test_001s_new_parameters_and_017_are_validated_with_the_files_messages():
+    config = loads_config('[rules.max_contracts]\nmicro_weight = 0.1\n'
+                          'scaling = [{ profit = 0, limit = 2 }, { profit = 1500, limit = 3 }]\n')
+    assert [(t.profit, t.limit) for t in config.rule("max_contracts").scaling] == [(0, 2), (1500, 3)]
+    assert problems('[rules.max_contracts]\nscaling = [{ profit = -1, limit = 2 }]\n') == [
+        "config.toml: line 2: rules.max_contracts.scaling[0].profit: must be a positive amount or 0 (got -1)"]
+    assert problems('[rules.max_contracts]\nscaling = [{ profit = 0, limt = 2 }]\n') == [
+        "config.toml: line 2: rules.max_contracts.scaling[0].limt: unknown key; did you mean limit?"]
+    assert problems('[rules.max_contracts]\nmicro_weight = 0\n') == [
+        "config.toml: line 2: rules.max_contracts.micro_weight: must be more than 0 and at most 1 (got 0)"]
+    assert problems('[rules.consistency]\naction = "stp"\n') == [
+        'config.toml: line 2: rules.consistency.action: must be one of "warn", "stop" (got "stp"); did you mean "stop"?']
+
+
+def test_a_scaling_plan_that_only_restrains_applies_now_and_one_that_loosens_waits():
+    base = loads_config("[rules.max_contracts]\nlimit = 5\n")
+    plan_ = '[rules.max_contracts]\nlimit = 5\nscaling = [{ profit = 0, limit = 2 }, { profit = 2000, limit = 5 }]\n'
+    tighter = plan_config_change(base, loads_config(plan_), MONDAY_MORNING)
+    assert tighter.pending is None  # 2 then 5: never above the 5 in force
+    looser = plan_config_change(loads_config(plan_), loads_config(plan_.replace("limit = 2 }", "limit = 3 }")),
+                                MONDAY_MORNING)
+    assert [c.key for c in looser.pending_changes] == ["max_contracts.scaling"]
