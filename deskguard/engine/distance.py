@@ -76,10 +76,12 @@ def _contracts(rule: Any, ctx: Context) -> Distance:
     limit, tier = rule.limit_now(ctx)
     left = limit - n
     tier_text = f", scaling tier {tier.profit:,.0f}+" if tier is not None else ""
-    shown = f"{left:g}" if left != int(left) else str(int(left))
+    amount = abs(round(left, 9))
+    shown = f"{amount:g}" if amount != int(amount) else str(int(amount))
     used = n / limit if limit > 0 else (1.0 if n > 0 else 0.0)
     level = BREACH if n > limit + 1e-9 else WARNING if n >= limit - 1e-9 and n > 0 else OK
-    return Distance("contracts", rule.key, "Contracts allowed now", f"{shown} more (limit {limit}{tier_text})", level, used)
+    text = f"{shown} over (limit {limit}{tier_text})" if level == BREACH else f"{shown} more (limit {limit}{tier_text})"
+    return Distance("contracts", rule.key, "Contracts allowed now", text, level, used)
 
 
 def _session(rule: Any, ctx: Context) -> Distance:

@@ -69,7 +69,7 @@ def test_the_panel_shows_each_firm_limit_and_turns_amber_then_red(qtbot, profile
     cards = win.distances.cards
     assert win.distances.shown()["consistency"][1] == "$150.00 more (cap $1,000.00)"
     assert cards["consistency"].colour == AMBER  # 85 % of the cap: past warn_at
-    assert win.distances.shown()["contracts"] == ("Contracts allowed now", "-1 more (limit 5)", "breach")
+    assert win.distances.shown()["contracts"] == ("Contracts allowed now", "1 over (limit 5)", "breach")
     assert cards["contracts"].colour == RED  # 60 MNQ = 6 contracts: past the limit
     assert cards["contracts"].value.styleSheet() == f"QLabel {{ color: {RED}; }}"
     assert cards["loss_today"].colour is None
