@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from .rules.base import Context, Rule
+from .rules.max_contracts import count_contracts
 
 OK, WARNING, BREACH = "ok", "warning", "breach"
 _RANK = {OK: 0, WARNING: 1, BREACH: 2}
@@ -47,7 +48,7 @@ def _level(used: float, warn_at: float, breach: bool) -> str:
 
 def _drawdown(rule: Any, ctx: Context) -> Distance | None:
     p = rule.params
-    hwm = rule._seed(ctx.state)
+    hwm = rule.mark(ctx.state)
     equity = rule.equity(ctx)
     if hwm is None or equity is None:
         return None
@@ -69,8 +70,6 @@ def _loss_today(rule: Any, ctx: Context) -> Distance:
 
 
 def _contracts(rule: Any, ctx: Context) -> Distance:
-    from .rules.max_contracts import count_contracts
-
     p = rule.params
     n = count_contracts(list(ctx.state.positions.values()), p.count, p.micro_weight)
     limit, tier = rule.limit_now(ctx)
