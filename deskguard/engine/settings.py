@@ -54,6 +54,12 @@ class EngineSettings:
             own = self.accounts.get(name.strip().lower())
         return own if own is not None else self.shared
 
+    def unmatched(self, accounts: list[tuple[int, str]]) -> list[str]:
+        """The account tables (as keyed) that name none of ``accounts`` (id, name): most likely a
+        misspelt name, which would leave that account under the shared rules."""
+        known = {str(i) for i, _ in accounts} | {n.strip().lower() for _, n in accounts}
+        return [key for key in self.accounts if key not in known]
+
     @property
     def shared(self) -> AccountSettings:
         """The shared rules as an account's settings (for accounts without a table of their own)."""

@@ -168,6 +168,9 @@ class Guardian:
             self._resume_enforcement(item)
         self._notice(NoticeLevel.INFO, None, None,
                      f"guarding {len(self.accounts)} account(s): " + ", ".join(a.name for a in chosen))
+        for key in self.settings.unmatched([(a.id, a.name) for a in chosen]):
+            self._notice(NoticeLevel.ALERT, None, None, f'config.toml has rules for account "{key}", which is not '
+                         "among the accounts guarded: check its name (its rules guard nothing)")
 
     def _wanted(self, account: Account) -> bool:
         if not self.account_filter:

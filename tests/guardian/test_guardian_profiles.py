@@ -14,6 +14,7 @@ from guardian_harness import ACCOUNT, MNQ_PRICE, OTHER, in_step, ok, sim_flat, s
 from deskguard.config import loads_config
 from deskguard.engine.clock import FakeClock
 from deskguard.engine.decisions import LockKind
+from deskguard.guardian import NoticeLevel
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
@@ -82,8 +83,12 @@ async def test_two_accounts_are_guarded_each_by_its_own_profile_and_overrides(si
 
 async def test_the_xfa_scaling_cap_reduces_an_oversize_position_counting_micros_at_a_tenth(sim, make_guardian):
     """A funded 50K account at its starting balance is in the plan's first tier: 2 contracts, where
-    10 MNQ count as 1. 20 MNQ is the cap; 5 more are taken back off, at the gateway."""
+    10 MNQ count as 1. 20 MNQ is the cap; 5 more are taken back off, at the gateway. (The table of
+    an account not guarded here is said to guard nothing.)"""
     rig = await make_guardian(loads_config(TWO_ACCOUNTS).engine_settings(), accounts=[OTHER])
+    alerts = [n.text for n in rig.watcher.of(NoticeLevel.ALERT)]
+    assert alerts == ['config.toml has rules for account "50ktc-v2-123456-1001", which is not among the accounts '
+                      "guarded: check its name (its rules guard nothing)"]
     assert rig.snap(OTHER).figures["max_contracts"].limit == 2
     ok(sim.place_order(OTHER, "MNQ", "buy", 20))
     await wait_for(lambda: sim_size(sim, "MNQ", OTHER) == 20, 3, "long 20 MNQ")
