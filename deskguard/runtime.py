@@ -368,7 +368,7 @@ async def prepare_runtime(
         config = plan.effective
         conn = config.connection
         if demo:
-            from .simulator import DEMO_API_KEY, DEMO_USERNAME, Simulator
+            from .simulator import DEMO_API_KEY, DEMO_USERNAME, Simulator, demo_accounts
 
             progress("starting the built-in simulator")
             # A short request log: the demo runs for hours in the app's own process and loop.
@@ -376,7 +376,7 @@ async def prepare_runtime(
 
             # A seeded month of past trades and bars: the Rules lab has history to replay.
             simulator = Simulator(seed=simulator_seed if simulator_seed is not None else int.from_bytes(os.urandom(2)),
-                                  log_limit=5_000, history_days=DEMO_HISTORY_DAYS)
+                                  log_limit=5_000, history_days=DEMO_HISTORY_DAYS, accounts=demo_accounts())
             await simulator.start()
             credentials = Credentials(DEMO_USERNAME, DEMO_API_KEY)
             urls: dict[str, Any] = dict(api_url=simulator.api_url, user_hub_url=simulator.user_hub_url,

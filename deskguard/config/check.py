@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from ..engine.profiles import PROFILES
 from ..engine.rules import ALL_RULES
 from ..engine.schema import UNTIL_RESET, ParamInfo, Unit, format_duration, param_info
 from ..exit_codes import ExitCode
@@ -63,6 +64,8 @@ def check_config(
     print("Rules:", file=out)
     for rule in ALL_RULES:
         print("  " + rule_line(rule.key, shown.rule(rule.key)), file=out)
+    for line in account_lines(shown):
+        print(line, file=out)
     if pending_lines:
         print("Pending until the next trading-day reset:", file=out)
         for line in pending_lines:
@@ -80,6 +83,39 @@ def rule_line(key: str, params: Any) -> str:
     )
     state = "on " if params.enabled else "off"
     return f"{rule.number} {key:<29} {state}  {figures}".rstrip()
+
+
+def account_lines(config: DeskGuardConfig) -> list[str]:
+    """Each ``[accounts."NAME"]`` account's effective rules, every value with where it came from
+    (account / profile / top-level / default)."""
+    if not config.accounts:
+        return []
+    lines = ["Accounts (each value's source in brackets):"]
+    for name in config.accounts:
+        eff = config.effective(name)
+        settings = eff.settings
+        profile = PROFILES.get(settings.profile)
+        what = f"profile {settings.profile} ({profile.title})" if profile is not None else "no profile"
+        start = (f"starting balance ${_number(settings.starting_balance)} [{eff.starting_balance_source}]"
+                 if settings.starting_balance is not None else "starting balance: the first balance seen")
+        lines.append(f"  {key_text(name)}: {what}; {start}")
+        for rule in ALL_RULES:
+            params = settings.rules[rule.key]
+            figures = ", ".join(
+                f"{f.name} {_account_figure(settings, rule.key, f.name, getattr(params, f.name), param_info(f))} "
+                f"[{eff.sources[f'{rule.key}.{f.name}']}]"
+                for f in dataclasses.fields(params) if f.name != "enabled"
+            )
+            state = "on " if params.enabled else "off"
+            lines.append(f"    {rule.number} {rule.key:<29} {state} [{eff.sources[f'{rule.key}.enabled']}]  {figures}".rstrip())
+    return lines
+
+
+def _account_figure(settings: Any, rule: str, name: str, value: Any, info: ParamInfo) -> str:
+    if settings.trail_to_start and rule == "trailing_drawdown" and name in ("stop_trailing_at", "high_water_mark") \
+            and value == 0:
+        return "the starting balance (first seen)"
+    return _figure(value, info)
 
 
 def _number(value: float) -> str:

@@ -16,6 +16,7 @@ from tomlkit.items import Table
 
 from ..engine.rules import ALL_RULES
 from ..engine.schema import ParamInfo, Unit, param_info
+from .accounts import AccountConfig
 from .codec import render, to_toml
 from .model import DeskGuardConfig
 
@@ -146,6 +147,22 @@ def default_config_text(config: DeskGuardConfig | None = None) -> str:
     return tomlkit.dumps(doc)
 
 
+#: The demo's accounts (the simulator's ``demo_accounts``) and the firm profile each one shows.
+DEMO_PROFILES = {
+    "50KTC-V2-123456-1001": ("topstep_combine_50k", None),
+    "XFA-50K-123456-1002": ("topstep_xfa_50k", 50_000.0),
+    "100KTC-V2-123456-1003": ("topstep_combine_100k", None),
+}
+
+
 def demo_config() -> DeskGuardConfig:
-    """The demo's rules: the defaults without session_block, so the demo can be tried at any hour."""
-    return DeskGuardConfig().with_rule("session_block", enabled=False)
+    """The demo's rules: the defaults without session_block, so the demo can be tried at any hour,
+    and its three accounts under three firm profiles (each with the profile's session rule switched
+    off in its own table: a profile switches it on, and only the account's table can say otherwise)."""
+    config = DeskGuardConfig().with_rule("session_block", enabled=False)
+    for name, (profile, start) in DEMO_PROFILES.items():
+        data: dict[str, Any] = {"profile": profile, "rules": {"session_block": {"enabled": False}}}
+        if start is not None:
+            data["starting_balance"] = start
+        config = config.with_account(name, AccountConfig.model_validate(data))
+    return config

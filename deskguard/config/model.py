@@ -24,15 +24,20 @@ from pydantic import (
     Field,
     PlainSerializer,
     PlainValidator,
+    PrivateAttr,
     StrictBool,
     StrictFloat,
     ValidationError,
+    model_validator,
 )
 
 from ..engine.calendar import TradingCalendar
+from ..engine.effective import Effective, resolve
+from ..engine.profiles import PROFILES
 from ..engine.rules import ALL_RULES, RULES_BY_KEY
 from ..engine.schema import ParamInfo, Unit, format_duration, parse_duration
 from ..engine.settings import EngineSettings
+from .accounts import AccountConfig, account_key, written_top_level
 from .codec import check_timezone, format_hhmm, key_text, parse_hhmm, render, to_toml
 from .errors import ConfigError
 from .rules_schema import KNOWN_KEYS, RulesSection, Text, bounds_check, config_error
@@ -226,6 +231,16 @@ class UiSettings(BaseModel):
     theme: Literal["system", "light", "dark"] = Field(default="system", description="system, light or dark.")
 
 
+def _distinct_accounts(accounts: dict[str, AccountConfig]) -> dict[str, AccountConfig]:
+    seen: dict[str, str] = {}
+    for name in accounts:
+        key = account_key(name)
+        if key in seen:
+            raise config_error(f"{render(seen[key])} and {render(name)} name the same account; keep one")
+        seen[key] = name
+    return accounts
+
+
 class DeskGuardConfig(BaseModel):
     """The whole ``config.toml``, validated. Sections left out of the file hold their defaults."""
 
@@ -237,6 +252,52 @@ class DeskGuardConfig(BaseModel):
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     ui: UiSettings = Field(default_factory=UiSettings)
     rules: RulesSectionModel = Field(default_factory=RulesSection)
+    accounts: Annotated[dict[Text, AccountConfig], AfterValidator(_distinct_accounts)] = Field(
+        default_factory=dict, description="Per-account tables: profile, starting balance, own rule values.")
+
+    #: The (rule, parameter) pairs the user wrote at the top level: only those are weighed against
+    #: a profile's figures (rules.md precedence). A hint about the file, not part of its meaning
+    #: for equality: a file and its re-written copy are the same config.
+    _written: frozenset[tuple[str, str]] = PrivateAttr(default=frozenset())
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _note_written(cls, data: Any, handler: Any) -> Any:
+        config = handler(data)
+        if isinstance(data, Mapping):
+            config._written = written_top_level(data.get("rules"), config.rules)
+        return config
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DeskGuardConfig):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking model: never a dict key
+
+    @property
+    def written(self) -> frozenset[tuple[str, str]]:
+        return self._written
+
+    def with_written(self, written: frozenset[tuple[str, str]]) -> DeskGuardConfig:
+        copy = self.model_copy()
+        copy._written = written
+        return copy
+
+    # ----- accounts ----------------------------------------------------------------------------
+
+    def account_table(self, name_or_id: str | int) -> tuple[str, AccountConfig] | None:
+        """The ``[accounts."NAME"]`` table of an account (by its name or id), with its key as written."""
+        key = account_key(name_or_id)
+        return next(((k, a) for k, a in self.accounts.items() if account_key(k) == key), None)
+
+    def effective(self, name_or_id: str | int) -> Effective:
+        """One account's effective rules and where each value came from (account / profile /
+        top-level / default); an account without a table has the shared rules."""
+        found = self.account_table(name_or_id)
+        table = found[1] if found is not None else AccountConfig()
+        profile = PROFILES.get(table.profile) if table.profile else None
+        return resolve(self.rule_params(), self._written, profile, table.overrides, table.starting_balance)
 
     @property
     def calendar(self) -> TradingCalendar:
@@ -258,6 +319,7 @@ class DeskGuardConfig(BaseModel):
             calendar=self.calendar,
             include_fees=self.pnl.include_fees,
             stale_quote_seconds=self.pnl.stale_quote_seconds,
+            accounts={account_key(name): self.effective(name).settings for name in self.accounts},
         )
 
     def to_data(self) -> dict[str, Any]:
@@ -272,20 +334,32 @@ class DeskGuardConfig(BaseModel):
         new = dataclasses.replace(params if params is not None else current, **changes)
         data = self.to_data()
         data["rules"][key] = to_toml(new)
-        return config_from_data(data)
+        changed = {(key, f.name) for f in dataclasses.fields(new) if getattr(new, f.name) != getattr(current, f.name)}
+        return config_from_data(data).with_written(self._written | changed)
 
     def with_section(self, name: str, **changes: Any) -> DeskGuardConfig:
         """A copy with some keys of a non-rule section changed, validated."""
-        if name == "rules" or name not in type(self).model_fields:
+        if name in ("rules", "accounts") or name not in type(self).model_fields:
             raise KeyError(name)
         data = self.to_data()
         data.setdefault(name, {}).update(to_toml(changes))
-        return config_from_data(data)
+        return config_from_data(data).with_written(self._written)
+
+    def with_account(self, name: str, account: AccountConfig | None) -> DeskGuardConfig:
+        """A copy with one account's table replaced (None removes it), validated."""
+        data = self.to_data()
+        accounts = data.setdefault("accounts", {})
+        found = self.account_table(name)
+        if found is not None:
+            del accounts[found[0]]
+        if account is not None:
+            accounts[found[0] if found is not None else name] = account.model_dump(mode="python")
+        return config_from_data(data).with_written(self._written)
 
 
 KNOWN_KEYS[""] = tuple(DeskGuardConfig.model_fields)
 for _name, _field in DeskGuardConfig.model_fields.items():
-    if _name != "rules":
+    if _name not in ("rules", "accounts"):
         KNOWN_KEYS[_name] = tuple(_field.annotation.model_fields)  # type: ignore[union-attr]  # each section is a model
 KNOWN_KEYS["notifications.webhooks.*"] = tuple(Webhook.model_fields)
 
@@ -341,7 +415,9 @@ def dotted_key(loc: tuple[int | str, ...]) -> str:
 
 
 def _pattern(loc: tuple[int | str, ...]) -> str:
-    return ".".join("*" if isinstance(p, int) else p for p in loc)
+    # An account's table is known by its shape, whatever the account is called.
+    parts = ["*" if isinstance(p, int) or (i == 1 and loc[0] == "accounts") else p for i, p in enumerate(loc)]
+    return ".".join(parts)
 
 
 def _got(value: Any) -> str:
@@ -363,11 +439,12 @@ def _problem(err: Any) -> str:
     if kind == "extra_forbidden":
         parent, name = loc[:-1], str(loc[-1])
         valid = KNOWN_KEYS.get(_pattern(parent), ())
-        what = "unknown rule" if parent == ("rules",) else "unknown key"
+        is_rules = _pattern(parent) in ("rules", "accounts.*.rules")
+        what = "unknown rule" if is_rules else "unknown key"
         close = _suggest(name, valid)
         if close:
             return f"{what}; did you mean {close}?"
-        noun = "rules" if parent == ("rules",) else "keys"
+        noun = "rules" if is_rules else "keys"
         return f"{what}; valid {noun}: {', '.join(valid)}" if valid else what
     if kind == "config":
         return str(err["msg"])

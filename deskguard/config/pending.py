@@ -25,9 +25,11 @@ from typing import Any
 from ..engine.calendar import TradingCalendar, parse_days
 from ..engine.instruments import normalize_symbol
 from ..engine.rules import ALL_RULES
+from ..engine.rules.max_contracts import scaling_limit
 from ..engine.rules.session_block import Window
 from ..engine.schema import UNTIL_RESET, Looser, ParamInfo, format_duration, param_info
-from .codec import format_hhmm, render
+from .accounts import AccountConfig
+from .codec import format_hhmm, key_text, render
 from .model import DeskGuardConfig
 
 #: Short names of the zones US futures traders use; others show the zone's own abbreviation.
@@ -117,7 +119,10 @@ def plan_config_change(effective: DeskGuardConfig, requested: DeskGuardConfig, n
     # Who to connect as, notifications and looks restrain nothing: they apply at once.
     for name in ("connection", "notifications", "ui"):
         update[name] = getattr(requested, name)
-    now_config = effective.model_copy(update=update)
+    update["accounts"] = requested.accounts
+    # Which top-level values are the user's own is a fact about the file asked for.
+    now_config = effective.model_copy(update=update).with_written(requested.written)
+    now_config = _plan_accounts(effective, requested, now_config, at, pending, applied)
 
     if not pending:
         return ChangePlan(requested, None, None, (), tuple(applied))
@@ -127,18 +132,56 @@ def plan_config_change(effective: DeskGuardConfig, requested: DeskGuardConfig, n
 # --- one rule ----------------------------------------------------------------------------------
 
 
-def _plan_rule(key: str, old: Any, new: Any, at: str, pending: list[ConfigChange], applied: list[ConfigChange]) -> Any:
-    """The rule's params in force from now, recording each change as applied or pending."""
+def _plan_accounts(effective: DeskGuardConfig, requested: DeskGuardConfig, now_config: DeskGuardConfig, at: str,
+                   pending: list[ConfigChange], applied: list[ConfigChange]) -> DeskGuardConfig:
+    """Tighten now, loosen at the reset, per account with a table of its own: each account's
+    effective rules (account > profile > top-level) are planned like the shared ones. What must
+    wait is held in the account's own table of the config in force (the top of the precedence), so
+    the config in force says exactly what guards each account until the reset."""
+    names = {**{k.lower(): k for k in effective.accounts}, **{k.lower(): k for k in requested.accounts}}
+    shared = {(c.key, _show(c.old), _show(c.new)) for c in pending + applied}
+    for name in sorted(names.values()):
+        old, new = effective.effective(name).settings.rules, requested.effective(name).settings.rules
+        current = now_config.effective(name).settings.rules
+        prefix = f"accounts.{key_text(name)}."
+        held: dict[str, dict[str, Any]] = {}
+        for rule in ALL_RULES:
+            key = rule.key
+            mine_pending: list[ConfigChange] = []
+            mine_applied: list[ConfigChange] = []
+            want = _plan_rule(key, old[key], new[key], at, mine_pending, mine_applied, prefix) if old[key] != new[key] \
+                else old[key]
+            for change in mine_pending + mine_applied:
+                if (change.key.removeprefix(prefix), _show(change.old), _show(change.new)) in shared:
+                    continue  # the same change of the shared rules, already listed
+                (pending if change.looser else applied).append(change)
+            for f in dataclasses.fields(want):
+                if getattr(want, f.name) != getattr(current[key], f.name):
+                    held.setdefault(key, {})[f.name] = getattr(want, f.name)
+        if held:
+            found = now_config.account_table(name)
+            table = found[1] if found is not None else AccountConfig()
+            merged = {k: dict(v) for k, v in table.overrides.items()}
+            for key, values in held.items():
+                merged.setdefault(key, {}).update(values)
+            now_config = now_config.with_account(name, table.with_overrides(merged))
+    return now_config
+
+
+def _plan_rule(key: str, old: Any, new: Any, at: str, pending: list[ConfigChange], applied: list[ConfigChange],
+               prefix: str = "") -> Any:
+    """The rule's params in force from now, recording each change as applied or pending
+    (``prefix`` names an account: ``accounts.NAME.``)."""
     if not old.enabled:
         # A rule that was off restrained nothing: switching it on with any settings, or editing it
         # while it stays off, can only restrain more.
         for name, a, b in _changed_fields(old, new):
-            label = f"{key} off → on" if name == "enabled" else f"{key}.{name} {_show(a)} → {_show(b)}"
+            label = f"{prefix}{key} off → on" if name == "enabled" else f"{prefix}{key}.{name} {_show(a)} → {_show(b)}"
             note = "(tighter)" if name == "enabled" else "(rule was off)"
-            applied.append(ConfigChange(_key(key, name), a, b, False, f"{label} {note} applied now"))
+            applied.append(ConfigChange(prefix + _key(key, name), a, b, False, f"{label} {note} applied now"))
         return new
     if not new.enabled:
-        pending.append(ConfigChange(key, True, False, True, f"{key} on → off (looser) {at}"))
+        pending.append(ConfigChange(prefix + key, True, False, True, f"{prefix}{key} on → off (looser) {at}"))
         return old
 
     hints = typing.get_type_hints(type(old))
@@ -157,12 +200,12 @@ def _plan_rule(key: str, old: Any, new: Any, at: str, pending: list[ConfigChange
             restrains = special(old, trial)
         else:
             restrains = _restrains(a, b, param_info(fields[name]), hints[name])
-        label = f"{key}.{name} {_show(a)} → {_show(b)}"
+        label = f"{prefix}{key}.{name} {_show(a)} → {_show(b)}"
         if restrains:
             candidate = trial
-            applied.append(ConfigChange(_key(key, name), a, b, False, f"{label} (tighter) applied now"))
+            applied.append(ConfigChange(prefix + _key(key, name), a, b, False, f"{label} (tighter) applied now"))
         else:
-            pending.append(ConfigChange(_key(key, name), a, b, True, f"{label} (looser) {at}"))
+            pending.append(ConfigChange(prefix + _key(key, name), a, b, True, f"{label} (looser) {at}"))
     return candidate
 
 
@@ -287,7 +330,22 @@ def _stop_trailing_restrains(old: Any, trial: Any) -> bool:
     return rank(trial.stop_trailing_at) >= rank(old.stop_trailing_at)
 
 
+def _limit_at(p: Any, profit: float) -> int:
+    # 001's limit in force at an end-of-day profit: the scaling tier's, else the plain limit.
+    tier = scaling_limit(p.scaling, profit)
+    return tier.limit if tier is not None else int(p.limit)
+
+
+def _scaling_restrains(old: Any, trial: Any) -> bool:
+    """At every end-of-day profit the limit in force is no higher than before. The limit is a step
+    function of the profit, changing only at tier amounts, so checking those (and 0) is enough."""
+    points = {0.0} | {t.profit for t in old.scaling} | {t.profit for t in trial.scaling}
+    return all(_limit_at(trial, x) <= _limit_at(old, x) for x in points)
+
+
 _SPECIAL: dict[tuple[str, str], Callable[[Any, Any], bool]] = {
+    ("max_contracts", "scaling"): _scaling_restrains,
+    ("max_contracts", "limit"): _scaling_restrains,
     ("max_contracts_per_instrument", "limits"): _limits_restrain,
     ("symbol_blocks", "symbols"): _symbols_restrain,
     ("cooldown_after_loss", "tiers"): _tiers_restrain,

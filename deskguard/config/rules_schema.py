@@ -212,15 +212,18 @@ def dataclass_model(cls: type, path: str) -> Any:
     return Annotated[model, AfterValidator(build), PlainSerializer(to_toml)]
 
 
-def _rules_section() -> type[BaseModel]:
+def _rules_section(path: str = "rules", name: str = "RulesSection") -> type[BaseModel]:
     fields: dict[str, Any] = {
-        rule.key: (dataclass_model(rule.Params, f"rules.{rule.key}"),
+        rule.key: (dataclass_model(rule.Params, f"{path}.{rule.key}"),
                    Field(default_factory=rule.Params, description=rule.summary))
         for rule in ALL_RULES
     }
-    KNOWN_KEYS["rules"] = tuple(fields)
-    return create_model("RulesSection", __config__=_STRICT, **fields)
+    KNOWN_KEYS[path] = tuple(fields)
+    return create_model(name, __config__=_STRICT, **fields)
 
 
 #: The ``[rules]`` table: one attribute per rule key holding that rule's engine ``Params``.
 RulesSection: type[BaseModel] = _rules_section()
+#: An account's ``[accounts."NAME".rules]`` table, validated key by key like ``[rules]``; only the
+#: keys the user wrote count as the account's own (see ``config.accounts``).
+AccountRulesSection: type[BaseModel] = _rules_section("accounts.*.rules", "AccountRulesSection")

@@ -108,10 +108,19 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _shape(path: str) -> str:
+    """An account's tables are known by their shape, whatever the account is called
+    (``accounts.50KTC-1.rules`` → ``accounts.*.rules``)."""
+    parts = path.split(".")
+    if len(parts) >= 2 and parts[0] == "accounts":
+        return ".".join(["accounts", "*", *parts[2:]])
+    return path
+
+
 def _is_struct(path: str) -> bool:
     """Whether a table has fixed keys whose absence means "default" (a section, a rule, a
-    sub-setting), as opposed to a map such as a rule's per-symbol limits."""
-    return path in KNOWN_KEYS
+    sub-setting, an account's table), as opposed to a map such as a rule's per-symbol limits."""
+    return path == "accounts" or _shape(path) in KNOWN_KEYS
 
 
 def _merge(container: _TableLike, before: dict[str, Any], after: dict[str, Any], path: str) -> None:
@@ -145,8 +154,9 @@ def _merge(container: _TableLike, before: dict[str, Any], after: dict[str, Any],
 def _new_table(parent: _TableLike, path: str) -> Table | InlineTable:
     if isinstance(parent, InlineTable):
         return tomlkit.inline_table()
-    # [rules] itself only holds sub-tables: a super table writes no empty "[rules]" header.
-    return tomlkit.table(is_super_table=path == "rules")
+    # [rules] itself only holds sub-tables: a super table writes no empty "[rules]" header; the
+    # same for [accounts] and an account's [accounts."NAME".rules].
+    return tomlkit.table(is_super_table=_shape(path) in ("rules", "accounts", "accounts.*.rules"))
 
 
 __all__ = ["create_default_config", "dumps_config", "make_private_dirs", "save_config", "write_private_text"]

@@ -9,12 +9,13 @@ and (6) merges everything so the harshest decision wins. New locks are recorded 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from .clock import Clock
 from .decisions import Action, Decision, Lock, LockKind, merge
+from .distance import Distance, account_distances
 from .events import (
     AccountUpdated,
     ClockTick,
@@ -30,7 +31,7 @@ from .models import ContractSpec, Position, Trade, money
 from .pricing import Pricing
 from .rules import ALL_RULES, Context, Figure, Rule, Trigger
 from .rules.symbol_blocks import SymbolBlocks
-from .settings import EngineSettings
+from .settings import AccountSettings, EngineSettings
 from .state import AccountState
 
 _TRIGGER_OF: dict[type, Trigger] = {
@@ -55,6 +56,32 @@ class Verdict:
     ended_locks: list[Lock] = field(default_factory=list)
     day_rolled: bool = False
     new_trades: list[Trade] = field(default_factory=list)  # trades seen for the first time
+    end_of_day: float | None = None  # the balance recorded at the reset this event rolled over
+
+
+@dataclass(slots=True)
+class RuleSet:
+    """One account's rules, built from its effective settings (accounts sharing settings share it)."""
+
+    settings: AccountSettings
+    rules: list[Rule[Any]]
+    by_trigger: dict[Trigger, list[Rule[Any]]]
+
+
+def build_rules(account: AccountSettings, start: float | None = None) -> RuleSet:
+    """The rule objects of one account's settings. ``start``: the starting balance 014 stops
+    trailing at, when the settings leave it to run time (a funded account's first balance seen)."""
+    params = dict(account.rules)
+    if start is not None:
+        p14 = params["trailing_drawdown"]
+        params["trailing_drawdown"] = replace(p14, stop_trailing_at=p14.stop_trailing_at or start,
+                                              high_water_mark=p14.high_water_mark or start)
+    rules: list[Rule[Any]] = [r(params[r.key]) for r in ALL_RULES if params[r.key].enabled]
+    for rule in rules:
+        rule.bind(rules)  # a rule that reads another's settings (018 reads 003's and 014's) finds it here
+    by_trigger = {t: [r for r in rules if r.triggers & t] for t in _TRIGGER_OF.values()}
+    by_trigger[Trigger.QUOTE] = [r for r in rules if r.wants_quotes()]
+    return RuleSet(account, rules, by_trigger)
 
 
 class RiskEngine:
@@ -75,22 +102,45 @@ class RiskEngine:
         self.settings = settings
         self.calendar = settings.calendar
         self.pricing.stale_after = settings.stale_quote_seconds
-        self.rules: list[Rule[Any]] = [r(settings.rules[r.key]) for r in ALL_RULES if settings.rules[r.key].enabled]
-        for rule in self.rules:
-            rule.bind(self.rules)
-        self._by_trigger: dict[Trigger, list[Rule[Any]]] = {
-            t: [r for r in self.rules if r.triggers & t] for t in _TRIGGER_OF.values()
-        }
-        self._by_trigger[Trigger.QUOTE] = [r for r in self.rules if r.wants_quotes()]
-        blocker = next((r for r in self.rules if isinstance(r, SymbolBlocks)), None)
+        self._built: dict[tuple[int, float | None], RuleSet] = {}
+        self._bound: dict[int, tuple[str | None, float | None, RuleSet]] = {}
+        shared = self._build(settings.shared, None)
+        #: The shared rules (accounts without a table of their own).
+        self.rules: list[Rule[Any]] = shared.rules
         ended: list[Lock] = []
         for state in self.accounts.values():
+            blocker = next((r for r in self._ruleset(state).rules if isinstance(r, SymbolBlocks)), None)
             for lock in list(state.locks):
                 if (lock.kind == LockKind.PERMANENT and lock.symbol is not None
                         and (blocker is None or not blocker.blocks(lock.symbol))):
                     state.locks.remove(lock)
                     ended.append(lock)
         return ended
+
+    def _build(self, account: AccountSettings, start: float | None) -> RuleSet:
+        key = (id(account), start)
+        built = self._built.get(key)
+        if built is None or built.settings is not account:
+            built = self._built[key] = build_rules(account, start)
+        return built
+
+    def _ruleset(self, state: AccountState) -> RuleSet:
+        """The account's own rules (by its id or name), rebuilt only when what picks them changes:
+        its name arriving, new settings, or the starting balance becoming known."""
+        name = state.account.name if state.account is not None else None
+        bound = self._bound.get(state.account_id)
+        if bound is not None and bound[0] == name and bound[1] == state.start_balance:
+            return bound[2]
+        account = self.settings.for_account(state.account_id, name)
+        state.starting_balance = account.starting_balance
+        start = state.start_balance if account.trail_to_start else None
+        ruleset = self._build(account, start)
+        self._bound[state.account_id] = (name, state.start_balance, ruleset)
+        return ruleset
+
+    def account_settings(self, account_id: int) -> AccountSettings:
+        """The effective settings the account is guarded by."""
+        return self._ruleset(self.state(account_id)).settings
 
     def add_contract_spec(self, spec: ContractSpec) -> None:
         self.pricing.add_spec(spec)
@@ -115,6 +165,7 @@ class RiskEngine:
         realized_week_before_today: float = 0.0,
         losing_streak: int = 0,
         memory: Mapping[str, Any] | None = None,
+        end_of_day_high: float | None = None,
     ) -> None:
         """Load what the store kept across a restart. Restarting never lifts a lock, and with
         ``memory`` (from :meth:`memory`) it changes no decision the rules make."""
@@ -129,6 +180,8 @@ class RiskEngine:
         state.losing_streak = losing_streak
         if memory:
             state.restore_memory(memory)
+        if end_of_day_high is not None and (state.eod_high is None or end_of_day_high > state.eod_high):
+            state.eod_high = end_of_day_high  # the highest balance recorded at a reset (the store's)
 
     def forget_stop_request(self, account_id: int, contract_id: str, rule: str = "trade_management") -> None:
         """012 or 018 asked for a stop that was not placed or moved (the call failed): ask again next time."""
@@ -161,12 +214,12 @@ class RiskEngine:
         quotes can move, and no allocation for an account where nothing happens."""
         quote = event.quote
         self.pricing.update(quote)
-        rules = self._by_trigger[Trigger.QUOTE]
         out: list[Verdict] = []
         contract = quote.contract_id
         for state in self.accounts.values():
             if contract not in state.positions:
                 continue
+            rules = self._ruleset(state).by_trigger[Trigger.QUOTE]
             if state.next_reset is not None and now >= state.next_reset:
                 out.append(self._evaluate(state, event, Trigger.QUOTE, now, rules))  # rolls the day
                 continue
@@ -189,21 +242,20 @@ class RiskEngine:
         self, state: AccountState, event: Event, trigger: Trigger, now: datetime, rules: list[Rule[Any]] | None = None
     ) -> Verdict:
         rolled = state.next_reset is not None and now >= state.next_reset
-        if rolled:
-            self._roll(state, now)
+        end_of_day = self._roll(state, now) if rolled else None
         ctx = Context(state, event, trigger, now, self.calendar, self.pricing, self.settings.include_fees)
         self._apply(state, event, ctx)
         ended = self._end_locks(state, now)
         decisions: list[Decision] = []
         new_locks: list[Lock] = []
-        for rule in rules if rules is not None else self._by_trigger[trigger]:
+        for rule in rules if rules is not None else self._ruleset(state).by_trigger[trigger]:
             proposed = list(rule.evaluate(ctx))
             if proposed:
                 self._accept(state, proposed, decisions, new_locks, now)
         if trigger is not Trigger.QUOTE and state.locks:
             decisions.extend(self._close_on_sight(state))
         return Verdict(state.account_id, merge(decisions) if decisions else decisions, state, new_locks, ended, rolled,
-                       ctx.new_trades)
+                       ctx.new_trades, end_of_day)
 
     def _accept(self, state: AccountState, proposed: list[Decision], decisions: list[Decision],
                 new_locks: list[Lock], now: datetime) -> None:
@@ -297,8 +349,31 @@ class RiskEngine:
                 if since is not None and state.week_start is not None and since <= state.week_start:
                     self._take_week(state, ordered)
                 ctx.new_trades = self._add_trades(state, ordered, ctx.earlier_trades)
+                self._note_balance(state, resync=True)
+                return
             case _:
                 pass
+        if isinstance(event, AccountUpdated):
+            self._note_balance(state, resync=False)
+
+    @staticmethod
+    def _note_balance(state: AccountState, *, resync: bool) -> None:
+        """The first balance seen, and the balance at the last reset when the app did not see that
+        reset: the current balance minus the day's realized net P&L (rules.md "End-of-day balance").
+        Worked out once a day, from the first re-sync (which brings the day's trades); the first
+        balance seen stands in until then."""
+        balance = state.balance
+        if balance is None:
+            return
+        if state.first_balance is None:
+            state.first_balance = balance
+        if state.day_open_balance is None or (resync and state.day_open_source == "first"):
+            # Fees count here whatever include_fees says: the balance paid them.
+            day_net = sum(t.net_pnl(True) for t in state.trades_today.values())
+            state.day_open_balance = money(balance - day_net)
+            state.day_open_source = "resync" if resync else "first"
+            if state.eod_high is None or state.day_open_balance > state.eod_high:
+                state.eod_high = state.day_open_balance
 
     @staticmethod
     def _set_position(state: AccountState, pos: Position) -> None:
@@ -346,16 +421,20 @@ class RiskEngine:
             fresh.append(trade)
         return fresh
 
-    def _roll(self, state: AccountState, now: datetime) -> None:
-        """Start a new trading day (and week). Applied at once after a clock jump or a sleep."""
+    def _roll(self, state: AccountState, now: datetime) -> float | None:
+        """Start a new trading day (and week). Applied at once after a clock jump or a sleep.
+        Returns the end-of-day balance it recorded (None when the balance is not known yet)."""
         cal = self.calendar
         new_week = cal.week_start(now)
+        recorded: float | None = None
+        if state.day_start is not None and state.balance is not None:
+            recorded = state.balance
         if state.day_start is not None:
             if state.week_start == new_week:
                 state.realized_week_before_today = money(state.realized_week_before_today + state.realized_day)
             else:
                 state.realized_week_before_today = 0.0
-            for rule in self.rules:
+            for rule in self._ruleset(state).rules:
                 hook = getattr(rule, "on_new_day", None)
                 if hook is not None:
                     hook(state)
@@ -370,6 +449,10 @@ class RiskEngine:
         state.trades_today = {}
         state.entries.clear()
         state.warned.clear()
+        state.day_open_balance, state.day_open_source = recorded, "reset" if recorded is not None else ""
+        if recorded is not None and (state.eod_high is None or recorded > state.eod_high):
+            state.eod_high = recorded
+        return recorded
 
     # ----- what the UI and the guardian ask --------------------------------------------------
 
@@ -382,7 +465,7 @@ class RiskEngine:
             if state.next_reset is not None:
                 moments.append(state.next_reset)
             moments.extend(lock.until for lock in state.locks if lock.until is not None)
-            for rule in self.rules:
+            for rule in self._ruleset(state).rules:
                 d = rule.deadline(state, now)
                 if d is not None:
                     moments.append(d)
@@ -394,11 +477,18 @@ class RiskEngine:
         ctx = Context(state, ClockTick(self.clock.now()), Trigger.TICK, self.clock.now(), self.calendar,
                       self.pricing, self.settings.include_fees)
         out: dict[str, Figure] = {}
-        for rule in self.rules:
+        for rule in self._ruleset(state).rules:
             fig = rule.figure(ctx)
             if fig is not None:
                 out[rule.key] = fig
         return out
+
+    def distances(self, account_id: int) -> list[Distance]:
+        """How far each firm limit is for the account (the window's distance-to-breach panel)."""
+        state = self.state(account_id)
+        now = self.clock.now()
+        ctx = Context(state, ClockTick(now), Trigger.TICK, now, self.calendar, self.pricing, self.settings.include_fees)
+        return account_distances(self._ruleset(state).rules, ctx)
 
     def open_pnl(self, account_id: int) -> tuple[float, bool]:
         state = self.state(account_id)
@@ -410,8 +500,10 @@ class RiskEngine:
             stale = stale or s
         return total, stale
 
-    def rule(self, key: str) -> Rule[Any] | None:
-        return next((r for r in self.rules if r.key == key), None)
+    def rule(self, key: str, account_id: int | None = None) -> Rule[Any] | None:
+        """A rule in force (for one account; without one, of the shared rules), None when it is off."""
+        rules = self.rules if account_id is None else self._ruleset(self.state(account_id)).rules
+        return next((r for r in rules if r.key == key), None)
 
 
 def params_of(settings: EngineSettings, key: str) -> Any:

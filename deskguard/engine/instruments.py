@@ -22,6 +22,7 @@ class Instrument:
     tick_value: float  # USD per tick per contract
     roots: tuple[str, ...] = ()  # roots seen in ProjectX contract ids besides the symbol itself
     month_codes: str = "HMUZ"  # listed contract months (futures month letters)
+    micro: bool = False  # a micro contract: firms count 10 of them as one mini (001's micro_weight)
 
     @property
     def all_roots(self) -> tuple[str, ...]:
@@ -39,30 +40,30 @@ _ALL_MONTHS = "FGHJKMNQUVXZ"
 _INSTRUMENTS: tuple[Instrument, ...] = (
     # Equity index
     Instrument("ES", "E-mini S&P 500", "equity", 0.25, 12.50, ("EP",)),
-    Instrument("MES", "Micro E-mini S&P 500", "equity", 0.25, 1.25),
+    Instrument("MES", "Micro E-mini S&P 500", "equity", 0.25, 1.25, micro=True),
     Instrument("NQ", "E-mini Nasdaq-100", "equity", 0.25, 5.00, ("ENQ",)),
-    Instrument("MNQ", "Micro E-mini Nasdaq-100", "equity", 0.25, 0.50),
+    Instrument("MNQ", "Micro E-mini Nasdaq-100", "equity", 0.25, 0.50, micro=True),
     Instrument("YM", "E-mini Dow ($5)", "equity", 1.0, 5.00),
-    Instrument("MYM", "Micro E-mini Dow", "equity", 1.0, 0.50),
+    Instrument("MYM", "Micro E-mini Dow", "equity", 1.0, 0.50, micro=True),
     Instrument("RTY", "E-mini Russell 2000", "equity", 0.10, 5.00),
-    Instrument("M2K", "Micro E-mini Russell 2000", "equity", 0.10, 0.50),
+    Instrument("M2K", "Micro E-mini Russell 2000", "equity", 0.10, 0.50, micro=True),
     Instrument("NKD", "Nikkei 225 (USD)", "equity", 5.0, 25.00),
     # Energy
     Instrument("CL", "Crude Oil", "energy", 0.01, 10.00, ("CLE",), _ALL_MONTHS),
-    Instrument("MCL", "Micro Crude Oil", "energy", 0.01, 1.00, ("MCLE",), _ALL_MONTHS),
+    Instrument("MCL", "Micro Crude Oil", "energy", 0.01, 1.00, ("MCLE",), _ALL_MONTHS, micro=True),
     Instrument("QM", "E-mini Crude Oil", "energy", 0.025, 12.50, (), _ALL_MONTHS),
     Instrument("NG", "Natural Gas", "energy", 0.001, 10.00, ("NGE",), _ALL_MONTHS),
-    Instrument("MNG", "Micro Henry Hub Natural Gas", "energy", 0.001, 1.00, (), _ALL_MONTHS),
+    Instrument("MNG", "Micro Henry Hub Natural Gas", "energy", 0.001, 1.00, (), _ALL_MONTHS, micro=True),
     Instrument("QG", "E-mini Natural Gas", "energy", 0.005, 12.50, (), _ALL_MONTHS),
     Instrument("RB", "RBOB Gasoline", "energy", 0.0001, 4.20, ("RBE",), _ALL_MONTHS),
     Instrument("HO", "NY Harbor ULSD", "energy", 0.0001, 4.20, ("HOE",), _ALL_MONTHS),
     # Metals
     Instrument("GC", "Gold", "metals", 0.10, 10.00, ("GCE",), "GJMQVZ"),
-    Instrument("MGC", "Micro Gold", "metals", 0.10, 1.00, (), "GJMQVZ"),
+    Instrument("MGC", "Micro Gold", "metals", 0.10, 1.00, (), "GJMQVZ", micro=True),
     Instrument("SI", "Silver", "metals", 0.005, 25.00, ("SIE",), "HKNUZ"),
-    Instrument("SIL", "Micro Silver (1,000 oz)", "metals", 0.005, 5.00, (), "HKNUZ"),
+    Instrument("SIL", "Micro Silver (1,000 oz)", "metals", 0.005, 5.00, (), "HKNUZ", micro=True),
     Instrument("HG", "Copper", "metals", 0.0005, 12.50, ("CPE",), "HKNUZ"),
-    Instrument("MHG", "Micro Copper", "metals", 0.0005, 1.25, (), "HKNUZ"),
+    Instrument("MHG", "Micro Copper", "metals", 0.0005, 1.25, (), "HKNUZ", micro=True),
     Instrument("PL", "Platinum", "metals", 0.10, 5.00, ("PLE",), "FJNV"),
     # Interest rates
     Instrument("ZT", "2-Year T-Note", "rates", 0.00390625, 7.8125, ("TUA",)),
@@ -73,12 +74,12 @@ _INSTRUMENTS: tuple[Instrument, ...] = (
     Instrument("UB", "Ultra T-Bond", "rates", 0.03125, 31.25, ("ULA",)),
     # FX
     Instrument("6E", "Euro FX", "fx", 0.00005, 6.25, ("EU6",)),
-    Instrument("M6E", "Micro Euro FX", "fx", 0.0001, 1.25),
+    Instrument("M6E", "Micro Euro FX", "fx", 0.0001, 1.25, micro=True),
     Instrument("6B", "British Pound", "fx", 0.0001, 6.25, ("BP6",)),
-    Instrument("M6B", "Micro British Pound", "fx", 0.0001, 0.625),
+    Instrument("M6B", "Micro British Pound", "fx", 0.0001, 0.625, micro=True),
     Instrument("6J", "Japanese Yen", "fx", 0.0000005, 6.25, ("JY6",)),
     Instrument("6A", "Australian Dollar", "fx", 0.00005, 5.00, ("DA6",)),
-    Instrument("M6A", "Micro Australian Dollar", "fx", 0.0001, 1.00),
+    Instrument("M6A", "Micro Australian Dollar", "fx", 0.0001, 1.00, micro=True),
     Instrument("6C", "Canadian Dollar", "fx", 0.00005, 5.00, ("CA6",)),
     Instrument("6S", "Swiss Franc", "fx", 0.00005, 6.25, ("SF6",)),
     Instrument("6N", "New Zealand Dollar", "fx", 0.00005, 5.00, ("NE6",)),
@@ -92,8 +93,8 @@ _INSTRUMENTS: tuple[Instrument, ...] = (
     Instrument("HE", "Lean Hogs", "livestock", 0.025, 10.00, (), "GJKMNQVZ"),
     Instrument("LE", "Live Cattle", "livestock", 0.025, 10.00, (), "GJMQVZ"),
     # Crypto (CME)
-    Instrument("MBT", "Micro Bitcoin", "crypto", 5.0, 0.50, (), _ALL_MONTHS),
-    Instrument("MET", "Micro Ether", "crypto", 0.50, 0.05, (), _ALL_MONTHS),
+    Instrument("MBT", "Micro Bitcoin", "crypto", 5.0, 0.50, (), _ALL_MONTHS, micro=True),
+    Instrument("MET", "Micro Ether", "crypto", 0.50, 0.05, (), _ALL_MONTHS, micro=True),
 )
 
 #: Common symbol (upper case) -> instrument.
@@ -125,6 +126,13 @@ def symbol_of(contract_id: str) -> str:
 
 def instrument_for(contract_id_or_symbol: str) -> Instrument | None:
     return BY_ROOT.get(contract_root(contract_id_or_symbol))
+
+
+@lru_cache(maxsize=8192)
+def is_micro(contract_id_or_symbol: str) -> bool:
+    """Whether the catalog marks the contract as a micro (MNQ, MES, M2K, MYM, MGC, MCL…)."""
+    inst = instrument_for(contract_id_or_symbol)
+    return inst is not None and inst.micro
 
 
 @lru_cache(maxsize=8192)

@@ -52,6 +52,13 @@ class AccountState:
     session_carry: set[str] = field(default_factory=set)  # 009: positions let through a window end
     warned: set[tuple[str, str]] = field(default_factory=set)  # (rule, scope) warnings given
 
+    # End-of-day balances (rules.md "End-of-day balance"), for 001's scaling, 014 and 017.
+    starting_balance: float | None = None  # the account's own (settings), else the first balance seen
+    first_balance: float | None = None  # the first balance the app saw, persisted
+    day_open_balance: float | None = None  # the balance at the last reset: recorded or reconstructed
+    day_open_source: str = ""  # "reset" (recorded), "resync" (balance − the day's P&L) or "first" (first seen)
+    eod_high: float | None = None  # the highest end-of-day balance recorded or reconstructed
+
     @property
     def balance(self) -> float | None:
         return self.account.balance if self.account else None
@@ -59,6 +66,19 @@ class AccountState:
     @property
     def can_trade(self) -> bool:
         return self.account.can_trade if self.account else True
+
+    @property
+    def start_balance(self) -> float | None:
+        """The starting balance in force: the account's own, else the first balance seen."""
+        return self.starting_balance if self.starting_balance is not None else self.first_balance
+
+    @property
+    def end_of_day_profit(self) -> float | None:
+        """Balance at the last reset − starting balance (001's scaling and 017 use it)."""
+        start = self.start_balance
+        if self.day_open_balance is None or start is None:
+            return None
+        return money(self.day_open_balance - start)
 
     @property
     def realized_week(self) -> float:
@@ -121,6 +141,10 @@ class AccountState:
             "safety_net_ids": sorted(self.safety_net_ids),
             "session_carry": sorted(self.session_carry),
             "warned": sorted([rule, scope] for rule, scope in self.warned),
+            "first_balance": self.first_balance,
+            "day_open_balance": self.day_open_balance,
+            "day_open_source": self.day_open_source,
+            "eod_high": self.eod_high,
         }
 
     def restore_memory(self, data: Mapping[str, Any]) -> None:
@@ -132,6 +156,18 @@ class AccountState:
             self.entries = sorted(datetime.fromisoformat(t) for t in data.get("entries", ()))
             self.warned |= {(str(r), str(s)) for r, s in data.get("warned", ())}
             self.session_carry |= {str(c) for c in data.get("session_carry", ())}
+            opened = data.get("day_open_balance")
+            if opened is not None and self.day_open_source in ("", "first"):
+                # The balance this day opened at, as worked out before the restart: a restart mid-day
+                # picks the same scaling tier and the same consistency cap.
+                self.day_open_balance = float(opened)
+                self.day_open_source = str(data.get("day_open_source") or "resync")
+        first = data.get("first_balance")
+        if first is not None:
+            self.first_balance = float(first)
+        eod = data.get("eod_high")
+        if eod is not None:
+            self.eod_high = max(float(eod), self.eod_high if self.eod_high is not None else float(eod))
         self.losing_streak = int(data.get("losing_streak", self.losing_streak) or 0)
         for contract, deadline in dict(data.get("stop_grace", {})).items():
             self.stop_grace.setdefault(str(contract), datetime.fromisoformat(deadline))

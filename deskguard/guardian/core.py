@@ -172,6 +172,9 @@ class Guardian:
             self._resume_enforcement(item)
         self._notice(NoticeLevel.INFO, None, None,
                      f"guarding {len(self.accounts)} account(s): " + ", ".join(a.name for a in chosen))
+        for key in self.settings.unmatched([(a.id, a.name) for a in chosen]):
+            self._notice(NoticeLevel.ALERT, None, None, f'config.toml has rules for account "{key}", which is not '
+                         "among the accounts guarded: check its name (its rules guard nothing)")
 
     def _wanted(self, account: Account) -> bool:
         if not self.account_filter:
@@ -355,6 +358,9 @@ class Guardian:
         if not verdict.state.positions and not verdict.state.orders:
             self._alerts.pop(acct, None)  # flat again: the not-flat alert is over
         self._uncommitted.update(verdict.new_locks)
+        if verdict.end_of_day is not None and verdict.state.day_start is not None:
+            self._db_submit(memory.record_end_of_day, self.store, acct, self.engine.calendar, verdict.state.day_start,
+                            verdict.end_of_day, self.clock.now())
         if verdict.new_locks or verdict.ended_locks or verdict.new_trades or verdict.decisions:
             self._spawn(self._record_verdict(verdict), f"record-{acct}")
         self._dirty.add(acct)
@@ -605,10 +611,11 @@ class Guardian:
             enforcing=enforcing,
             not_flat_alert=self._alerts.get(account_id),
             trailing_floor=self._trailing_floor(state),
+            distances=tuple(self.engine.distances(account_id)),
         )
 
     def _trailing_floor(self, state: Any) -> float | None:
-        rule = self.engine.rule("trailing_drawdown")
+        rule = self.engine.rule("trailing_drawdown", state.account_id)
         if rule is None or state.high_water_mark is None:
             return None
         return rule.floor(state.high_water_mark)  # type: ignore[attr-defined]  # the trailing_drawdown rule has floor()

@@ -34,6 +34,7 @@ class Kept:
     realized_week_before_today: float = 0.0
     losing_streak: int = 0
     rules: dict[str, Any] | None = None
+    end_of_day_high: float | None = None  # the highest balance recorded at a reset
 
 
 def read_kept(store: Any, account_id: int, calendar: TradingCalendar, now: datetime) -> Kept:
@@ -52,6 +53,7 @@ def read_kept(store: Any, account_id: int, calendar: TradingCalendar, now: datet
         realized_week_before_today=week,
         losing_streak=int(json.loads(streak)) if streak else 0,
         rules=json.loads(text) if text else None,
+        end_of_day_high=store.highest_end_of_day(account_id),
     )
 
 
@@ -60,13 +62,19 @@ def restore(engine: RiskEngine, account_id: int, kept: Kept) -> None:
     engine.restore(
         account_id, locks=kept.locks, seen_trade_ids=kept.seen_trade_ids, high_water_mark=kept.high_water_mark,
         realized_week_before_today=kept.realized_week_before_today, losing_streak=kept.losing_streak,
-        memory=kept.rules,
+        memory=kept.rules, end_of_day_high=kept.end_of_day_high,
     )
 
 
 def memory_text(engine: RiskEngine, account_id: int) -> str:
     """The rules' memory of one account as the JSON text the store keeps (taken on the loop)."""
     return json.dumps(engine.memory(account_id), sort_keys=True, separators=(",", ":"))
+
+
+def record_end_of_day(store: Any, account_id: int, calendar: TradingCalendar, day_start: datetime, balance: float,
+                      at: datetime) -> None:
+    """The balance at the reset that started the day beginning at ``day_start`` (the store's thread)."""
+    store.record_end_of_day(account_id, calendar.trading_date(day_start - timedelta(seconds=1)), balance, at)
 
 
 def save_memory(store: Any, account_id: int, text: str, high_water_mark: float | None, at: datetime) -> None:

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from ..broker.base import ConnectionHealth
 from ..engine.decisions import Lock
+from ..engine.distance import Distance
 from ..engine.models import Order, Position
 from ..engine.rules import Figure
 from ..engine.state import AccountStatus
@@ -50,6 +51,7 @@ class AccountSnapshot:
     enforcing: bool = False
     not_flat_alert: str | None = None  # set when enforcement gave up with the account not flat
     trailing_floor: float | None = None  # rule 014's floor (a balance), when the rule is on
+    distances: tuple[Distance, ...] = ()  # distance to each firm limit (the panel above the chart)
 
     @property
     def lock(self) -> Lock | None:

@@ -207,12 +207,18 @@ def _change_value(text: Any, info: ParamInfo | None) -> str:
 def change_sentence(key: str, old: Any, new: Any, tail: str = "") -> str:
     """One changed setting of a rule (``daily_realized_loss.max_loss``, 500 → 800) in words:
     ``Max loss $500 → $800 at the reset``; the rule switched: ``Rule on → off``."""
+    account = ""
+    if key.startswith("accounts."):  # one account's own value: accounts.NAME.rule[.param]
+        parts = key.split(".")[1:]
+        cut = len(parts) - 1 if parts[-1] in RULES_BY_KEY else len(parts) - 2
+        account = ".".join(parts[:cut]).strip('"') + ": "
+        key = ".".join(parts[cut:])
     rule, _, name = key.partition(".")
     if not name:
-        head = f"Rule {_plain_value(old, None)} → {_plain_value(new, None)}"
+        head = f"{account}Rule {_plain_value(old, None)} → {_plain_value(new, None)}"
     else:
         info = _param_info(rule, name)
-        head = f"{field_label(name)} {_plain_value(old, info)} → {_plain_value(new, info)}"
+        head = f"{account}{field_label(name)} {_plain_value(old, info)} → {_plain_value(new, info)}"
     return f"{head} {tail}".rstrip()
 
 

@@ -70,7 +70,7 @@ SDK behaviour worth knowing, measured against this server:
   ``_make_request``; ``close_position_direct`` turns it into ``{"success": False}``. Never retried.
 """
 
-from deskguard.simulator.book import Account, ActionResult, default_accounts
+from deskguard.simulator.book import Account, ActionResult, default_accounts, demo_accounts
 from deskguard.simulator.budget import GATEWAY_REQUEST_BUDGET, RequestBudget
 from deskguard.simulator.client import SimulatorControl, SimulatorControlError
 from deskguard.simulator.contracts import Contract
@@ -106,6 +106,7 @@ __all__ = [
     "SimulatorControlError",
     "UnknownContractError",
     "default_accounts",
+    "demo_accounts",
     "projectx_class_for",
     "sdk_config",
     "serve",

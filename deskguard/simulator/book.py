@@ -78,6 +78,17 @@ def default_accounts(count: int = 3, first_id: int = 1001, balance: float = 50_0
     return [Account(first_id + i, f"50KTC-V2-123456-{first_id + i}", balance) for i in range(count)]
 
 
+def demo_accounts() -> list[Account]:
+    """The demo's three accounts, one of each kind a Topstep trader runs: a 50K Combine, a 50K
+    Express Funded account already 1,600 up on its funded balance (its scaling plan's second tier),
+    and a 100K Combine 1,000 up (so the consistency cap shows)."""
+    return [
+        Account(1001, "50KTC-V2-123456-1001", 50_000.0),
+        Account(1002, "XFA-50K-123456-1002", 51_600.0),
+        Account(1003, "100KTC-V2-123456-1003", 101_000.0),
+    ]
+
+
 @dataclass(slots=True)
 class Order:
     id: int

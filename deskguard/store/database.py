@@ -465,6 +465,28 @@ class Store:
                 (account_id, float(value), moment_text(at or self._clock.now())),
             )
 
+    # ---- end-of-day balances ----------------------------------------------------------------
+
+    def record_end_of_day(self, account_id: int, trading_date: date, balance: float, at: datetime | None = None) -> None:
+        """The balance at the reset that ended ``trading_date`` (a later record of the same day wins)."""
+        with self._transaction() as run:
+            run(
+                "INSERT INTO end_of_day (account_id, trading_date, balance, recorded_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (account_id, trading_date) DO UPDATE SET balance = excluded.balance,"
+                " recorded_at = excluded.recorded_at",
+                (account_id, date_text(trading_date), float(balance), moment_text(at or self._clock.now())),
+            )
+
+    def end_of_day_balances(self, account_id: int) -> list[tuple[date, float]]:
+        """Every end-of-day balance recorded for the account, oldest first."""
+        rows = self._fetch("SELECT trading_date, balance FROM end_of_day WHERE account_id = ? ORDER BY trading_date",
+                           (account_id,))
+        return [(date.fromisoformat(d), float(b)) for d, b in rows]
+
+    def highest_end_of_day(self, account_id: int) -> float | None:
+        rows = self._fetch("SELECT max(balance) FROM end_of_day WHERE account_id = ?", (account_id,))
+        return float(rows[0][0]) if rows and rows[0][0] is not None else None
+
     # ---- per-account rule memory ------------------------------------------------------------
 
     def get_memory(self, account_id: int, key: str) -> str | None:

@@ -120,7 +120,19 @@ _V1 = _statements(
     "CREATE INDEX enforcements_unfinished ON enforcements (id) WHERE finished_at IS NULL",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1,)
+# End-of-day balances (rules.md "End-of-day balance"): the balance at each trading-day reset the app
+# saw, so 014's high-water mark (the highest of them) and 001's scaling tier survive a restart.
+_V2 = _statements(
+    """CREATE TABLE end_of_day (
+        account_id    INTEGER NOT NULL,
+        trading_date  TEXT NOT NULL,   -- YYYY-MM-DD, the trading day that ended at that reset
+        balance       REAL NOT NULL,
+        recorded_at   TEXT NOT NULL,
+        PRIMARY KEY (account_id, trading_date)
+    ) WITHOUT ROWID""",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2)
 LATEST_VERSION = len(MIGRATIONS)
 
 

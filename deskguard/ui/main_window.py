@@ -35,6 +35,7 @@ from .port import PracticeDesk, PracticeMarket
 from .viewmodel import GuardianViewModel
 from .widgets.activity_log import ActivityLog
 from .widgets.banners import AlertBanner, LockBanner, utc_now
+from .widgets.distance_panel import DistancePanel
 from .widgets.health import HealthIndicator
 from .widgets.practice_ticket import DemoBadge, PracticeTicket
 from .widgets.rules_panel import RulesPanel
@@ -89,6 +90,7 @@ class MainWindow(QMainWindow):
         self.not_flat_banner = AlertBanner()
         self.lock_banner = LockBanner(clock=clock)
         self.summary = AccountSummary()
+        self.distances = DistancePanel()  # distance to each firm limit, above the chart
         self.demo_badge = DemoBadge()
         self.demo_badge.setVisible(demo)
         self._chart: PnlChart | None = None
@@ -149,6 +151,7 @@ class MainWindow(QMainWindow):
         lay.addWidget(self.not_flat_banner)
         lay.addWidget(self.lock_banner)
         lay.addLayout(header)
+        lay.addWidget(self.distances)
         lay.addWidget(body, 1)
         self.setCentralWidget(central)
         self.statusBar().addPermanentWidget(self.health_indicator)
@@ -320,6 +323,7 @@ class MainWindow(QMainWindow):
 
     def _show(self, snap: AccountSnapshot) -> None:
         self.summary.show_snapshot(snap)
+        self.distances.show_snapshot(snap)
         self.lock_banner.show_locks(snap.lock, tuple(lk for lk in snap.locks if lk.symbol is not None))
         self.positions.show_positions(snap.positions)
         self.orders.show_orders(snap.orders)

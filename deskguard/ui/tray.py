@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon, QWidget
 
+from ..engine.distance import tightest
 from ..engine.state import AccountStatus
 from ..guardian import ConnectionHealth
 from ..guardian.snapshot import AccountSnapshot, Notice, NoticeLevel
@@ -53,6 +54,9 @@ def tooltip_text(snapshots: Iterable[AccountSnapshot], health: ConnectionHealth 
     for snap in snapshots:
         name = snap.name or str(snap.account_id)
         lines.append(f"{name}: today {money(snap.total_pnl)} (realized {money(snap.realized_day)}, open {money(snap.open_pnl)})")
+        nearest = tightest(snap.distances)
+        if nearest is not None:
+            lines.append(f"  nearest limit: {nearest.sentence}")
         if snap.lock is not None:
             lines.append("  " + lock_summary(snap.lock, now))
     return "\n".join(lines)

@@ -391,9 +391,14 @@ def test_one_symbol_listed_twice_is_refused():
     assert msg == "config.toml: line 2: rules.max_contracts_per_instrument.limits: ES and EP name the same symbol (ES); keep one"
 
 
-def test_demo_config_is_the_defaults_without_session_block():
+def test_demo_config_is_the_defaults_without_session_block_and_three_profiles():
     from deskguard.config import demo_config
+    from deskguard.simulator import demo_accounts
 
     demo = demo_config()
     assert demo.rules.session_block.enabled is False
-    assert demo.with_rule("session_block", enabled=True) == DeskGuardConfig()
+    assert demo.with_rule("session_block", enabled=True).model_copy(update={"accounts": {}}) == DeskGuardConfig()
+    profiles = {a.name: demo.effective(a.name).settings.profile for a in demo_accounts()}
+    assert len(set(profiles.values())) == 3 and all(profiles.values())
+    for account in demo_accounts():
+        assert not demo.effective(account.name).settings.rules["session_block"].enabled  # any hour

@@ -17,6 +17,7 @@ from guardian_harness import ACCOUNT, API_KEY, FAST_BROKER, USERNAME, Watcher, b
 from headless_harness import processes  # noqa: F401 (a fixture, offered to this folder's tests)
 
 from deskguard.broker.projectx import ProjectXBroker
+from deskguard.engine.clock import Clock
 from deskguard.engine.settings import EngineSettings
 from deskguard.guardian import AccountSnapshot, Guardian
 from deskguard.simulator import Simulator
@@ -72,6 +73,7 @@ async def make_guardian(sim: Simulator, tmp_path: Path) -> AsyncIterator[MakeGua
         accounts: Iterable[str | int] = (),
         symbols: Iterable[str] = ("MNQ", "MES"),
         start: bool = True,
+        clock: Clock | None = None,
         **broker_options: Any,
     ) -> Rig:
         settings = settings or base_settings()
@@ -84,7 +86,7 @@ async def make_guardian(sim: Simulator, tmp_path: Path) -> AsyncIterator[MakeGua
             USERNAME, API_KEY, api_url=sim.api_url, user_hub_url=sim.user_hub_url, market_hub_url=sim.market_hub_url,
             day_start=lambda: calendar.day_start(datetime.now(UTC)), **options,
         )
-        guardian = Guardian(broker, store, settings, accounts=accounts, symbols=list(symbols))
+        guardian = Guardian(broker, store, settings, accounts=accounts, symbols=list(symbols), clock=clock)
         watcher = Watcher()
         guardian.add_observer(watcher)
         rig = Rig(guardian, broker, store, watcher, sim)

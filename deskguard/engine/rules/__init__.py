@@ -6,6 +6,7 @@ from typing import Any
 
 from .auth_loss_guard import AuthLossGuard
 from .base import Context, Figure, Rule, Trigger
+from .consistency import Consistency
 from .cooldown_after_loss import CooldownAfterLoss
 from .daily_realized_loss import DailyRealizedLoss
 from .daily_realized_profit import DailyRealizedProfit
@@ -41,6 +42,7 @@ ALL_RULES: tuple[type[Rule[Any]], ...] = (
     TrailingDrawdown,
     WeeklyRealizedLoss,
     LosingStreak,
+    Consistency,
     SafetyNet,
 )
 

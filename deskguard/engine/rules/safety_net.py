@@ -83,7 +83,7 @@ class SafetyNet(Rule[Params]):
             left = self._loss.params.max_loss + state.realized_day
             rooms.append((left, f"{left:,.2f} left of the daily loss limit {self._loss.params.max_loss:,.2f}"))
         if self._drawdown is not None:
-            hwm = self._drawdown._seed(state)
+            hwm = self._drawdown.mark(state)
             if hwm is not None and state.balance is not None:
                 stop_at = self._drawdown.floor(hwm) + self._drawdown.params.buffer
                 left = state.balance - stop_at

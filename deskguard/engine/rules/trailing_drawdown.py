@@ -42,9 +42,16 @@ class TrailingDrawdown(Rule[Params]):
     Params = Params
     triggers = Trigger.ACCOUNT | Trigger.QUOTE | Trigger.TRADE | Trigger.RESYNC | Trigger.TICK | Trigger.POSITION
 
-    def _seed(self, state: AccountState) -> float | None:
+    def mark(self, state: AccountState) -> float | None:
+        """The high-water mark: at least the configured seed; in end_of_day mode the highest
+        end-of-day balance recorded or reconstructed (rules.md "End-of-day balance"); in intraday
+        mode it starts from the first balance seen."""
         if self.params.high_water_mark > 0 and (state.high_water_mark or 0) < self.params.high_water_mark:
             state.high_water_mark = self.params.high_water_mark
+        if self.params.mode == "end_of_day":
+            eod = state.eod_high
+            if eod is not None and (state.high_water_mark is None or eod > state.high_water_mark):
+                state.high_water_mark = eod
         if state.high_water_mark is None and state.balance is not None:
             state.high_water_mark = state.balance
         return state.high_water_mark
@@ -63,12 +70,12 @@ class TrailingDrawdown(Rule[Params]):
 
     def on_new_day(self, state: AccountState) -> None:
         """End-of-day mode trails the balance the day closed at."""
-        hwm = self._seed(state)
+        hwm = self.mark(state)
         if self.params.mode == "end_of_day" and hwm is not None and state.balance is not None:
             state.high_water_mark = max(hwm, state.balance)
 
     def evaluate(self, ctx: Context) -> list[Decision]:
-        hwm = self._seed(ctx.state)
+        hwm = self.mark(ctx.state)
         equity = self.equity(ctx)
         if hwm is None or equity is None:
             return []
@@ -86,7 +93,7 @@ class TrailingDrawdown(Rule[Params]):
                                      f"of the drawdown allowed (floor {floor:,.2f})")
 
     def figure(self, ctx: Context) -> Figure | None:
-        hwm = self._seed(ctx.state)
+        hwm = self.mark(ctx.state)
         equity = self.equity(ctx)
         if hwm is None or equity is None:
             return None

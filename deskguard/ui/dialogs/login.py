@@ -40,8 +40,10 @@ from PySide6.QtWidgets import (
 
 from ...config import ConfigError, DeskGuardConfig, load_config, save_config
 from ...config.paths import config_path
+from ...engine.profiles import propose_profile
 from ...guardian import AuthenticationError, BrokerError, GatewayUnreachable
 from ...secrets import Credentials, CredentialStore, KeyringUnavailable, redactor
+from .profile_choice import ProfileChoice, with_profile
 from .schema_form import ERROR_COLOR, HELP_COLOR
 
 log = logging.getLogger(__name__)
@@ -166,6 +168,12 @@ class SignInDialog(QDialog):
         self.accounts.setMaximumHeight(130)
         self.accounts_label.setVisible(False)
         self.accounts.setVisible(False)
+        # Each account's firm profile, proposed from its name and balance; the user confirms or changes it.
+        self.profiles_box = QFrame()
+        self.profiles_form = QFormLayout(self.profiles_box)
+        self.profiles_form.setContentsMargins(0, 0, 0, 0)
+        self.profile_choices: dict[str, ProfileChoice] = {}
+        self.profiles_box.setVisible(False)
 
         self.keyring_box = QFrame()
         self.keyring_box.setFrameShape(QFrame.Shape.StyledPanel)
@@ -200,6 +208,7 @@ class SignInDialog(QDialog):
         lay.addWidget(self.status)
         lay.addWidget(self.accounts_label)
         lay.addWidget(self.accounts)
+        lay.addWidget(self.profiles_box)
         lay.addWidget(self.keyring_box)
         lay.addStretch(1)
         lay.addLayout(buttons)
@@ -224,6 +233,7 @@ class SignInDialog(QDialog):
             self.accounts.clear()
             self.accounts_label.setVisible(False)
             self.accounts.setVisible(False)
+            self._show_profiles([])
             if self.status_kind == "ok":
                 self._say("", "")
         self._refresh_buttons()
@@ -344,6 +354,31 @@ class SignInDialog(QDialog):
             self.accounts.addItem(item)
         self.accounts_label.setVisible(bool(accounts))
         self.accounts.setVisible(bool(accounts))
+        self._show_profiles(accounts)
+
+    def _show_profiles(self, accounts: Sequence[Any]) -> None:
+        """A profile choice per account: the one config.toml gives it, else the one its name and
+        balance suggest (``50KTC…`` → the 50K Combine, ``…XFA…`` → the Express Funded account…)."""
+        while self.profiles_form.rowCount():
+            self.profiles_form.removeRow(0)
+        self.profile_choices = {}
+        if accounts:
+            title = QLabel("Firm profile of each account (the firm's rules DeskGuard guards it by):")
+            title.setWordWrap(True)
+            self.profiles_form.addRow(title)
+        for account in accounts:
+            found = self.config.account_table(account.name) or self.config.account_table(account.id) \
+                if self.config is not None else None
+            profile = found[1].profile if found is not None else propose_profile(account.name, account.balance)
+            choice = ProfileChoice(profile)
+            self.profile_choices[account.name] = choice
+            self.profiles_form.addRow(account.name, choice)
+        self.profiles_box.setVisible(bool(accounts))
+        self._fit()
+
+    def chosen_profiles(self) -> dict[str, str]:
+        """The profile picked for each account listed, by name ("" = none)."""
+        return {name: choice.profile() for name, choice in self.profile_choices.items()}
 
     def chosen_accounts(self) -> tuple[str, ...] | None:
         """Names ticked; () when all are (every active account); None when none is."""
@@ -366,6 +401,9 @@ class SignInDialog(QDialog):
         assert self.config is not None
         try:
             updated = self.config.with_section("connection", username=username, accounts=list(accounts))
+            for name, profile in self.chosen_profiles().items():
+                if not accounts or name in accounts:
+                    updated = with_profile(updated, name, profile)
         except ConfigError as exc:
             self._say("config", f"Cannot save these accounts in config.toml: {exc}")
             return None

@@ -13,6 +13,7 @@ What it guarantees a trader:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -37,7 +38,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...config import ChangePlan, ConfigError, DeskGuardConfig, load_config, plan_config_change
+from ...config import ChangePlan, ConfigError, DeskGuardConfig, config_from_data, load_config, plan_config_change
+from ...config.accounts import AccountConfig
+from ...config.codec import key_text, to_toml
 from ...config.paths import config_path
 from ...engine.rules import ALL_RULES, RULES_BY_KEY
 from ...engine.rules.trailing_drawdown import TOPSTEP_PRESETS
@@ -69,8 +72,45 @@ def _figures(key: str, params: Any) -> str:
     return f"{'on' if params.enabled else 'off'} — {texts.params_summary(key, params)}"
 
 
-def _belongs(change_key: str, rule: str) -> bool:
+def _belongs(change_key: str, rule: str, scope: str | None = None) -> bool:
+    if scope is not None:
+        prefix = f"accounts.{key_text(scope)}."
+        if not change_key.startswith(prefix):
+            return False
+        change_key = change_key[len(prefix):]
+    elif change_key.startswith("accounts."):
+        return False
     return change_key == rule or change_key.startswith(rule + ".")
+
+
+SHARED_TEXT = "Shared rules (every account without its own value)"
+
+
+def rule_of(config: DeskGuardConfig, key: str, scope: str | None) -> Any:
+    """A rule's params: the shared ones, or one account's effective ones (profile and own values)."""
+    return config.rule(key) if scope is None else config.effective(scope).settings.rules[key]
+
+
+def with_rule(config: DeskGuardConfig, key: str, params: Any, scope: str | None) -> DeskGuardConfig:
+    """``config`` with a rule set to ``params``: in the shared rules, or, for an account, as its own
+    values — only the parameters that differ from what it has now are written to its table.
+    Validated as the file is (a refused value raises ConfigError naming its key)."""
+    if scope is None:
+        return config.with_rule(key, params)
+    found = config.account_table(scope)
+    table = found[1] if found is not None else AccountConfig()
+    current = config.effective(scope).settings.rules[key]
+    overrides = table.overrides
+    mine = dict(overrides.get(key, {}))
+    for f in dataclasses.fields(params):
+        if getattr(params, f.name) != getattr(current, f.name):
+            mine[f.name] = getattr(params, f.name)
+    overrides[key] = mine
+    data: dict[str, Any] = table.model_dump(mode="python")
+    data["rules"] = {k: {n: to_toml(v) for n, v in values.items()} for k, values in overrides.items() if values}
+    whole = config.to_data()
+    whole.setdefault("accounts", {})[found[0] if found is not None else scope] = data
+    return config_from_data(whole).with_written(config.written)
 
 
 class RulePage(QWidget):
@@ -158,8 +198,25 @@ class RuleEditorDialog(QDialog):
             self.in_force, self.waiting = plan.effective, plan.pending_changes
         self.candidates: dict[str, DeskGuardConfig | None] = {}  # per rule: validated config, None if refused
         self.plan: ChangePlan | None = None
+        self.scope: str | None = None  # None: the shared rules; else the account whose own rules are edited
 
         top = QHBoxLayout()
+        top.addWidget(QLabel("Rules of:"))
+        self.scopes = QComboBox()
+        self.scopes.addItem(SHARED_TEXT, None)
+        names = list(self.original.accounts)
+        if runtime is not None:
+            guardian = getattr(runtime, "guardian", None)
+            for info in getattr(guardian, "account_info", {}).values():
+                if all(info.name.lower() != n.lower() for n in names):
+                    names.append(info.name)
+        for name in names:
+            profile = self.original.effective(name).settings.profile
+            self.scopes.addItem(f"{name}" + (f" ({profile})" if profile else ""), name)
+        self.scopes.setToolTip("Edit the rules every account shares, or one account's own values (they beat "
+                               "its firm profile and the shared rules).")
+        self.scopes.activated.connect(self._scope_chosen)
+        top.addWidget(self.scopes)
         top.addWidget(QLabel("Preset:"))
         self.presets = QComboBox()
         self.presets.addItem("Choose an account size…")
@@ -233,9 +290,40 @@ class RuleEditorDialog(QDialog):
         if config is None:
             state = "⚠ fix"
         else:
-            state = "on" if config.rule(key).enabled else "off"
-        changed = config is not None and config.rule(key) != self.original.rule(key)
+            state = "on" if rule_of(config, key, self.scope).enabled else "off"
+        changed = config is not None and rule_of(config, key, self.scope) != rule_of(self.original, key, self.scope)
         return f"{rule.number}  {rule.title}  ({state}){'  •' if changed else ''}"
+
+    # -- whose rules ------------------------------------------------------------------------------
+
+    def _scope_chosen(self, index: int) -> None:
+        scope = self.scopes.itemData(index)
+        if scope == self.scope:
+            return
+        if self.requested_or_none() != self.original:
+            self.scopes.setCurrentIndex(self.scopes.findData(self.scope))
+            self.problems.setText("Save or cancel these changes before editing other rules.")
+            return
+        self.set_scope(scope)
+
+    def set_scope(self, scope: str | None) -> None:
+        """Edit the shared rules (None) or one account's own values; the forms show what applies."""
+        self.scope = scope
+        self.scopes.setCurrentIndex(max(0, self.scopes.findData(scope)))
+        for rule in ALL_RULES:
+            page = self.pages[rule.key]
+            page.form.set_params(rule_of(self.original, rule.key, scope))
+            in_force = rule_of(self.in_force, rule.key, scope) if self.in_force is not None else None
+            page.show_state(in_force, [texts.config_change_sentence(c) for c in self.waiting
+                                       if _belongs(c.key, rule.key, scope)])
+        for rule in ALL_RULES:
+            self.validate(rule.key)
+
+    def requested_or_none(self) -> DeskGuardConfig | None:
+        try:
+            return self.requested()
+        except (ValueError, ConfigError):
+            return None
 
     # -- validation -------------------------------------------------------------------------------
 
@@ -246,9 +334,10 @@ class RuleEditorDialog(QDialog):
         problems: list[tuple[str, str]] = []
         config: DeskGuardConfig | None = None
         try:
-            config = self.original.with_rule(key, **page.form.values())
+            params = dataclasses.replace(rule_of(self.original, key, self.scope), **page.form.values())
+            config = with_rule(self.original, key, params, self.scope)
         except ConfigError as exc:
-            prefix = f"rules.{key}."
+            prefix = f"rules.{key}." if self.scope is None else f"accounts.{key_text(self.scope)}.rules.{key}."
             for err in exc.errors:
                 sub = err.key[len(prefix):] if err.key and err.key.startswith(prefix) else (err.key or "")
                 problems.append((sub, err.problem))
@@ -265,14 +354,20 @@ class RuleEditorDialog(QDialog):
 
     def _preview(self, key: str, config: DeskGuardConfig | None) -> None:
         page = self.pages[key]
-        if config is None or config.rule(key) == self.original.rule(key):
+        scope = self.scope
+        if config is None or rule_of(config, key, scope) == rule_of(self.original, key, scope):
             page.show_preview([])
             return
         # Measured against what is in force (the file, when no guard runs), like Save will be.
         base = self.in_force or self.original
-        plan = plan_config_change(base, base.with_rule(key, config.rule(key)), self.clock())
+        try:
+            asked = with_rule(base, key, rule_of(config, key, scope), scope)
+        except ConfigError:
+            page.show_preview([])
+            return
+        plan = plan_config_change(base, asked, self.clock())
         lines = [texts.config_change_sentence(c) for c in (*plan.applied_changes, *plan.pending_changes)
-                 if _belongs(c.key, key)]
+                 if _belongs(c.key, key, scope)]
         page.show_preview(lines)
 
     def invalid_rules(self) -> list[str]:
@@ -313,8 +408,9 @@ class RuleEditorDialog(QDialog):
             candidate = self.candidates.get(key)
             if candidate is None:
                 raise ValueError(f"{key} has values that are refused")
-            if candidate.rule(key) != config.rule(key):
-                config = config.with_rule(key, candidate.rule(key))
+            wanted = rule_of(candidate, key, self.scope)
+            if wanted != rule_of(config, key, self.scope):
+                config = with_rule(config, key, wanted, self.scope)
         return config
 
     def save(self) -> None:

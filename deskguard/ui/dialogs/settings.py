@@ -44,6 +44,7 @@ from ...engine.schema import ParamInfo
 from ...store.errors import StoreError
 from ..theme import THEMES
 from .notifications import OK_COLOR, NotificationsBox
+from .profile_choice import ProfileChoice, with_profile
 from .schema_form import ERROR_COLOR, HELP_COLOR, ErrorLabel, ListEditor
 
 log = logging.getLogger(__name__)
@@ -138,6 +139,31 @@ class SettingsDialog(QDialog):
         acc_lay.addWidget(self.accounts_error)
         acc_lay.addWidget(_note("Applies the next time DeskGuard connects (sign in again, or restart)."))
 
+        # Each account's firm profile and starting balance
+        prof = QGroupBox("Firm profiles")
+        prof_form = QFormLayout(prof)
+        self.profile_rows: dict[str, tuple[ProfileChoice, QLineEdit]] = {}
+        names = [name for _id, name in known_accounts]
+        names += [n for n in cfg.accounts if all(n.lower() != k.lower() for k in names)]
+        for name in names:
+            found = cfg.account_table(name)
+            table = found[1] if found is not None else None
+            choice = ProfileChoice(table.profile if table is not None else "")
+            start = QLineEdit("" if table is None or table.starting_balance is None else f"{table.starting_balance:g}")
+            start.setPlaceholderText("starting balance: the profile's, or the first balance seen")
+            row = QHBoxLayout()
+            row.addWidget(choice, 2)
+            row.addWidget(start, 1)
+            prof_form.addRow(name, row)
+            self.profile_rows[name] = (choice, start)
+            choice.currentIndexChanged.connect(self.validate)
+            start.textChanged.connect(self.validate)
+        self.profiles_error = ErrorLabel()
+        prof_form.addRow(self.profiles_error)
+        prof_form.addRow(_note("The firm's rules each account is guarded by (its own rule values stay in "
+                               "config.toml). A looser profile, or none, takes effect at the next reset."))
+        prof.setVisible(bool(names))
+
         # Instruments
         ins = QGroupBox("Instruments to stream")
         ins_lay = QVBoxLayout(ins)
@@ -190,7 +216,7 @@ class SettingsDialog(QDialog):
 
         content = QWidget()
         content_lay = QVBoxLayout(content)
-        for w in (day, acc, ins, other, self.notifications):
+        for w in (day, acc, prof, ins, other, self.notifications):
             content_lay.addWidget(w)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -266,11 +292,19 @@ class SettingsDialog(QDialog):
         cfg = cfg.with_section("connection", accounts=self.chosen_accounts(), instruments=self.instruments.value())
         cfg = cfg.with_section("notifications", enabled=self.notify.isChecked(), sound=self.sound.isChecked(),
                                **self.notifications.values())
+        for name, (choice, start) in self.profile_rows.items():
+            text = start.text().strip().replace(",", "")
+            try:
+                balance = float(text) if text else None
+            except ValueError:
+                raise ConfigError(None, f"accounts.{name}.starting_balance",
+                                  f"must be an amount like 50000 (got {text!r})") from None
+            cfg = with_profile(cfg, name, choice.profile(), balance)
         return cfg.with_section("ui", theme=self.theme.currentText())
 
     def validate(self, *_: object) -> bool:
         self.account_list.setEnabled(not self.every_account.isChecked())
-        errors: dict[str, list[str]] = {"trading_day": [], "accounts": []}
+        errors: dict[str, list[str]] = {"trading_day": [], "accounts": [], "profiles": []}
         instruments: list[tuple[str, str]] = []
         notifications: list[tuple[str, str]] = []
         try:
@@ -285,6 +319,8 @@ class SettingsDialog(QDialog):
                     instruments.append((key[len("connection.instruments"):], err.problem))
                 elif key.startswith("notifications"):
                     notifications.append((key, err.problem))
+                elif key.startswith("accounts."):
+                    errors["profiles"].append(f"{key.removeprefix('accounts.')}: {err.problem}")
                 else:
                     errors["accounts"].append(err.problem)
         if not self.every_account.isChecked() and not self.chosen_accounts():
@@ -293,6 +329,7 @@ class SettingsDialog(QDialog):
         self.day_error.show_problems(errors["trading_day"])
         self.accounts_error.show_problems(errors["accounts"])
         self.notifications.show_problems(notifications)
+        self.profiles_error.show_problems(errors["profiles"])
         rest = self.instruments.show_problems(instruments)  # "[1]: must not be empty" goes under row 1
         self.instruments_error.show_problems([f"{sub}: {text}" if sub else text for sub, text in rest])
         self.save_button.setEnabled(self.candidate is not None)

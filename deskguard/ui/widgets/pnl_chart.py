@@ -72,9 +72,11 @@ def trailing_floor_balance(snap: AccountSnapshot | None) -> float | None:
 def limit_levels(settings: EngineSettings | None, snap: AccountSnapshot | None) -> LimitLevels:
     if settings is None:
         return LimitLevels()
-    loss = settings.rules["daily_realized_loss"]
-    profit = settings.rules["daily_realized_profit"]
-    trailing = settings.rules["trailing_drawdown"]
+    # The account's own rules (a firm profile may switch on 014 for it alone).
+    rules = settings.for_account(snap.account_id, snap.name).rules if snap is not None else settings.rules
+    loss = rules["daily_realized_loss"]
+    profit = rules["daily_realized_profit"]
+    trailing = rules["trailing_drawdown"]
     floor = None
     if trailing.enabled and snap is not None and snap.balance is not None:
         floor_balance = trailing_floor_balance(snap)

@@ -46,14 +46,30 @@ def rule_state(key: str, snap: AccountSnapshot | None, figure: Figure | None, wa
     return "ok"
 
 
-def pending_text(key: str, changes: list[PendingChange]) -> str:
+def _own_key(change_key: str, account: str | None) -> str | None:
+    """A change's ``rule.param`` key for the account shown: shared changes as they are, an
+    account's own (``accounts.NAME.rule.param``) only when NAME is that account."""
+    if not change_key.startswith("accounts."):
+        return change_key
+    if account is None:
+        return None
+    for prefix in (f"accounts.{account}.", f'accounts."{account}".'):
+        if change_key.lower().startswith(prefix.lower()):
+            return change_key[len(prefix):]
+    return None
+
+
+def pending_text(key: str, changes: list[PendingChange], account: str | None = None) -> str:
     parts = []
     for change in changes:
-        rule, _, _name = change.key.partition(".")
+        own = _own_key(change.key, account)
+        if own is None:
+            continue
+        rule, _, _name = own.partition(".")
         if rule != key:
             continue
         when = f"at {change.effective_at.astimezone():%a %H:%M}" if change.effective_at else "at the reset"
-        parts.append(texts.change_sentence(change.key, change.old, change.new, when))
+        parts.append(texts.change_sentence(own, change.old, change.new, when))
     return "; ".join(parts)
 
 
@@ -80,14 +96,23 @@ class RulesPanel(QTableWidget):
         self._bars: dict[str, QProgressBar] = {}
         self._shown: dict[str, tuple] = {}
 
+    def _rules(self, snap: AccountSnapshot | None) -> dict:
+        """The rules of the account shown (its own table or firm profile), else the shared ones."""
+        assert self.settings is not None
+        if snap is None:
+            return self.settings.rules
+        return self.settings.for_account(snap.account_id, snap.name).rules
+
     def set_settings(self, settings: EngineSettings, changes: list[PendingChange]) -> None:
         self.settings, self.changes = settings, changes
-        keys = [r.key for r in ALL_RULES if settings.rules[r.key].enabled]
+        rules = self._rules(self._snap)
+        keys = [r.key for r in ALL_RULES if rules[r.key].enabled]
         if keys != self.keys:
             self._rebuild(keys)
         any_pending = False
+        account = self._snap.name if self._snap is not None else None
         for row, key in enumerate(self.keys):
-            text = pending_text(key, changes)
+            text = pending_text(key, changes, account)
             any_pending = any_pending or bool(text)
             self.item(row, 3).setText(text)
             rule = RULES_BY_KEY[key]
@@ -115,12 +140,17 @@ class RulesPanel(QTableWidget):
             self.setItem(row, 3, QTableWidgetItem(""))
 
     def show_snapshot(self, snap: AccountSnapshot | None) -> None:
-        self._snap = snap
+        before, self._snap = self._snap, snap
         if self.settings is None:
+            return
+        rules = self._rules(snap)
+        other_account = (before.account_id if before else None) != (snap.account_id if snap else None)
+        if other_account or [r.key for r in ALL_RULES if rules[r.key].enabled] != self.keys:
+            self.set_settings(self.settings, self.changes)  # another account: its rules, its pending changes
             return
         for row, key in enumerate(self.keys):
             figure = snap.figures.get(key) if snap is not None else None
-            warn_at = getattr(self.settings.rules[key], "warn_at", None)
+            warn_at = getattr(rules[key], "warn_at", None)
             state = rule_state(key, snap, figure, warn_at)
             lock = next((lk for lk in snap.locks if lk.rule == key), None) if snap is not None else None
             shown = (figure, state, lock)
