@@ -74,7 +74,10 @@ class ReplayLab(QDialog):
         self.runtime = runtime
         from ...config import config_path
 
-        self.config_file = Path(config_file) if config_file is not None else config_path()
+        # The running guard's own file (the demo's lives in its own home), else the user's.
+        if config_file is None:
+            config_file = runtime.config_file if runtime is not None else config_path()
+        self.config_file = Path(config_file)
         in_force = getattr(runtime, "config", None)
         self.start_rules: DeskGuardConfig = in_force if in_force is not None else load_config(self.config_file)
         self.rules: DeskGuardConfig = self.start_rules
