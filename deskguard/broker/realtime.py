@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import sys
+import traceback
 from collections.abc import Iterable
 from typing import Any
 
@@ -53,6 +55,38 @@ def _note_hub_task_end(task: asyncio.Task[None]) -> None:
 
 
 _watch_hub_tasks()
+
+_quiet_hook_installed = False
+
+
+def _quiet_socket_loop_finalizer() -> None:
+    """pysignalr's websocket loop is an async generator that, when a closed hub is garbage-collected,
+    raises "async generator ignored GeneratorExit" in its ``except ConnectionClosed`` clause. Python
+    prints that as "Exception ignored in …" with a traceback on every exit of the app, although
+    nothing is lost (the hub is closed already). Exactly that case goes to the debug log; every
+    other unraisable exception reaches the previous hook unchanged."""
+    global _quiet_hook_installed
+    if _quiet_hook_installed:
+        return
+    previous = sys.unraisablehook
+
+    def hook(unraisable: sys.UnraisableHookArgs) -> None:
+        if is_closed_socket_loop(unraisable):
+            log.debug("a closed hub's socket loop was finalized (pysignalr: %s)", unraisable.exc_value)
+            return
+        previous(unraisable)
+
+    sys.unraisablehook = hook
+    _quiet_hook_installed = True
+
+
+def is_closed_socket_loop(unraisable: sys.UnraisableHookArgs) -> bool:
+    exc, tb = unraisable.exc_value, unraisable.exc_traceback
+    return (isinstance(exc, RuntimeError) and "async generator ignored GeneratorExit" in str(exc)
+            and tb is not None and any("pysignalr" in frame.filename for frame in traceback.extract_tb(tb)))
+
+
+_quiet_socket_loop_finalizer()
 
 USER_TOPICS = ("SubscribeOrders", "SubscribePositions", "SubscribeTrades")
 
