@@ -74,6 +74,8 @@ def test_raise_moves_the_price_up_without_a_position(demo, qtbot):
     qtbot.waitUntil(ticket.raise_.isEnabled, timeout=5_000)
     ticket.raise_.click()
     qtbot.waitUntil(lambda: sim.price("MNQ") == 21012.0, timeout=5_000)
+    # The price moves before the ticket's call returns; its buttons come back once it has.
+    qtbot.waitUntil(ticket.to_loss.isEnabled, timeout=5_000)
     ticket.loss.setValue(100)
     ticket.to_loss.click()  # no position: the ticket says so, nothing moves
     qtbot.waitUntil(lambda: "failed" in ticket.message.text(), timeout=5_000)
