@@ -41,9 +41,11 @@ def apply_theme(theme: str, app: QApplication | None = None) -> None:
     """``system`` restores what the desktop gave; ``light``/``dark`` use Fusion with a fixed palette
     (the same everywhere, whatever the desktop's own theme engine does)."""
     global _system_palette, _system_style
-    app = app or QApplication.instance()  # type: ignore[assignment]
     if app is None:
-        return
+        instance = QApplication.instance()  # a QCoreApplication to the stubs; a QApplication here
+        if not isinstance(instance, QApplication):
+            return
+        app = instance
     if _system_palette is None:
         _system_palette = QPalette(app.palette())
         _system_style = app.style().name()
