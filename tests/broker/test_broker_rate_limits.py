@@ -5,6 +5,7 @@ budget while a close goes first."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Callable
 
@@ -65,6 +66,15 @@ async def test_a_burst_of_reads_leaves_a_small_pool_of_idle_connections(sim: Sim
     sim.api.network_delay_s = 0.0
     await broker.open_positions(1001)  # one more request lets the pool drop the surplus
     assert 1 <= len(pool.connections) <= MAX_IDLE_CONNECTIONS
+
+
+async def test_the_http_stack_finds_sniffio_rather_than_searching_for_it_per_request() -> None:
+    """httpcore asks sniffio which async library runs whenever it makes a lock; without sniffio each
+    request paid a failed import (a search of sys.path, ~30 us each time: encode/httpcore#1103)."""
+    from httpcore._synchronization import current_async_library
+
+    assert current_async_library() == "asyncio"
+    assert sys.modules.get("sniffio") is not None  # imported once, found from then on
 
 
 async def test_a_429_comes_back_at_once_as_rate_limited_and_backs_off(sim: Simulator, make_broker: MakeBroker) -> None:
