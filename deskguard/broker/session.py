@@ -53,6 +53,26 @@ from .sdk_logging import quiet_sdk_logging, redact
 log = logging.getLogger(__name__)
 
 _SDK_LIMITER_OFF = 1_000_000_000  # requests per minute: the SDK's own limiter never waits
+#: Idle HTTP/1.1 connections the client keeps (the SDK keeps 50). httpcore scans its whole pool
+#: twice per request, quadratically in its size (every idle connection is also polled), so a pool
+#: left at 40-50 by a start-up burst (a guard of many accounts re-reads them all at once; idle
+#: connections expire only after 60 s) cost about a millisecond per request in the minute after,
+#: several per flatten. A flatten needs one connection per working order or position at once, a
+#: re-sync four: 16 covers a few accounts; beyond, a burst opens more (on a real gateway, each a
+#: TLS handshake: why not fewer).
+MAX_IDLE_CONNECTIONS = 16
+
+
+class _NoSdkLimiter:
+    """Stands in for the SDK's ``RateLimiter``: our ``RequestBudget`` paces every request. Even
+    lifted, the SDK's took a global lock and filtered and sorted a minute of time stamps per
+    request (thousands of them when busy), serially, in front of every close."""
+
+    max_requests = _SDK_LIMITER_OFF
+    window_seconds = 60.0
+
+    async def acquire(self) -> None:
+        return None
 
 
 def build_sdk_config(api_url: str, user_hub_url: str, market_hub_url: str, request_timeout: float) -> Any:
@@ -109,6 +129,16 @@ class _Call:
 _CALL: ContextVar[_Call | None] = ContextVar("deskguard_broker_call", default=None)
 # The slot of the request being sent (the httpx response hook ends it when the answer is in).
 _SENDING: ContextVar[Slot | None] = ContextVar("deskguard_broker_sending", default=None)
+
+
+def _keep_fewer_idle_connections(http: Any) -> None:
+    """Bound the idle connections of the SDK's httpx client to ``MAX_IDLE_CONNECTIONS`` (httpx
+    takes its limits only when the client is made, and the SDK makes it with 50)."""
+    pool = getattr(getattr(http, "_transport", None), "_pool", None)
+    if pool is None or not isinstance(getattr(pool, "_max_keepalive_connections", None), int):
+        log.debug("the SDK's HTTP client has no httpcore pool as expected; its idle connections stay as they are")
+        return
+    pool._max_keepalive_connections = min(pool._max_keepalive_connections, MAX_IDLE_CONNECTIONS)
 
 
 def _is_history(endpoint: str) -> bool:
@@ -334,7 +364,10 @@ class Session:
         - ``_execute_http_request`` sends one request: it is wrapped to take a slot first (the
           one the broker call paid for before its time-out started, if any) and to end it when
           the answer is in (an httpx response hook, which also notes a 429 and its Retry-After).
+        - The SDK's own limiter is replaced by one that never waits (``_NoSdkLimiter``), and the
+          HTTP client keeps at most ``MAX_IDLE_CONNECTIONS`` idle connections.
         """
+        client.rate_limiter = _NoSdkLimiter()
         undecorated = getattr(type(client)._make_request, "__wrapped__", None)
         if undecorated is not None:
             client._make_request = types.MethodType(undecorated, client)
@@ -348,6 +381,7 @@ class Session:
             http = await client._ensure_client()
             if on_response not in http.event_hooks["response"]:
                 http.event_hooks["response"].append(on_response)
+                _keep_fewer_idle_connections(http)
             call = _CALL.get()
             slot: Slot | None = None
             if call is not None and call.budget is budget and call.prepaid is not None:

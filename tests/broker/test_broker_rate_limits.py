@@ -5,6 +5,7 @@ budget while a close goes first."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Callable
 
@@ -46,6 +47,34 @@ async def test_the_sdk_neither_limits_nor_sleeps_on_its_own(make_broker: MakeBro
     client = broker._session.client()
     assert client.rate_limiter.max_requests >= 1_000_000  # our budget replaces the SDK's limiter
     assert client._make_request.__func__ is type(client)._make_request.__wrapped__  # no 60 s sleep on a 429
+    # Not even its lock: 200 acquisitions at once all pass in one turn of the loop.
+    acquired = asyncio.gather(*(client.rate_limiter.acquire() for _ in range(200)))
+    await asyncio.wait_for(acquired, timeout=0.5)
+
+
+async def test_a_burst_of_reads_leaves_a_small_pool_of_idle_connections(sim: Simulator, make_broker: MakeBroker) -> None:
+    """httpcore scans its pool per request, quadratically: a start-up burst must not leave 50 idle
+    connections for every later close to scan."""
+    from deskguard.broker.session import MAX_IDLE_CONNECTIONS
+
+    broker, _ = await started(make_broker)
+    pool = broker._session.client()._client._transport._pool
+    sim.api.network_delay_s = 0.05  # each read takes 100 ms: the burst's reads are all in flight at once
+    burst = asyncio.gather(*(broker.open_orders(1001) for _ in range(3 * MAX_IDLE_CONNECTIONS)))
+    await wait_until(lambda: len(pool.connections) >= 3 * MAX_IDLE_CONNECTIONS)
+    await burst
+    sim.api.network_delay_s = 0.0
+    await broker.open_positions(1001)  # one more request lets the pool drop the surplus
+    assert 1 <= len(pool.connections) <= MAX_IDLE_CONNECTIONS
+
+
+async def test_the_http_stack_finds_sniffio_rather_than_searching_for_it_per_request() -> None:
+    """httpcore asks sniffio which async library runs whenever it makes a lock; without sniffio each
+    request paid a failed import (a search of sys.path, ~30 us each time: encode/httpcore#1103)."""
+    from httpcore._synchronization import current_async_library
+
+    assert current_async_library() == "asyncio"
+    assert sys.modules.get("sniffio") is not None  # imported once, found from then on
 
 
 async def test_a_429_comes_back_at_once_as_rate_limited_and_backs_off(sim: Simulator, make_broker: MakeBroker) -> None:
