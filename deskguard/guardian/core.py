@@ -23,7 +23,7 @@ from typing import Any
 
 from ..broker.base import Broker, BrokerListener, ConnectionHealth
 from ..engine.clock import Clock, SystemClock
-from ..engine.decisions import Action, Decision, Lock
+from ..engine.decisions import ENFORCEMENT_ACTIONS, STOP_ACTIONS, Action, Decision, Lock
 from ..engine.engine import RiskEngine, Verdict
 from ..engine.events import ClockTick, Event, OrderUpdated, QuoteUpdated, Resync
 from ..engine.instruments import symbol_of
@@ -206,7 +206,7 @@ class Guardian:
             self._db_submit(self.store.finish_enforcement, item.id,
                             "not resumed: no lock stands for it; left to the re-evaluation after restart")
             return
-        if action not in (Action.FLATTEN, Action.CLOSE_POSITION, Action.CANCEL_ORDERS):
+        if action == Action.REDUCE_POSITION or action not in ENFORCEMENT_ACTIONS:
             # A reduce's target size is not kept: resumed as is, it would close the whole position.
             # The re-evaluation after the start's Resync decides again with the right size.
             self._db_submit(self.store.finish_enforcement, item.id, "superseded by the re-evaluation after restart")
@@ -369,7 +369,7 @@ class Guardian:
     def _enforce(self, d: Decision) -> None:
         if not self.enforcer.submit(d):
             return
-        if d.action in (Action.FLATTEN, Action.CLOSE_POSITION, Action.REDUCE_POSITION, Action.CANCEL_ORDERS):
+        if d.is_enforcement:
             self._db_submit(self.store.begin_enforcement, d.account_id, d.action.value, d.contract_id, d.reason)
 
     def _watch_positions(self, verdict: Verdict) -> None:
@@ -413,7 +413,7 @@ class Guardian:
         for d in v.decisions:
             if d.action == Action.WARN:
                 self._notice(NoticeLevel.WARNING, acct, d.rule, texts.warning_sentence(d), "warning")
-            elif d.action in (Action.FLATTEN, Action.CLOSE_POSITION, Action.REDUCE_POSITION, Action.CANCEL_ORDERS):
+            elif d.is_enforcement:
                 self._db_submit(self.store.audit, acct, d.rule, "decision", texts.decision_sentence(d))
 
     async def _save_lock(self, lock: Lock) -> None:
@@ -459,7 +459,7 @@ class Guardian:
         if ok and detail == NOTHING_TO_DO:
             pass  # e.g. a web-screen market order already filled: the close does the work
         elif ok:
-            if d.action in (Action.PLACE_STOP, Action.MOVE_STOP, Action.CANCEL_STOP):
+            if d.action in STOP_ACTIONS:
                 self._notice(NoticeLevel.INFO, account_id, d.rule, texts.enforcement_done(d, detail))
             else:
                 self._notice(NoticeLevel.ENFORCEMENT, account_id, d.rule, texts.enforcement_done(d, detail),

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from ..broker.base import Broker, BrokerError, RateLimited, Refused, enforcement_priority
-from ..engine.decisions import Action, Decision
+from ..engine.decisions import ENFORCEMENT_ACTIONS, STOP_ACTIONS, Action, Decision
 from ..engine.instruments import symbol_of
 from ..engine.models import SAFETY_NET_TAG
 from ..engine.state import AccountState
@@ -107,7 +107,7 @@ class Enforcer:
     @staticmethod
     def _key(d: Decision) -> tuple[int, str, str]:
         target = d.contract_id or "*"
-        if d.action in _STOP_ACTIONS:  # 012's and 018's stops of one contract are different orders
+        if d.action in STOP_ACTIONS:  # 012's and 018's stops of one contract are different orders
             target = f"{target}/{d.rule}/{d.order_id if d.action == Action.CANCEL_STOP else ''}"
         return (d.account_id, d.action.value, target)
 
@@ -142,9 +142,7 @@ class Enforcer:
             self._flattening[acct] = task
             task.add_done_callback(lambda _t: self._finished(acct, self._flattening.pop(acct, None)))
             return True
-        if acct in self._flattening and decision.action in (
-            Action.CLOSE_POSITION, Action.REDUCE_POSITION, Action.CANCEL_ORDERS, *_STOP_ACTIONS,
-        ):
+        if acct in self._flattening and decision.action in ENFORCEMENT_ACTIONS | STOP_ACTIONS:
             self._absorbed.add(acct)
             return False  # the flatten in flight covers it (and cancels every stop: none is placed meanwhile)
         key = self._key(decision)
@@ -384,7 +382,6 @@ class Enforcer:
 
 #: The rule whose stops are tagged at the gateway (rules.md 018).
 SAFETY_NET_RULE = "safety_net"
-_STOP_ACTIONS = (Action.PLACE_STOP, Action.MOVE_STOP, Action.CANCEL_STOP)
 
 
 async def _at_enforcement_priority(coro: Awaitable) -> Any:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import date, time, timedelta
 from typing import Any
 
-from ..engine.decisions import Action, Decision, Lock, LockKind
+from ..engine.decisions import STOP_ACTIONS, Action, Decision, Lock, LockKind
 from ..engine.instruments import symbol_of
 from ..engine.rules import RULES_BY_KEY
 from ..engine.schema import UNTIL_RESET, ParamInfo, Unit, param_info
@@ -300,7 +300,7 @@ def action_to_do(d: Decision) -> str:
 def enforcement_done(d: Decision, detail: str) -> str:
     """The notice after an enforcement worked: ``Reduced MNQ to 3 (limit 3): 5 MNQ contracts
     open, limit 3``. A stop's notice is the stop itself."""
-    if d.action in (Action.PLACE_STOP, Action.MOVE_STOP, Action.CANCEL_STOP):
+    if d.action in STOP_ACTIONS:
         return action_done(d)
     if d.action == Action.CANCEL_ORDERS and detail:
         return f"{action_done(d)} ({plain(detail)}): {plain(d.reason)}"
