@@ -32,7 +32,7 @@ from ..engine.rules.safety_net import safety_net_price
 from ..engine.settings import EngineSettings
 from ..engine.state import AccountStatus
 from . import memory, texts
-from .enforcer import NOTHING_TO_DO, CallRecord, Enforcer
+from .enforcer import NOTHING_TO_DO, CallRecord, Enforcer, EnforcerListener
 from .snapshot import AccountSnapshot, GuardianObserver, Notice, NoticeLevel, PnlPoint, PositionView
 
 log = logging.getLogger("deskguard.guardian")
@@ -86,9 +86,13 @@ class Guardian:
         self.accounts: list[int] = []
         self.account_info: dict[int, Account] = {}
         self.observers: list[GuardianObserver] = []
-        self.enforcer = Enforcer(broker, self.engine.state, self._record_call, self._enforcement_done,
-                                 stale=self._picture_was_stale, idle=self._evaluate_again,
-                                 placed=lambda d, order_id: self.engine.note_safety_net_order(d.account_id, order_id))
+        self.enforcer = Enforcer(broker, self.engine.state, EnforcerListener(
+            on_call=self._record_call,
+            on_outcome=self._enforcement_done,
+            on_stale=self._picture_was_stale,
+            on_idle=self._evaluate_again,
+            on_placed=lambda d, order_id: self.engine.note_safety_net_order(d.account_id, order_id),
+        ))
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deskguard-store")
         self._tasks: list[asyncio.Task] = []
