@@ -387,7 +387,7 @@ def status_why(status: AccountStatus, *, connected: bool = True, detail: str | N
         return f"{rule_name(lock.rule)}, {lock_span(lock)}: {plain(lock.reason)}"
     if status == AccountStatus.ENFORCING:
         if storing is not None:
-            return f"{rule_name(storing.rule)} breached: enforcing at the broker and storing the lock"
+            return f"{rule_name(storing.rule)} triggered: enforcing at the broker and storing its lock"
         return "a rule's enforcement is being carried out at the broker"
     if status == AccountStatus.WARNING:
         return "past the warning level of " + ", ".join(rule_name(r) for r in warned)
