@@ -78,14 +78,14 @@ async def _guard_slice(sim: Any, accounts: list[int], tmp: str) -> list[float]:
     guardian = Guardian(broker, store, _settings(), accounts=accounts,
                         symbols=[*POSITIONS, BREACH_SYMBOL])
     flattened: dict[int, float] = {}
-    outcome = guardian.enforcer.outcome
+    outcome = guardian.enforcer.listener.on_outcome
 
     def record(account_id: int, d: Any, ok: bool, detail: str) -> None:
         if d.action == Action.FLATTEN and ok and account_id not in flattened:
             flattened[account_id] = time.perf_counter()
         outcome(account_id, d, ok, detail)
 
-    guardian.enforcer.outcome = record
+    guardian.enforcer.listener.on_outcome = record
     out: list[float] = []
     await guardian.start()
     # As the app and headless mode do after start-up: without it a full collection walks every

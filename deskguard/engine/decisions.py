@@ -82,12 +82,16 @@ class Decision:
 
     @property
     def is_enforcement(self) -> bool:
-        return self.action in _TRADING_ACTIONS
+        return self.action in ENFORCEMENT_ACTIONS
 
 
-_TRADING_ACTIONS = frozenset(
+#: The actions that enforce a breach at the broker (the one definition: begun and finished in the
+#: store's enforcement journal, audited as decisions, announced as enforcements).
+ENFORCEMENT_ACTIONS = frozenset(
     {Action.CANCEL_ORDERS, Action.REDUCE_POSITION, Action.CLOSE_POSITION, Action.FLATTEN}
 )
+#: The stop-order actions of trade management (012) and the safety net (018): no breach, no lock.
+STOP_ACTIONS = frozenset({Action.PLACE_STOP, Action.MOVE_STOP, Action.CANCEL_STOP})
 
 
 def _opt(value: object, empty: object = 0) -> tuple[bool, object]:
@@ -161,7 +165,7 @@ def _merge_account(ds: list[Decision]) -> list[Decision]:
             held = locks.get(d.lock.scope)
             if held is None or held.lock is None or (d.lock.outlasts(held.lock) and not held.lock.outlasts(d.lock)):
                 locks[d.lock.scope] = d
-        elif d.action in (Action.PLACE_STOP, Action.MOVE_STOP, Action.CANCEL_STOP):
+        elif d.action in STOP_ACTIONS:
             stops.setdefault((c, d.rule, (d.order_id or 0) if d.action == Action.CANCEL_STOP else 0), d)
         elif d.action == Action.WARN:
             warns.setdefault((d.rule, d.contract_id or ""), d)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -14,8 +14,9 @@ from .models import Account, Order, Position, Trade, money
 
 
 class AccountStatus(StrEnum):
-    """The trading state a trader sees. The engine knows OK, WARNING and LOCKED; the guardian adds
-    ENFORCING (a broker call in flight) and NOT_GUARDING (no connection)."""
+    """The trading state a trader sees, decided by :func:`compose_status` alone: the engine knows
+    the locks and warnings, the guardian adds what only it knows (the connection, a broker call in
+    flight, whether a lock is stored yet)."""
 
     OK = "ok"
     WARNING = "warning"
@@ -95,11 +96,8 @@ class AccountState:
 
     @property
     def status(self) -> AccountStatus:
-        if self.account_lock is not None:
-            return AccountStatus.LOCKED
-        if self.warned:
-            return AccountStatus.WARNING
-        return AccountStatus.OK
+        """The status from the engine's own facts (guarded, nothing in flight, every lock stored)."""
+        return compose_status(self)
 
     def locks_covering(self, contract_id: str) -> list[Lock]:
         sym = symbol_of(contract_id)
@@ -179,6 +177,31 @@ class AccountState:
         hwm = data.get("high_water_mark")
         if hwm is not None:
             self.high_water_mark = max(float(hwm), self.high_water_mark if self.high_water_mark is not None else float(hwm))
+
+
+def compose_status(
+    state: AccountState,
+    *,
+    guarding: bool = True,
+    enforcing: bool = False,
+    stored: Callable[[Lock], bool] = lambda lock: True,
+) -> AccountStatus:
+    """An account's status, decided in this one place, the first that holds winning:
+
+    NOT GUARDING without a live connection and a fresh read of the account (``guarding``); LOCKED
+    under an account-wide lock once it is ``stored`` (a lock is persisted before it is announced);
+    ENFORCING while a broker call is in flight (``enforcing``) or an account-wide lock is not stored
+    yet; WARNING while a rule is past its warning level; otherwise OK. Symbol locks lock no account."""
+    if not guarding:
+        return AccountStatus.NOT_GUARDING
+    account_locks = [lock for lock in state.locks if lock.symbol is None]
+    if any(stored(lock) for lock in account_locks):
+        return AccountStatus.LOCKED
+    if account_locks or enforcing:
+        return AccountStatus.ENFORCING
+    if state.warned:
+        return AccountStatus.WARNING
+    return AccountStatus.OK
 
 
 def _iso(moment: datetime | None) -> str | None:

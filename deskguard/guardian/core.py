@@ -23,17 +23,17 @@ from typing import Any
 
 from ..broker.base import Broker, BrokerListener, ConnectionHealth
 from ..engine.clock import Clock, SystemClock
-from ..engine.decisions import Action, Decision, Lock
+from ..engine.decisions import ENFORCEMENT_ACTIONS, STOP_ACTIONS, Action, Decision, Lock
 from ..engine.engine import RiskEngine, Verdict
 from ..engine.events import ClockTick, Event, OrderUpdated, QuoteUpdated, Resync
 from ..engine.instruments import symbol_of
 from ..engine.models import Account
 from ..engine.rules.safety_net import safety_net_price
 from ..engine.settings import EngineSettings
-from ..engine.state import AccountStatus
+from ..engine.state import AccountStatus, compose_status
 from . import memory, texts
-from .enforcer import NOTHING_TO_DO, CallRecord, Enforcer
-from .snapshot import AccountSnapshot, GuardianObserver, Notice, NoticeLevel, PnlPoint, PositionView
+from .enforcer import NOTHING_TO_DO, CallRecord, Enforcer, EnforcerListener
+from .snapshot import AccountSnapshot, GuardianObserver, Notice, NoticeLevel, PnlPoint, PositionView, StatusChanged
 
 log = logging.getLogger("deskguard.guardian")
 
@@ -86,9 +86,14 @@ class Guardian:
         self.accounts: list[int] = []
         self.account_info: dict[int, Account] = {}
         self.observers: list[GuardianObserver] = []
-        self.enforcer = Enforcer(broker, self.engine.state, self._record_call, self._enforcement_done,
-                                 stale=self._picture_was_stale, idle=self._evaluate_again,
-                                 placed=lambda d, order_id: self.engine.note_safety_net_order(d.account_id, order_id))
+        self.enforcer = Enforcer(broker, self.engine.state, EnforcerListener(
+            on_call=self._record_call,
+            on_outcome=self._enforcement_done,
+            on_stale=self._picture_was_stale,
+            on_idle=self._evaluate_again,
+            on_placed=lambda d, order_id: self.engine.note_safety_net_order(d.account_id, order_id),
+            on_settled=self._check_status,
+        ))
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deskguard-store")
         self._tasks: list[asyncio.Task] = []
@@ -104,6 +109,7 @@ class Guardian:
         self._resynced: set[int] = set()  # accounts re-synced since the last (re)connect
         self._uncommitted: set[Lock] = set()  # new locks not yet in the store: not shown yet
         self._due: datetime | None = None  # the earliest deadline seen and not yet ticked
+        self._status: dict[int, AccountStatus] = {}  # each guarded account's status as last announced
         self.running = False
         self.events_processed = 0
 
@@ -128,8 +134,11 @@ class Guardian:
 
     def _emit(self, method: str, arg: Any) -> None:
         for obs in list(self.observers):
+            callback = getattr(obs, method, None)
+            if callback is None:
+                continue  # an optional callback (on_status_changed) this observer does without
             try:
-                getattr(obs, method)(arg)
+                callback(arg)
             except Exception:  # an observer's bug must never stop the guard
                 log.exception("observer %r failed in %s", obs, method)
 
@@ -156,6 +165,7 @@ class Guardian:
             raise LookupError(f"no active account matches {self.account_filter} (active: {names})")
         self.accounts = [a.id for a in chosen]
         self.account_info = {a.id: a for a in chosen}
+        self._status = dict.fromkeys(self.accounts, AccountStatus.NOT_GUARDING)  # until the first read
         for acct in chosen:
             await self._restore(acct)
         self.running = True
@@ -206,7 +216,7 @@ class Guardian:
             self._db_submit(self.store.finish_enforcement, item.id,
                             "not resumed: no lock stands for it; left to the re-evaluation after restart")
             return
-        if action not in (Action.FLATTEN, Action.CLOSE_POSITION, Action.CANCEL_ORDERS):
+        if action == Action.REDUCE_POSITION or action not in ENFORCEMENT_ACTIONS:
             # A reduce's target size is not kept: resumed as is, it would close the whole position.
             # The re-evaluation after the start's Resync decides again with the right size.
             self._db_submit(self.store.finish_enforcement, item.id, "superseded by the re-evaluation after restart")
@@ -270,6 +280,8 @@ class Guardian:
             self._resynced.clear()
         self._health = health
         self._emit("on_health", health)
+        for acct in self.accounts:
+            self._check_status(acct)
         if was and not health.guarding:
             self._notice(NoticeLevel.ALERT, None, None, texts.connection_lost(health.detail))
         elif not was and health.guarding and self.running:
@@ -363,13 +375,14 @@ class Guardian:
                             verdict.end_of_day, self.clock.now())
         if verdict.new_locks or verdict.ended_locks or verdict.new_trades or verdict.decisions:
             self._spawn(self._record_verdict(verdict), f"record-{acct}")
+        self._check_status(acct)
         self._dirty.add(acct)
         self._schedule_publish()
 
     def _enforce(self, d: Decision) -> None:
         if not self.enforcer.submit(d):
             return
-        if d.action in (Action.FLATTEN, Action.CLOSE_POSITION, Action.REDUCE_POSITION, Action.CANCEL_ORDERS):
+        if d.is_enforcement:
             self._db_submit(self.store.begin_enforcement, d.account_id, d.action.value, d.contract_id, d.reason)
 
     def _watch_positions(self, verdict: Verdict) -> None:
@@ -404,6 +417,7 @@ class Guardian:
                             state.realized_day, len(state.trades_today))
         self._save_memory(acct)
         if v.new_locks:
+            self._check_status(acct)  # now committed: LOCKED may be announced
             self._dirty.add(acct)  # now committed: the snapshots may show them
             self._schedule_publish()
         for lock in v.new_locks:
@@ -413,7 +427,7 @@ class Guardian:
         for d in v.decisions:
             if d.action == Action.WARN:
                 self._notice(NoticeLevel.WARNING, acct, d.rule, texts.warning_sentence(d), "warning")
-            elif d.action in (Action.FLATTEN, Action.CLOSE_POSITION, Action.REDUCE_POSITION, Action.CANCEL_ORDERS):
+            elif d.is_enforcement:
                 self._db_submit(self.store.audit, acct, d.rule, "decision", texts.decision_sentence(d))
 
     async def _save_lock(self, lock: Lock) -> None:
@@ -459,7 +473,7 @@ class Guardian:
         if ok and detail == NOTHING_TO_DO:
             pass  # e.g. a web-screen market order already filled: the close does the work
         elif ok:
-            if d.action in (Action.PLACE_STOP, Action.MOVE_STOP, Action.CANCEL_STOP):
+            if d.action in STOP_ACTIONS:
                 self._notice(NoticeLevel.INFO, account_id, d.rule, texts.enforcement_done(d, detail))
             else:
                 self._notice(NoticeLevel.ENFORCEMENT, account_id, d.rule, texts.enforcement_done(d, detail),
@@ -540,6 +554,39 @@ class Guardian:
 
     # ----- state out ---------------------------------------------------------------------------
 
+    def _compose_status(self, account_id: int) -> AccountStatus:
+        """The account's status now: engine.state.compose_status, given what only the guardian knows."""
+        return compose_status(self.engine.state(account_id),
+                              guarding=self.health.guarding and account_id in self._resynced,
+                              enforcing=self.enforcer.in_flight(account_id),
+                              stored=lambda lock: lock not in self._uncommitted)
+
+    def _check_status(self, account_id: int) -> None:
+        """Called wherever what the status depends on may have changed: a change from the status
+        last announced is one StatusChanged to the observers and one audit row."""
+        old = self._status.get(account_id)
+        if old is None or not self.running:
+            return  # not a guarded account (yet), or the guard is stopping
+        new = self._compose_status(account_id)
+        if new == old:
+            return
+        state = self.engine.state(account_id)
+        connected = self.health.guarding
+        self._status[account_id] = new
+        lock = state.account_lock if new == AccountStatus.LOCKED else None
+        storing = next((k for k in state.locks if k.symbol is None and k in self._uncommitted), None)
+        warned = tuple(sorted({rule for rule, _ in state.warned}))
+        why = texts.status_why(new, connected=connected, detail=self.health.detail, lock=lock, storing=storing,
+                               warned=warned)
+        rule = lock.rule if lock else storing.rule if storing and new == AccountStatus.ENFORCING else (
+            warned[0] if warned and new == AccountStatus.WARNING else None)
+        event = StatusChanged(account_id, old, new, why, self.clock.now(), rule, lock)
+        log.info("account %s: %s → %s (%s)", account_id, old.value, new.value, why)
+        self._emit("on_status_changed", event)
+        info = state.account or self.account_info.get(account_id)
+        name = info.name if info else str(account_id)
+        self._db_submit(self.store.audit, account_id, rule, "status", texts.status_changed(name, old, new, why))
+
     def _schedule_publish(self) -> None:
         if self._publish_handle is None:
             loop = asyncio.get_running_loop()
@@ -582,14 +629,9 @@ class Guardian:
             views.append(PositionView(pos, symbol_of(pos.contract_id), price, value, stale, bool(state.protective_stops(pos)),
                                       safety_net_price(state, pos)))
         enforcing = self.enforcer.in_flight(account_id)
-        status = state.status
+        self._check_status(account_id)  # a change is announced before the snapshot that shows it
+        status = self._status.get(account_id) or self._compose_status(account_id)
         locks = tuple(lock for lock in state.locks if lock not in self._uncommitted)
-        if status == AccountStatus.LOCKED and not any(lock.symbol is None for lock in locks):
-            status = AccountStatus.ENFORCING  # persist before announce: LOCKED once the lock is committed
-        if not self.health.guarding or account_id not in self._resynced:
-            status = AccountStatus.NOT_GUARDING
-        elif enforcing and status != AccountStatus.LOCKED:
-            status = AccountStatus.ENFORCING
         info = state.account or self.account_info.get(account_id)
         return AccountSnapshot(
             account_id=account_id,

@@ -4,12 +4,12 @@ Broker calls go out first, bookkeeping after, so disk latency never delays a clo
 retried with backoff (bounded), every try is audited, and a flatten is verified by reading the
 broker's positions and orders again — an uncertain result is reconciled by reading, never by blind
 repetition. At most one flatten runs per account; decisions that arrive meanwhile are absorbed —
-and once nothing is in flight for the account any more, the enforcer says so (``idle``) so the
+and once nothing is in flight for the account any more, the enforcer says so (``on_idle``) so the
 guardian re-evaluates it: a position opened after the flatten's last read is not forgotten.
 
 When a call fails but the read shows there was nothing to act on (a position already gone, an order
 no longer working), the decision came from a stale picture — e.g. hub events that arrived out of
-order. The enforcer then says so (``stale``), and the guardian re-syncs the account from the broker,
+order. The enforcer then says so (``on_stale``), and the guardian re-syncs the account from the broker,
 rather than acting on the phantom again at every quote.
 
 A call the gateway refuses outright (``Refused``) is not retried in a tight loop: the cycle ends
@@ -28,11 +28,11 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from ..broker.base import Broker, BrokerError, RateLimited, Refused, enforcement_priority
-from ..engine.decisions import Action, Decision
+from ..engine.decisions import ENFORCEMENT_ACTIONS, STOP_ACTIONS, Action, Decision
 from ..engine.instruments import symbol_of
 from ..engine.models import SAFETY_NET_TAG
 from ..engine.state import AccountState
@@ -74,26 +74,37 @@ class CallRecord:
     error: str = ""
 
 
+@dataclass(slots=True)
+class EnforcerListener:
+    """What the enforcer tells its owner (the guardian), like the broker's ``BrokerListener``.
+    Called on the event loop; each must return at once."""
+
+    #: Every try of every broker call, for the audit log.
+    on_call: Callable[[CallRecord], None]
+    #: (account, decision, succeeded, detail) once a decision is finished.
+    on_outcome: Callable[[int, Decision, bool, str], None]
+    #: (account): the broker had nothing where the decision saw something — read it again.
+    on_stale: Callable[[int], None] = field(default=lambda account_id: None)
+    #: (account): nothing in flight any more, and decisions were absorbed meanwhile — evaluate again.
+    on_idle: Callable[[int], None] = field(default=lambda account_id: None)
+    #: (decision, order id): a tagged safety-net stop the gateway accepted (rule 018).
+    on_placed: Callable[[Decision, int], None] = field(default=lambda decision, order_id: None)
+    #: (account): its last enforcement in flight ended (the account's status may change).
+    on_settled: Callable[[int], None] = field(default=lambda account_id: None)
+
+
 class Enforcer:
     def __init__(
         self,
         broker: Broker,
         state_of: Callable[[int], AccountState],
-        record: Callable[[CallRecord], None],
-        outcome: Callable[[int, Decision, bool, str], None],
+        listener: EnforcerListener,
         backoff: tuple[float, ...] = CALL_BACKOFF,
         rounds: int = FLATTEN_ROUNDS,
-        stale: Callable[[int], None] = lambda account_id: None,
-        idle: Callable[[int], None] = lambda account_id: None,
-        placed: Callable[[Decision, int], None] = lambda decision, order_id: None,
     ) -> None:
         self.broker = broker
         self.state_of = state_of
-        self.record = record
-        self.outcome = outcome  # (account, decision, succeeded, detail) once a decision is finished
-        self.stale = stale  # (account): the broker had nothing where the decision saw something
-        self.idle = idle  # (account): nothing in flight any more, and decisions were absorbed meanwhile
-        self.placed = placed  # (decision, order id): a tagged stop the gateway accepted
+        self.listener = listener
         self._absorbed: set[int] = set()
         self.backoff = backoff
         self.rounds = rounds
@@ -107,7 +118,7 @@ class Enforcer:
     @staticmethod
     def _key(d: Decision) -> tuple[int, str, str]:
         target = d.contract_id or "*"
-        if d.action in _STOP_ACTIONS:  # 012's and 018's stops of one contract are different orders
+        if d.action in STOP_ACTIONS:  # 012's and 018's stops of one contract are different orders
             target = f"{target}/{d.rule}/{d.order_id if d.action == Action.CANCEL_STOP else ''}"
         return (d.account_id, d.action.value, target)
 
@@ -124,7 +135,7 @@ class Enforcer:
         else:
             n = self._strikes.get(key, (0, 0.0))[0] + 1
             self._strikes[key] = (n, time.monotonic() + min(MAX_RETRY_S, FIRST_RETRY_S * 2 ** (n - 1)))
-        self.outcome(d.account_id, d, ok, detail)
+        self.listener.on_outcome(d.account_id, d, ok, detail)
 
     def in_flight(self, account_id: int) -> bool:
         return account_id in self._flattening or any(k[0] == account_id for k in self._busy)
@@ -142,9 +153,7 @@ class Enforcer:
             self._flattening[acct] = task
             task.add_done_callback(lambda _t: self._finished(acct, self._flattening.pop(acct, None)))
             return True
-        if acct in self._flattening and decision.action in (
-            Action.CLOSE_POSITION, Action.REDUCE_POSITION, Action.CANCEL_ORDERS, *_STOP_ACTIONS,
-        ):
+        if acct in self._flattening and decision.action in ENFORCEMENT_ACTIONS | STOP_ACTIONS:
             self._absorbed.add(acct)
             return False  # the flatten in flight covers it (and cancels every stop: none is placed meanwhile)
         key = self._key(decision)
@@ -169,9 +178,12 @@ class Enforcer:
     def _finished(self, acct: int, _task: object) -> None:
         """An enforcement ended: if it absorbed decisions and nothing else runs for the account,
         have it evaluated again (what it absorbed may have come after its last read)."""
-        if acct in self._absorbed and not self.in_flight(acct):
+        if self.in_flight(acct):
+            return
+        self.listener.on_settled(acct)
+        if acct in self._absorbed:
             self._absorbed.discard(acct)
-            self.idle(acct)
+            self.listener.on_idle(acct)
 
     def _spawn(self, coro: Awaitable) -> asyncio.Task:
         task = asyncio.ensure_future(_at_enforcement_priority(coro))
@@ -204,24 +216,24 @@ class Enforcer:
             except RateLimited as exc:
                 # Not carried out, and not a failure: the budget has paused; wait and go again.
                 error = str(exc)
-                self.record(CallRecord(d.account_id, d.rule, name, target, False, _ms(started), attempt, error))
+                self.listener.on_call(CallRecord(d.account_id, d.rule, name, target, False, _ms(started), attempt, error))
                 if time.monotonic() < limited_until:
                     attempt -= 1
                     await asyncio.sleep(min(exc.retry_after or 1.0, MAX_RETRY_S))
                     continue
             except Refused as exc:
                 error = str(exc)
-                self.record(CallRecord(d.account_id, d.rule, name, target, False, _ms(started), attempt, error))
+                self.listener.on_call(CallRecord(d.account_id, d.rule, name, target, False, _ms(started), attempt, error))
                 return CallResult(False, None, error, refused=True)  # a definite no: settle it by reading
             except BrokerError as exc:
                 error = str(exc)
-                self.record(CallRecord(d.account_id, d.rule, name, target, False, _ms(started), attempt, error))
+                self.listener.on_call(CallRecord(d.account_id, d.rule, name, target, False, _ms(started), attempt, error))
             except Exception as exc:  # the SDK can raise anything; the guard must not die of it
                 error = f"{type(exc).__name__}: {exc}"
                 log.exception("unexpected error from broker call %s", name)
-                self.record(CallRecord(d.account_id, d.rule, name, target, False, _ms(started), attempt, error))
+                self.listener.on_call(CallRecord(d.account_id, d.rule, name, target, False, _ms(started), attempt, error))
             else:
-                self.record(CallRecord(d.account_id, d.rule, name, target, True, _ms(started), attempt))
+                self.listener.on_call(CallRecord(d.account_id, d.rule, name, target, True, _ms(started), attempt))
                 return CallResult(True, result, "")
             if attempt <= len(self.backoff):
                 await asyncio.sleep(self.backoff[attempt - 1])
@@ -254,7 +266,7 @@ class Enforcer:
             if ok_p and ok_o and not fresh_positions and not fresh_orders:
                 self._outcome(d, True, f"flat after {round_no} round(s)")
                 if not all(r.ok for r in (*cancels, *closes)):
-                    self.stale(acct)  # a call failed on something that was not there
+                    self.listener.on_stale(acct)  # a call failed on something that was not there
                 return
             refused: set[str | int] = {p.contract_id for p, r in zip(positions, closes, strict=True) if r.refused}
             refused |= {o.id for o, r in zip(orders, cancels, strict=True) if r.refused}
@@ -282,7 +294,7 @@ class Enforcer:
                     self._outcome(d, True, f"{symbol_of(contract)} closed")
                 else:  # the close failed, yet the broker has no such position (any more)
                     self._outcome(d, True, f"{symbol_of(contract)} no longer open")
-                    self.stale(acct)
+                    self.listener.on_stale(acct)
                 return
             if close.refused and ok_p:
                 break  # refused outright and still open: try again after a pause, not now
@@ -310,7 +322,7 @@ class Enforcer:
                 pos = next((p for p in fresh if p.contract_id == contract), None)
                 size = pos.size if pos is not None else 0
                 if not cut.ok and size <= target:
-                    self.stale(acct)  # the position was already within the limit at the broker
+                    self.listener.on_stale(acct)  # the position was already within the limit at the broker
                 if cut.refused and size > target:
                     break  # refused outright: try again after a pause
             else:
@@ -342,7 +354,7 @@ class Enforcer:
         done = len(orders) - len(failed)
         gone = f"{len(failed)} no longer working"
         self._outcome(d, True, f"{done} order(s) cancelled, {gone}" if done else f"order(s) {gone}")
-        self.stale(acct)
+        self.listener.on_stale(acct)
 
     async def _place_stop(self, d: Decision) -> None:
         assert d.contract_id and d.stop_price is not None and d.side is not None and d.size
@@ -355,7 +367,7 @@ class Enforcer:
                               **({"tag": tag} if tag else {})),
         )
         if ok and tag and isinstance(order_id, int):
-            self.placed(d, order_id)
+            self.listener.on_placed(d, order_id)
         self._outcome(d, ok, d.reason if ok else err)
 
     async def _move_stop(self, d: Decision) -> None:
@@ -384,7 +396,6 @@ class Enforcer:
 
 #: The rule whose stops are tagged at the gateway (rules.md 018).
 SAFETY_NET_RULE = "safety_net"
-_STOP_ACTIONS = (Action.PLACE_STOP, Action.MOVE_STOP, Action.CANCEL_STOP)
 
 
 async def _at_enforcement_priority(coro: Awaitable) -> Any:

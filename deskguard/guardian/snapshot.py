@@ -90,6 +90,21 @@ class Notice:
 
 
 @dataclass(frozen=True, slots=True)
+class StatusChanged:
+    """An account's status changed (one event per change; the tray, the lock banner and the audit
+    log follow these). ``why`` is plain English; ``lock`` is the account-wide lock standing when
+    the new status is LOCKED."""
+
+    account_id: int
+    old: AccountStatus
+    new: AccountStatus
+    why: str
+    at: datetime
+    rule: str | None = None  # the rule behind the new status (a lock's, a warning's), when one is
+    lock: Lock | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PnlPoint:
     """One point of the day's P&L curve (for the chart)."""
 
@@ -106,7 +121,10 @@ class GuardianStatus:
 
 
 class GuardianObserver(Protocol):
-    """Plain-Python callbacks (no Qt). Called on the event loop; must return quickly."""
+    """Plain-Python callbacks (no Qt). Called on the event loop; must return quickly.
+
+    An observer may also define ``on_status_changed(event: StatusChanged)``: it is called, when
+    present, at every change of an account's status, before the snapshot that shows it."""
 
     def on_snapshot(self, snapshot: AccountSnapshot) -> None: ...
 

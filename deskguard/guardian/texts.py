@@ -16,10 +16,11 @@ from collections.abc import Mapping
 from datetime import date, time, timedelta
 from typing import Any
 
-from ..engine.decisions import Action, Decision, Lock, LockKind
+from ..engine.decisions import STOP_ACTIONS, Action, Decision, Lock, LockKind
 from ..engine.instruments import symbol_of
 from ..engine.rules import RULES_BY_KEY
 from ..engine.schema import UNTIL_RESET, ParamInfo, Unit, param_info
+from ..engine.state import AccountStatus
 
 # --- names ---------------------------------------------------------------------------------------
 
@@ -300,7 +301,7 @@ def action_to_do(d: Decision) -> str:
 def enforcement_done(d: Decision, detail: str) -> str:
     """The notice after an enforcement worked: ``Reduced MNQ to 3 (limit 3): 5 MNQ contracts
     open, limit 3``. A stop's notice is the stop itself."""
-    if d.action in (Action.PLACE_STOP, Action.MOVE_STOP, Action.CANCEL_STOP):
+    if d.action in STOP_ACTIONS:
         return action_done(d)
     if d.action == Action.CANCEL_ORDERS and detail:
         return f"{action_done(d)} ({plain(detail)}): {plain(d.reason)}"
@@ -362,6 +363,40 @@ def connection_lost(detail: str | None) -> str:
 
 
 CONNECTION_RESTORED = "Connection restored: guarding again"
+
+
+# --- an account's status -------------------------------------------------------------------------
+
+STATUS_LABEL = {
+    AccountStatus.OK: "OK",
+    AccountStatus.WARNING: "WARNING",
+    AccountStatus.ENFORCING: "ENFORCING",
+    AccountStatus.LOCKED: "LOCKED",
+    AccountStatus.NOT_GUARDING: "NOT GUARDING",
+}
+
+
+def status_why(status: AccountStatus, *, connected: bool = True, detail: str | None = None,
+               lock: Lock | None = None, storing: Lock | None = None, warned: tuple[str, ...] = ()) -> str:
+    """Why an account has ``status``, in words (the facts come from the guardian)."""
+    if status == AccountStatus.NOT_GUARDING:
+        if not connected:
+            return f"no connection to the gateway ({plain(detail) if detail else 'user hub down'}): rules not enforced"
+        return "waiting for a fresh read of the account after (re)connecting: rules not enforced"
+    if status == AccountStatus.LOCKED and lock is not None:
+        return f"{rule_name(lock.rule)}, {lock_span(lock)}: {plain(lock.reason)}"
+    if status == AccountStatus.ENFORCING:
+        if storing is not None:
+            return f"{rule_name(storing.rule)} triggered: enforcing at the broker and storing its lock"
+        return "a rule's enforcement is being carried out at the broker"
+    if status == AccountStatus.WARNING:
+        return "past the warning level of " + ", ".join(rule_name(r) for r in warned)
+    return "trading allowed: no lock, no warning, nothing being enforced"
+
+
+def status_changed(name: str, old: AccountStatus, new: AccountStatus, why: str) -> str:
+    """The audit row of a status change: ``50KTC-1: OK → LOCKED — 003 Daily loss limit LOCKED …``."""
+    return f"{name}: {STATUS_LABEL[old]} → {STATUS_LABEL[new]} — {why}"
 
 
 # --- a safety net for texts written elsewhere ---------------------------------------------------

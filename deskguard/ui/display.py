@@ -9,13 +9,7 @@ from ..engine.decisions import Lock, LockKind
 from ..engine.state import AccountStatus
 from ..guardian import ConnectionHealth, texts
 
-STATUS_LABEL = {
-    AccountStatus.OK: "OK",
-    AccountStatus.WARNING: "WARNING",
-    AccountStatus.ENFORCING: "ENFORCING",
-    AccountStatus.LOCKED: "LOCKED",
-    AccountStatus.NOT_GUARDING: "NOT GUARDING",
-}
+STATUS_LABEL = texts.STATUS_LABEL
 
 #: Background colours of state pills, banners and tray icons (the SVGs use the same ones). Each is
 #: used with white or near-black text chosen for contrast, so they read on light and dark themes.

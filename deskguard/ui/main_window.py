@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from ..engine.settings import EngineSettings
 from ..engine.state import AccountStatus
 from ..guardian import ConnectionHealth
-from ..guardian.snapshot import AccountSnapshot, Notice, NoticeLevel, PnlPoint
+from ..guardian.snapshot import AccountSnapshot, Notice, NoticeLevel, PnlPoint, StatusChanged
 from .display import STATUS_LABEL, is_guarding, lock_summary, rule_title
 from .icons import app_icon
 from .port import PracticeDesk, PracticeMarket
@@ -159,6 +159,7 @@ class MainWindow(QMainWindow):
 
         vm.snapshotChanged.connect(self.on_snapshot)
         vm.noticeReceived.connect(self.on_notice)
+        vm.statusChanged.connect(self.on_status_changed)
         vm.healthChanged.connect(self.on_health)
         vm.settingsChanged.connect(self.on_settings)
         vm.accountsChanged.connect(self.summary.set_accounts)
@@ -348,6 +349,19 @@ class MainWindow(QMainWindow):
                     self._chart_enforcements.append(notice.at)
         self.statusBar().showMessage(f"{notice.at.astimezone():%H:%M:%S} {rule_title(notice.rule)} {notice.text}".strip(), 15000)
 
+    def on_status_changed(self, event: StatusChanged) -> None:
+        """The lock banner and the NOT GUARDING banner follow the status at once (the snapshot
+        showing it comes a moment later)."""
+        if event.account_id != self._account:
+            return
+        snap = self.vm.latest(event.account_id)
+        symbol_locks = tuple(lk for lk in snap.locks if lk.symbol is not None) if snap is not None else ()
+        if event.new == AccountStatus.LOCKED and event.lock is not None:
+            self.lock_banner.show_locks(event.lock, symbol_locks)
+        elif event.old == AccountStatus.LOCKED:
+            self.lock_banner.show_locks(None, symbol_locks)
+        self.refresh_not_guarding()
+
     def on_health(self, health: ConnectionHealth) -> None:
         self.health_indicator.show_health(health)
         self.refresh_not_guarding()
@@ -379,8 +393,9 @@ class MainWindow(QMainWindow):
             detail = f"User hub {state}. " + (f"{health.detail}. " if health and health.detail else "")
             self.not_guarding_banner.show_alert("NOT GUARDING",
                                                 detail + "Your rules are NOT enforced until the connection is back.")
-        elif snap is not None and snap.status == AccountStatus.NOT_GUARDING:
-            self.not_guarding_banner.show_alert("NOT GUARDING", f"Account {snap.name or snap.account_id} is not being guarded.")
+        elif self._account is not None and self.vm.status(self._account) == AccountStatus.NOT_GUARDING:
+            name = (snap.name if snap is not None else "") or self._account
+            self.not_guarding_banner.show_alert("NOT GUARDING", f"Account {name} is not being guarded.")
         else:
             self.not_guarding_banner.clear()
 

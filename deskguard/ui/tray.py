@@ -40,14 +40,20 @@ NOTIFY_GAP_S = 2.0  # notifications closer than this are merged into one
 
 def overall_status(snapshots: Iterable[AccountSnapshot], health: ConnectionHealth | None) -> AccountStatus:
     """The worst state over every guarded account; NOT GUARDING whenever the user hub is down."""
+    return worst_status([s.status for s in snapshots], health)
+
+
+def worst_status(statuses: Iterable[AccountStatus], health: ConnectionHealth | None) -> AccountStatus:
+    """The worst of the accounts' statuses; NOT GUARDING whenever the user hub is down."""
     if not is_guarding(health):
         return AccountStatus.NOT_GUARDING
-    return worst([s.status for s in snapshots])
+    return worst(list(statuses))
 
 
-def tooltip_text(snapshots: Iterable[AccountSnapshot], health: ConnectionHealth | None, now: datetime) -> str:
+def tooltip_text(snapshots: Iterable[AccountSnapshot], health: ConnectionHealth | None, now: datetime,
+                 status: AccountStatus | None = None) -> str:
     snapshots = list(snapshots)
-    status = overall_status(snapshots, health)
+    status = status or overall_status(snapshots, health)
     lines = [f"DeskGuard — {STATUS_LABEL[status]}"]
     if not is_guarding(health):
         lines.append("Not guarding: " + (health.detail if health and health.detail else "no connection to the gateway"))
@@ -100,6 +106,7 @@ class TrayController(QObject):
         self._ticker.timeout.connect(self.refresh)
         vm.snapshotChanged.connect(self.refresh)
         vm.healthChanged.connect(self.refresh)
+        vm.statusChanged.connect(self.refresh)  # the icon follows each status change at once
         vm.noticeReceived.connect(self.notify)
         self.refresh()
         if self.tray is not None:
@@ -107,7 +114,7 @@ class TrayController(QObject):
 
     def refresh(self, *_: object) -> None:
         snapshots = self.vm.all_latest()
-        status = overall_status(snapshots, self.vm.health)
+        status = worst_status(self.vm.statuses().values(), self.vm.health)
         if status != self.status:
             self.status = status
             self.icon_name = icon_file_name(status)
@@ -116,7 +123,7 @@ class TrayController(QObject):
                 self.tray.setIcon(icon)
             if self.window is not None:
                 self.window.setWindowIcon(icon)
-        self.tooltip = tooltip_text(snapshots, self.vm.health, self.clock())
+        self.tooltip = tooltip_text(snapshots, self.vm.health, self.clock(), status)
         if self.tray is not None and self.tray.toolTip() != self.tooltip:
             self.tray.setToolTip(self.tooltip)
         locked = any(s.lock is not None for s in snapshots)

@@ -3,8 +3,9 @@
 Quotes can arrive at thousands per second and every one may produce a snapshot; the screen needs
 ten a second at most. So snapshots and health are *coalesced*: the view-model keeps only the latest
 of each and emits at most one signal per account per interval, always later on the event loop,
-never from inside the guardian's callback (which must return at once). Notices are rare and each
-one matters (tray notification, activity log), so they pass through one by one.
+never from inside the guardian's callback (which must return at once). Notices and status
+changes are rare and each one matters (tray notification, activity log, tray icon, lock banner),
+so they pass through one by one.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from dataclasses import replace
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ..engine.settings import EngineSettings
+from ..engine.state import AccountStatus
 from ..guardian import ConnectionHealth
-from ..guardian.snapshot import AccountSnapshot, Notice, PnlPoint
+from ..guardian.snapshot import AccountSnapshot, Notice, PnlPoint, StatusChanged
 from .port import GuardianPort, PendingChange, audit_rows, pending_changes
 
 #: Minimum time between two emissions for the same account (10 repaints per second at most).
@@ -31,6 +33,7 @@ class GuardianViewModel(QObject):
 
     snapshotChanged = Signal(object)  # AccountSnapshot, coalesced
     noticeReceived = Signal(object)  # Notice, every one
+    statusChanged = Signal(object)  # StatusChanged, every one (before the snapshot that shows it)
     healthChanged = Signal(object)  # ConnectionHealth (a copy), coalesced
     settingsChanged = Signal(object)  # EngineSettings, when the guardian's settings object changes
     accountsChanged = Signal(list)  # list[int]
@@ -42,6 +45,7 @@ class GuardianViewModel(QObject):
         self.interval_ms = interval_ms
         self._pending: dict[int, AccountSnapshot] = {}
         self._latest: dict[int, AccountSnapshot] = {}
+        self._statuses: dict[int, AccountStatus] = {}  # each account's status as last told (event or snapshot)
         self._health: ConnectionHealth | None = None
         self._health_dirty = False
         self._settings: EngineSettings | None = None
@@ -81,6 +85,7 @@ class GuardianViewModel(QObject):
         """Drop every account's data (after detaching, when another guard takes over)."""
         self._pending.clear()
         self._latest.clear()
+        self._statuses.clear()
         self._accounts = []
         self._settings = None
         self.accountsChanged.emit([])
@@ -88,11 +93,16 @@ class GuardianViewModel(QObject):
     # -- GuardianObserver ---------------------------------------------------------------------
 
     def on_snapshot(self, snapshot: AccountSnapshot) -> None:
+        self._statuses[snapshot.account_id] = snapshot.status
         self._pending[snapshot.account_id] = snapshot
         self._schedule()
 
     def on_notice(self, notice: Notice) -> None:
         self.noticeReceived.emit(notice)
+
+    def on_status_changed(self, event: StatusChanged) -> None:
+        self._statuses[event.account_id] = event.new
+        self.statusChanged.emit(event)
 
     def on_health(self, health: ConnectionHealth) -> None:
         self._health = replace(health)  # the broker mutates its own object in place
@@ -124,6 +134,17 @@ class GuardianViewModel(QObject):
 
     def all_latest(self) -> list[AccountSnapshot]:
         return list(self._latest.values())
+
+    def status(self, account_id: int) -> AccountStatus | None:
+        """The account's status as last told: its latest status event or snapshot, whichever came last."""
+        snap = self._latest.get(account_id)
+        return self._statuses.get(account_id, snap.status if snap is not None else None)
+
+    def statuses(self) -> dict[int, AccountStatus]:
+        """Every known account's status (see :meth:`status`)."""
+        out = {a: s.status for a, s in self._latest.items()}
+        out.update(self._statuses)
+        return out
 
     def pnl_history(self, account_id: int) -> list[PnlPoint]:
         return self.guardian.pnl_history(account_id) if self.guardian is not None else []

@@ -17,7 +17,15 @@ from deskguard.engine.rules import Figure
 from deskguard.engine.schema import Unit
 from deskguard.engine.settings import EngineSettings
 from deskguard.engine.state import AccountStatus
-from deskguard.guardian.snapshot import AccountSnapshot, GuardianObserver, Notice, NoticeLevel, PnlPoint, PositionView
+from deskguard.guardian.snapshot import (
+    AccountSnapshot,
+    GuardianObserver,
+    Notice,
+    NoticeLevel,
+    PnlPoint,
+    PositionView,
+    StatusChanged,
+)
 
 ACCOUNT = 7001
 DAY_START = datetime(2026, 3, 10, 22, 0, tzinfo=UTC)  # 17:00 Chicago (CDT)
@@ -135,6 +143,16 @@ class StubGuardian:
         for o in list(self.observers):
             o.on_notice(n)
         return n
+
+    def change_status(self, old: AccountStatus, new: AccountStatus, why: str = "", lock: Lock | None = None,
+                      account_id: int = ACCOUNT) -> StatusChanged:
+        """A status event alone (the guardian sends one before the snapshot that shows it)."""
+        event = StatusChanged(account_id, old, new, why or f"now {new.value}", now(), lock.rule if lock else None, lock)
+        for o in list(self.observers):
+            callback = getattr(o, "on_status_changed", None)
+            if callback is not None:
+                callback(event)
+        return event
 
     def set_health(self, user: HubState, market: HubState = HubState.CONNECTED, detail: str = "") -> None:
         self.health = ConnectionHealth(user, market, time.monotonic(), time.monotonic(), detail=detail)
