@@ -23,7 +23,8 @@ from typing import Any
 from aiohttp import web
 
 from deskguard.simulator import control_token
-from deskguard.simulator.book import Account, ActionResult, Book, default_accounts
+from deskguard.simulator.book import Book
+from deskguard.simulator.book_records import Account, ActionResult, default_accounts
 from deskguard.simulator.budget import GATEWAY_REQUEST_BUDGET, RateLimiter, RequestBudget
 from deskguard.simulator.contracts import Contract, ContractCatalog
 from deskguard.simulator.control import ControlApi
