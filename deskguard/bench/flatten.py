@@ -120,7 +120,7 @@ async def _guard_slice(sim: Any, accounts: list[int], tmp: str) -> list[float]:
 
 async def _run(breaches: int, network_delay_s: float) -> dict[str, float]:
     from ..simulator import Simulator
-    from ..simulator.book import default_accounts
+    from ..simulator.book_records import default_accounts
 
     logging.getLogger("project_x_py").setLevel(logging.ERROR)
     sim = Simulator(seed=1, walk_paused=True, request_budget=None, network_delay_s=network_delay_s,

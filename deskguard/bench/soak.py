@@ -49,6 +49,10 @@ Invariants, checked all the way (every 0.3 s unless said otherwise):
   that compressing time does not starve the guard; the simulator enforces the same figure. While an
   account's closes are refused its positions are not timed (the gateway is the one refusing); the
   clock starts again when the refusal ends.
+
+At about 630 lines this is one cohesive thing: one run (``Soak``) whose trader, fault injector and
+invariant checks share its state (the guard, the refusal windows, the report); a development tool,
+not part of the guard.
 """
 
 from __future__ import annotations

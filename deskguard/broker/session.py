@@ -17,7 +17,7 @@ Where to look:
   API key never appears in an exception or a log line.
 - A contract by symbol through the SDK's ``get_instrument`` (front month, cached): ``Session.instrument``.
 
-At about 500 lines this is one cohesive thing, kept whole on purpose: login, refresh, POST and the
+At about 550 lines this is one cohesive thing, kept whole on purpose: login, refresh, POST and the
 instrument lookup share one SDK client, one budget plumbing (the ``_CALL`` context the response
 hook marks) and one vocabulary of SDK errors; split, each half would need the other's internals.
 """

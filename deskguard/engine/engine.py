@@ -4,6 +4,10 @@ For each event the engine (1) rolls the trading day if a reset passed, (2) appli
 word to the account state, (3) ends locks that are over, (4) asks every enabled rule that reacts to
 this kind of event, (5) adds any positions or orders inside an active lock's scope (close on sight),
 and (6) merges everything so the harshest decision wins. New locks are recorded in the state at once.
+
+At about 500 lines this is one cohesive thing: the six steps share each account's state and must run
+in this order within one call. The rules, the state, the decisions' merge and the distances already
+live in their own modules; what stays here is the pipeline that orders them.
 """
 
 from __future__ import annotations

@@ -21,6 +21,10 @@ Semantics (README "Rules lab (replay)"; issue 14; rules.md "Replay"):
   and 010 (account disabled) need order and account history the gateway does not keep: skipped.
 - A trading day is labelled by the date it ends (``TradingCalendar.trading_date``). Figures are net
   of fees unless ``include_fees`` is false.
+
+At about 530 lines this is one cohesive thing: one pass over the fills (``_Run``) that rebuilds
+positions, feeds the engine and keeps the guarded figures, plus the result types it fills in; each
+rule above touches the same running state, so the pass stays whole.
 """
 
 from __future__ import annotations

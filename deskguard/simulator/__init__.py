@@ -70,7 +70,7 @@ SDK behaviour worth knowing, measured against this server:
   ``_make_request``; ``close_position_direct`` turns it into ``{"success": False}``. Never retried.
 """
 
-from deskguard.simulator.book import Account, ActionResult, default_accounts, demo_accounts
+from deskguard.simulator.book_records import Account, ActionResult, default_accounts, demo_accounts
 from deskguard.simulator.budget import GATEWAY_REQUEST_BUDGET, RequestBudget
 from deskguard.simulator.client import SimulatorControl, SimulatorControlError
 from deskguard.simulator.contracts import Contract

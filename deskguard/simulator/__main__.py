@@ -18,7 +18,7 @@ import contextlib
 import logging
 import os
 
-from deskguard.simulator.book import default_accounts
+from deskguard.simulator.book_records import default_accounts
 from deskguard.simulator.budget import GATEWAY_REQUEST_BUDGET, RequestBudget
 from deskguard.simulator.server import serve
 

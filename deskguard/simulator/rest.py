@@ -23,7 +23,8 @@ from typing import Any
 
 from aiohttp import web
 
-from deskguard.simulator.book import ActionResult, Book
+from deskguard.simulator.book import Book
+from deskguard.simulator.book_records import ActionResult
 from deskguard.simulator.budget import RateLimiter, retry_after_header
 from deskguard.simulator.contracts import Contract, ContractCatalog
 from deskguard.simulator.enums import (

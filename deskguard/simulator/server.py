@@ -4,6 +4,11 @@ Control methods are plain synchronous methods; call them on the simulator's even
 (from async tests or aiohttp handlers). Other processes use ``SimulatorControl`` over HTTP, which
 needs the run's ``control_token`` (found on its own for a simulator of the same user: see
 ``control_token.py``).
+
+At about 600 lines this is one cohesive thing: the simulator's one control surface. It wires the
+parts together (``book``, ``market``, ``rest``, ``hubs``, ``faults``, ``tokens``) and runs what joins
+them (the market walk, delayed pushes); each control method delegates to the part that does the
+work, so a test never has to know which part to ask.
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ from typing import Any
 from aiohttp import web
 
 from deskguard.simulator import control_token
-from deskguard.simulator.book import Account, ActionResult, Book, default_accounts
+from deskguard.simulator.book import Book
+from deskguard.simulator.book_records import Account, ActionResult, default_accounts
 from deskguard.simulator.budget import GATEWAY_REQUEST_BUDGET, RateLimiter, RequestBudget
 from deskguard.simulator.contracts import Contract, ContractCatalog
 from deskguard.simulator.control import ControlApi

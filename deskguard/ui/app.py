@@ -7,8 +7,8 @@ loop still runs, then the loop ends.
 
 With no credentials anywhere the window comes up "not guarding" and offers the sign-in dialog, with
 "Try the demo instead"; signing in (or out, or switching to the demo) stops one guard and starts
-the next. Dialogs are opened with ``open()`` and answer through signals: nothing here ever blocks
-the event loop, so a running guard keeps enforcing while a dialog is up.
+the next. Dialogs are opened with ``open()`` and answer through signals (:mod:`.app_dialogs`):
+nothing here ever blocks the event loop, so a running guard keeps enforcing while a dialog is up.
 
 One guard per home (:mod:`deskguard.instance`): :func:`run_app` claims the home it will guard before
 the window exists, and exits with ``ExitCode.ALREADY_RUNNING`` when another process guards it;
@@ -30,10 +30,11 @@ from typing import Any
 import qasync
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from ..exit_codes import ExitCode
 from ..guardian import AuthenticationError
+from .app_dialogs import NOT_SIGNED_IN, AppDialogs
 from .icons import app_icon
 from .main_window import MainWindow
 from .port import GuardianPort, PracticeDesk, PracticeMarket
@@ -41,9 +42,6 @@ from .tray import TrayController
 from .viewmodel import GuardianViewModel
 
 log = logging.getLogger(__name__)
-
-NOT_SIGNED_IN = "Not signed in: DeskGuard is not guarding any account. Sign in (Account → Sign in…), or try the demo."
-
 
 @dataclass
 class Startup:
@@ -110,15 +108,15 @@ class DesktopApp:
         self.tray.showWindowRequested.connect(self.show_window)
         self.tray.quitRequested.connect(self.window.request_quit)
         self.window.closedToTray.connect(self.tray.tell_still_running)
-        self.window.signInRequested.connect(self.open_sign_in)
-        self.window.signOutRequested.connect(self.ask_sign_out)
-        self.window.editRulesRequested.connect(self.open_rule_editor)
-        self.window.settingsRequested.connect(self.open_settings)
-        self.window.replayRequested.connect(self.open_replay_lab)
+        self.dialog_host = AppDialogs(self)
+        self.window.signInRequested.connect(self.dialog_host.open_sign_in)
+        self.window.signOutRequested.connect(self.dialog_host.ask_sign_out)
+        self.window.editRulesRequested.connect(self.dialog_host.open_rule_editor)
+        self.window.settingsRequested.connect(self.dialog_host.open_settings)
+        self.window.replayRequested.connect(self.dialog_host.open_replay_lab)
         self.startup: Startup | None = None
         self.guardian: GuardianPort | None = None
         self.username: str | None = None  # who the running guard signed in as (None: demo or nobody)
-        self.dialogs: dict[str, Any] = {}  # open dialogs by kind: one of each at a time
         self._switching: asyncio.Task | None = None
         self.exit_code: ExitCode = ExitCode.OK
         # The home's single-instance lock (run_app's claim, or start_guarding's). Only the real
@@ -127,6 +125,11 @@ class DesktopApp:
         self.first_paint_s: float | None = None
         self.first_paint_at: float | None = None  # wall clock (time.time()), for the start-up benchmark
         self._quit = asyncio.Event()
+
+    @property
+    def dialogs(self) -> dict[str, Any]:
+        """The open dialogs by kind (one of each at a time)."""
+        return self.dialog_host.dialogs
 
     def show_window(self) -> None:
         self.window.showNormal()
@@ -153,7 +156,7 @@ class DesktopApp:
             if self.offer_sign_in:
                 self.window.set_signed_in(None)
                 self.window.show_startup_error(NOT_SIGNED_IN)
-                self.open_sign_in(first_run=True)
+                self.dialog_host.open_sign_in(first_run=True)
             else:
                 guarding = await self.start_guarding(started)
                 if getattr(self.args, "smoke", False) and not guarding:
@@ -183,7 +186,7 @@ class DesktopApp:
             self.vm.attach(self.guardian)
             if self.window.ticket is not None:
                 self.window.ticket.set_desk(self.startup.practice, self.startup.market)
-            self._apply_desktop_settings()
+            self.apply_desktop_settings()
             await self.guardian.start()
             from ..runtime import freeze_startup_objects
 
@@ -216,9 +219,7 @@ class DesktopApp:
         """Stop the running guard (if any) and release what it holds. Locks stay in the store."""
         guardian, startup = self.guardian, self.startup
         self.guardian, self.startup, self.username = None, None, None
-        for kind in ("rules", "settings"):  # they edit the guard that is stopping
-            if kind in self.dialogs:
-                self.dialogs[kind].reject()
+        self.dialog_host.close_all(("rules", "settings"))  # they edit the guard that is stopping
         self.vm.detach()
         if guardian is not None:
             try:
@@ -251,11 +252,15 @@ class DesktopApp:
     def args_demo(self) -> bool:
         return bool(getattr(self.args, "demo", False))
 
-    def _switch_guard(self) -> None:
+    def switch_guard(self) -> None:
         """Start the guard the args now describe, on the loop (dialog signals call this)."""
         self.vm.forget()
         self.window.forget_accounts()
-        self._switching = asyncio.ensure_future(self.start_guarding())
+        self.switch(self.start_guarding())
+
+    def switch(self, work: Awaitable[Any]) -> None:
+        """Run a change of guard (start, sign out) on the loop; quitting waits for it or cancels it."""
+        self._switching = asyncio.ensure_future(work)
 
     def user_config_file(self) -> Any:
         """The user's own config.toml (never the demo's): where a sign-in is remembered."""
@@ -266,7 +271,7 @@ class DesktopApp:
     def guard_config_file(self) -> Any:
         """The config.toml of the guard the window shows, for the rule editor and settings: the
         running guard's (the demo's own in demo mode), else the one the next start would read."""
-        runtime = self._runtime()
+        runtime = self.current_runtime()
         if runtime is not None:
             return runtime.config_file
         from ..config import config_path
@@ -283,172 +288,27 @@ class DesktopApp:
         creds = getattr(self.args, "credentials", None)
         if creds is not None:
             return creds.username
-        config = getattr(self._runtime(), "config", None)
+        config = getattr(self.current_runtime(), "config", None)
         return config.connection.username if config is not None else None
 
-    def _runtime(self) -> Any:
+    def current_runtime(self) -> Any:
         return getattr(self.startup, "runtime", None) if self.startup is not None else None
 
-    def _apply_desktop_settings(self, config: Any = None) -> None:
+    def apply_desktop_settings(self, config: Any = None) -> None:
         """Theme and notifications, from config.toml."""
         from .theme import apply_theme
 
         if config is None:
-            config = getattr(self._runtime(), "config", None)
+            config = getattr(self.current_runtime(), "config", None)
         if config is None:
             return
         apply_theme(config.ui.theme, self.app)
         self.tray.set_notifications(config.notifications.enabled, config.notifications.sound)
 
-    # -- dialogs ------------------------------------------------------------------------------
-
-    def _show_dialog(self, kind: str, dialog: QDialog) -> None:
-        self.dialogs[kind] = dialog
-        dialog.finished.connect(lambda _result: self._dialog_closed(kind, dialog))
-        dialog.open()  # never exec(): the guard keeps running while the dialog is up
-
-    def _dialog_closed(self, kind: str, dialog: QDialog) -> None:
-        if self.dialogs.get(kind) is dialog:
-            del self.dialogs[kind]
-        dialog.deleteLater()
-
-    def _raise_dialog(self, kind: str) -> bool:
-        dialog = self.dialogs.get(kind)
-        if dialog is not None and dialog.isVisible():
-            dialog.raise_()
-            dialog.activateWindow()
-            return True
-        return False
-
-    def _message(self, title: str, text: str) -> QMessageBox:
-        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self.window)
-        box.finished.connect(box.deleteLater)
-        box.open()
-        return box
-
-    def open_sign_in(self, first_run: bool = False) -> Any:
-        """The sign-in dialog (with "Try the demo instead"); signing in switches the guard."""
-        if self._raise_dialog("sign_in"):
-            return self.dialogs["sign_in"]
-        from .dialogs.login import SignInDialog
-
-        dialog = SignInDialog(self.window, config_file=self.user_config_file(), credential_store=self.credential_store,
-                              check_sign_in=self.check_sign_in, first_run=first_run)
-        dialog.signedIn.connect(self._signed_in)
-        dialog.demoRequested.connect(self._demo_chosen)
-        self._show_dialog("sign_in", dialog)
-        return dialog
-
     def _offer_sign_in_again(self) -> None:
         # Only for the real guard: a test's or a benchmark's own factory has no dialog to answer.
         if self.startup_factory is default_startup and not getattr(self.args, "demo", False):
-            self.open_sign_in()
-
-    def _signed_in(self, result: Any) -> None:
-        self.args.demo = False
-        self.args.credentials = result.credentials
-        self.window.set_demo(False)
-        self.exit_code = ExitCode.OK
-        self._switch_guard()
-
-    def _demo_chosen(self) -> None:
-        self.args.demo = True
-        self.args.credentials = None
-        self.window.set_demo(True)
-        self.exit_code = ExitCode.OK
-        self._switch_guard()
-
-    def ask_sign_out(self) -> None:
-        username = self.username
-        if not username or self._raise_dialog("sign_out"):
-            return
-        box = QMessageBox(QMessageBox.Icon.Warning, "Sign out?",
-                          f"Sign out {username}? DeskGuard stops guarding until you sign in again, and the API key "
-                          "is removed from this computer's keyring. Locks stay: they are enforced again as soon as "
-                          "you sign in.", QMessageBox.StandardButton.Cancel, self.window)
-        sign_out_button = box.addButton("Sign out", QMessageBox.ButtonRole.DestructiveRole)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.buttonClicked.connect(lambda button: self._start_sign_out(username) if button is sign_out_button else None)
-        self._show_dialog("sign_out", box)
-
-    def _start_sign_out(self, username: str) -> None:
-        self._switching = asyncio.ensure_future(self.sign_out(username))
-
-    async def sign_out(self, username: str) -> None:
-        """Stop guarding, remove the key (keyring and session memory), offer the sign-in dialog."""
-        from .dialogs.login import sign_out
-
-        await self.stop_guarding()
-        sign_out(username, self.credential_store)
-        self.args.credentials = None
-        self.window.set_signed_in(None)
-        self.window.show_startup_error(NOT_SIGNED_IN)
-        self.open_sign_in()
-
-    def open_rule_editor(self) -> Any:
-        if self._raise_dialog("rules"):
-            return self.dialogs["rules"]
-        from ..config import ConfigError
-        from .dialogs.rule_editor import RuleEditorDialog
-
-        try:
-            dialog = RuleEditorDialog(self.window, config_file=self.guard_config_file(), runtime=self._runtime())
-        except ConfigError as exc:
-            self._message("config.toml has a problem", f"Fix config.toml before editing the rules (nothing was changed):\n{exc}")
-            return None
-        dialog.saved.connect(self._rules_saved)
-        self._show_dialog("rules", dialog)
-        return dialog
-
-    def _rules_saved(self, plan: Any) -> None:
-        self.vm.refresh_settings()
-        if plan is None:
-            self.window.statusBar().showMessage("Rules saved; they apply when DeskGuard starts guarding.", 15000)
-            return
-        text = f"Rules saved: {len(plan.applied_changes)} change(s) applied now"
-        if plan.pending_changes:
-            text += f", {len(plan.pending_changes)} waiting for the next reset"
-        self.window.statusBar().showMessage(text + ".", 15000)
-
-    def open_replay_lab(self) -> Any:
-        """Rules → Replay history…: the Rules lab, on the running guard's broker and rules."""
-        if self._raise_dialog("replay"):
-            return self.dialogs["replay"]
-        from ..config import ConfigError
-        from .dialogs.replay_lab import ReplayLab
-
-        try:
-            dialog = ReplayLab(self.window, runtime=self._runtime())
-        except ConfigError as exc:
-            self._message("config.toml has a problem", f"Fix config.toml before replaying (nothing was changed):\n{exc}")
-            return None
-        dialog.rulesUsed.connect(self._rules_saved)
-        self._show_dialog("replay", dialog)
-        return dialog
-
-    def open_settings(self) -> Any:
-        if self._raise_dialog("settings"):
-            return self.dialogs["settings"]
-        from ..config import ConfigError
-        from .dialogs.settings import SettingsDialog
-
-        runtime = self._runtime()
-        guardian = getattr(runtime, "guardian", None)
-        known = [(a.id, a.name) for a in (getattr(guardian, "account_info", None) or {}).values()]
-        try:
-            dialog = SettingsDialog(self.window, config_file=self.guard_config_file(), runtime=runtime, known_accounts=known)
-        except ConfigError as exc:
-            self._message("config.toml has a problem",
-                          f"Fix config.toml before changing the settings (nothing was changed):\n{exc}")
-            return None
-        dialog.saved.connect(self._settings_saved)
-        self._show_dialog("settings", dialog)
-        return dialog
-
-    def _settings_saved(self, config: Any) -> None:
-        self._apply_desktop_settings(config)
-        self.vm.refresh_settings()
-        self.window.statusBar().showMessage("Settings saved.", 15000)
+            self.dialog_host.open_sign_in()
 
     async def _smoke(self, guardian: GuardianPort, started: float, timeout: float = 30.0) -> None:
         """Build check: guarding, a snapshot shown, the window painted; then quit with 0."""
@@ -470,8 +330,7 @@ class DesktopApp:
         self._quit.set()
 
     async def _shutdown(self) -> None:
-        for dialog in list(self.dialogs.values()):
-            dialog.reject()
+        self.dialog_host.close_all()
         switching = self._switching
         if switching is not None and not switching.done():
             switching.cancel()

@@ -43,8 +43,8 @@ from ...config.paths import config_path
 from ...engine.profiles import propose_profile
 from ...guardian import AuthenticationError, BrokerError, GatewayUnreachable
 from ...secrets import Credentials, CredentialStore, KeyringUnavailable, redactor
+from .field_editors import ERROR_COLOR, HELP_COLOR
 from .profile_choice import ProfileChoice, with_profile
-from .schema_form import ERROR_COLOR, HELP_COLOR
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from ...config.model import WEBHOOK_EVENTS, WEBHOOK_FORMATS, NotificationSettings
 from ...engine.schema import format_duration
-from .schema_form import ERROR_COLOR, HELP_COLOR, ErrorLabel
+from .field_editors import ERROR_COLOR, HELP_COLOR, ErrorLabel
 
 log = logging.getLogger(__name__)
 

@@ -46,7 +46,8 @@ from ...engine.rules import ALL_RULES, RULES_BY_KEY
 from ...engine.rules.trailing_drawdown import TOPSTEP_PRESETS
 from ...guardian import texts
 from ...store.errors import StoreError
-from .schema_form import ERROR_COLOR, HELP_COLOR, RuleForm
+from .field_editors import ERROR_COLOR, HELP_COLOR
+from .schema_form import RuleForm
 
 log = logging.getLogger(__name__)
 

@@ -43,9 +43,10 @@ from ...config.paths import config_path
 from ...engine.schema import ParamInfo
 from ...store.errors import StoreError
 from ..theme import THEMES
+from .field_editors import ERROR_COLOR, HELP_COLOR, ErrorLabel
 from .notifications import OK_COLOR, NotificationsBox
 from .profile_choice import ProfileChoice, with_profile
-from .schema_form import ERROR_COLOR, HELP_COLOR, ErrorLabel, ListEditor
+from .schema_form import ListEditor
 
 log = logging.getLogger(__name__)
 
