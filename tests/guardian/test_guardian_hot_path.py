@@ -104,3 +104,28 @@ async def test_a_due_snapshot_waits_while_events_wait_to_be_decided_but_not_for_
         await asyncio.sleep(0.01)
     assert passes == [1] and len(snapshots) == 2  # published on its first pass
     guardian._store_queue.shutdown()
+
+
+@pytest.mark.integration
+async def test_a_second_size_breach_during_the_reduce_s_verification_is_reduced_from_a_positions_read(
+        sim, make_guardian):
+    """The trader adds again while the guard's reduce still reads the position back: the new
+    breach is reduced right after, from a fresh Position/searchOpen — not after a re-read of the
+    whole account — and never below the limit."""
+    from guardian_harness import ACCOUNT, ok, settings_with, sim_size, stays, wait_for
+
+    rig = await make_guardian(settings_with(max_contracts_per_instrument={"limits": {"MNQ": 2, "MES": 10}}))
+    ok(sim.place_order(ACCOUNT, "MNQ", "buy", 2))
+    await wait_for(lambda: rig.snap().positions, 3, "guardian sees the position")
+    sim.delay_next("Position/searchOpen", 1, 1.0)  # the first reduce's verification read is slow
+    ok(sim.place_order(ACCOUNT, "MNQ", "buy", 1))  # 3 > 2: reduce
+    await wait_for(lambda: sim_size(sim, "MNQ") == 2, 3, "first reduce")
+    assert rig.guardian.enforcer.in_flight(ACCOUNT)  # still verifying
+    mark = sim.requests()[-1].seq
+    ok(sim.place_order(ACCOUNT, "MNQ", "buy", 1))  # 3 > 2 again, while that reduce is in flight
+    await wait_for(lambda: sim_size(sim, "MNQ") == 2, 4, "second breach reduced")
+    await stays(lambda: sim_size(sim, "MNQ") == 2, 0.5, "MNQ stays at its limit, not below")
+    endpoints = [r.endpoint for r in sim.requests(since=mark)]
+    assert endpoints.count("Position/partialCloseContract") == 1, endpoints
+    assert "Trade/search" not in endpoints and "Account/search" not in endpoints, endpoints  # no re-read
+    assert not rig.guardian.enforcer.in_flight(ACCOUNT)
