@@ -1,5 +1,8 @@
 """``python -m deskguard.bench [NAME ...]``: run benchmarks, print a table, write bench-results.json.
 
+``reaction --load [N]`` measures the reaction again while N CPU-bound competitor processes run (one
+per core without N), idle and loaded figures in one run (:mod:`.load`).
+
 Names: engine, reaction, flatten, storm, startup, memory, replay (default: all). ``--quick`` runs each with
 reduced counts (a self-test of the figures, not a measurement). The figures of the benchmarks run
 replace theirs in ``--out``; the other benchmarks' figures already there are kept. Figures are
@@ -43,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("names", nargs="*", help=f"{', '.join(NAMES)} (default: all)")
     parser.add_argument("--breaches", type=int, default=1000, help="reaction: breaches per side (default 1000)")
+    parser.add_argument("--load", type=int, nargs="?", const=-1, default=0, metavar="N",
+                        help="reaction: measure again while N CPU-bound competitor processes run "
+                             "(no N: one per core); idle and loaded figures in the same run")
     parser.add_argument("--flatten-breaches", type=int, default=200,
                         help="flatten: breaches, each on a fresh account (default 200)")
     parser.add_argument("--quick", action="store_true",
@@ -69,10 +75,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"engine throughput ({repeats} run(s) of {events:,} events through a trading day)…", flush=True)
         results.update(engine_bench(repeats, events))
     if "reaction" in names:
+        from .load import default_load
         from .reaction import bench as reaction_bench
 
-        print(f"reaction time ({args.breaches} breaches through the SDK, and the SDK floor)…", flush=True)
-        results.update(reaction_bench(args.breaches))
+        load = default_load() if args.load < 0 else args.load
+        print(f"reaction time ({args.breaches} breaches through the SDK, and the SDK floor"
+              + (f"; again under {load} CPU-bound competitor process(es)" if load else "") + ")…", flush=True)
+        results.update(reaction_bench(args.breaches, load=load))
     if "flatten" in names:
         from .flatten import bench as flatten_bench
 

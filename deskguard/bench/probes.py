@@ -69,6 +69,10 @@ class GcPauses:
     def install(self) -> None:
         gc.callbacks.append(self._callback)
 
+    def uninstall(self) -> None:
+        if self._callback in gc.callbacks:
+            gc.callbacks.remove(self._callback)
+
     def clear(self) -> None:
         self.pauses.clear()
 

@@ -16,7 +16,6 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,6 +31,7 @@ from ..engine.rules.safety_net import safety_net_price
 from ..engine.settings import EngineSettings
 from ..engine.state import AccountStatus, compose_status
 from . import memory, texts
+from .bookkeeping import StoreQueue
 from .enforcer import NOTHING_TO_DO, CallRecord, Enforcer, EnforcerListener
 from .snapshot import AccountSnapshot, GuardianObserver, Notice, NoticeLevel, PnlPoint, PositionView, StatusChanged
 
@@ -42,6 +42,12 @@ PUBLISH_EVERY_S = 0.1  # snapshots are coalesced: at most ~10 per second per acc
 GRACE_POLL_S = 2.0  # Order/searchOpen while a stop-loss grace timer runs (stops from the web screen)
 PNL_POINT_EVERY_S = 2.0
 LOCK_SAVE_RETRY_S = (0.2, 0.5, 1.0, 2.0, 5.0)  # a lock the store refused is saved again, for ever
+#: After an enforcement request is started, the verdict's bookkeeping (and the store's thread)
+#: waits this long: the request leaves first, even on a busy machine (see bookkeeping.py).
+REQUEST_LEAVES_S = 0.005
+#: A due snapshot waits (this long, at most PUBLISH_DEFERRALS times) while events wait to be decided.
+PUBLISH_DEFER_S = 0.005
+PUBLISH_DEFERRALS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +101,9 @@ class Guardian:
             on_settled=self._check_status,
         ))
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
-        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deskguard-store")
+        self._store_queue = StoreQueue(busy=self._busy)
+        self._enforced_at = -1.0  # time.monotonic() of the last enforcement started
+        self._publish_deferrals = 0
         self._tasks: list[asyncio.Task] = []
         self._background: set[asyncio.Task] = set()  # every other task it starts: kept, drained on stop
         self._resyncing: set[int] = set()  # accounts with a fresh read under way
@@ -242,8 +250,8 @@ class Guardian:
             self._save_memory(acct)
         with contextlib.suppress(Exception):
             await self.broker.stop()
-        await asyncio.get_running_loop().run_in_executor(self._db, lambda: None)  # flush queued writes
-        self._db.shutdown(wait=True)
+        await self._store_queue.drain()  # flush queued writes
+        self._store_queue.shutdown()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task:
         """Start a task the guardian keeps until it ends (and drains on stop); its failure is logged."""
@@ -382,6 +390,7 @@ class Guardian:
     def _enforce(self, d: Decision) -> None:
         if not self.enforcer.submit(d):
             return
+        self._enforced_at = time.monotonic()
         if d.is_enforcement:
             self._db_submit(self.store.begin_enforcement, d.account_id, d.action.value, d.contract_id, d.reason)
 
@@ -400,8 +409,12 @@ class Guardian:
             log.warning("cannot stream quotes for %s: %s", contract_id, exc)
 
     async def _record_verdict(self, v: Verdict) -> None:
-        """Persist, then announce: a lock is committed to the store before anyone is told of it."""
+        """Persist, then announce: a lock is committed to the store before anyone is told of it.
+        When the verdict started an enforcement, its request leaves first (formatting, the rules'
+        memory, observers and the store's thread all wait a moment)."""
         acct = v.account_id
+        if self._requests_leaving():
+            await asyncio.sleep(REQUEST_LEAVES_S)
         for lock in v.new_locks:
             try:
                 await self._save_lock(lock)
@@ -594,6 +607,12 @@ class Guardian:
 
     def _publish(self) -> None:
         self._publish_handle = None
+        if not self._queue.empty() and self._publish_deferrals < PUBLISH_DEFERRALS:
+            # Events wait to be decided (a breach among them, maybe): they go first.
+            self._publish_deferrals += 1
+            self._publish_handle = asyncio.get_running_loop().call_later(PUBLISH_DEFER_S, self._publish)
+            return
+        self._publish_deferrals = 0
         dirty, self._dirty = self._dirty, set()
         for acct in dirty:
             if acct in self.accounts:
@@ -671,23 +690,21 @@ class Guardian:
 
     # ----- the store, on its own thread -----------------------------------------------------------
 
+    def _requests_leaving(self) -> bool:
+        """An enforcement was started a moment ago: its request may still be on its way out."""
+        return time.monotonic() - self._enforced_at < REQUEST_LEAVES_S
+
+    def _busy(self) -> bool:
+        """The store's batch waits: events wait to be decided, or a request is on its way out."""
+        return not self._queue.empty() or self._requests_leaving()
+
     async def _db_call(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._db, lambda: fn(*args, **kwargs))
+        return await self._store_queue.call(fn, *args, **kwargs)
 
     def _db_submit(self, fn: Callable, *args: Any, **kwargs: Any) -> None:
-        """Fire-and-forget bookkeeping, in order, off the event loop; failures are logged loudly."""
-
-        def run() -> None:
-            try:
-                fn(*args, **kwargs)
-            except Exception:
-                log.exception("store write %s failed", getattr(fn, "__name__", fn))
-
-        try:
-            self._db.submit(run)
-        except RuntimeError:  # shut down: the guard is stopping
-            log.warning("store closed; dropped %s", getattr(fn, "__name__", fn))
+        """Fire-and-forget bookkeeping, in order, off the event loop (batched: bookkeeping.py);
+        failures are logged loudly."""
+        self._store_queue.submit(fn, *args, **kwargs)
 
     async def store_call(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
         """For the UI: read the store on its thread (activity log, CSV export)."""

@@ -112,6 +112,7 @@ class Enforcer:
         self._busy: dict[tuple[int, str, str], asyncio.Task] = {}  # (account, action, target)
         self._tasks: set[asyncio.Task] = set()
         self._strikes: dict[tuple[int, str, str], tuple[int, float]] = {}  # key -> (failed cycles, not before)
+        self._next: dict[tuple[int, str, str], Decision] = {}  # a reduce waiting for its key's task
 
     # ----- submitting ------------------------------------------------------------------------
 
@@ -158,6 +159,12 @@ class Enforcer:
             return False  # the flatten in flight covers it (and cancels every stop: none is placed meanwhile)
         key = self._key(decision)
         if key in self._busy:
+            if decision.action == Action.REDUCE_POSITION:
+                # The same limit breached again while the last reduce still verifies: it runs
+                # right after that one, from a fresh read of the positions (not a re-read of the
+                # whole account, which takes the week's trades and hundreds of ms on a busy PC).
+                self._next[key] = decision
+                return False
             self._absorbed.add(acct)
             return False
         runner = {
@@ -170,14 +177,24 @@ class Enforcer:
         }.get(decision.action)
         if runner is None:
             return False
-        task = self._spawn(runner(decision))
-        self._busy[key] = task
-        task.add_done_callback(lambda _t: self._finished(acct, self._busy.pop(key, None)))
+        self._start(key, runner(decision))
         return True
 
-    def _finished(self, acct: int, _task: object) -> None:
-        """An enforcement ended: if it absorbed decisions and nothing else runs for the account,
-        have it evaluated again (what it absorbed may have come after its last read)."""
+    def _start(self, key: tuple[int, str, str], coro: Awaitable) -> None:
+        task = self._spawn(coro)
+        self._busy[key] = task
+        task.add_done_callback(lambda _t: self._finished(key[0], self._busy.pop(key, None), key))
+
+    def _finished(self, acct: int, _task: object, key: tuple[int, str, str] | None = None) -> None:
+        """An enforcement ended: a reduce waiting for it starts now (reading first); else, once
+        nothing runs for the account, its status is settled and, if it absorbed decisions, it is
+        evaluated again (what it absorbed may have come after its last read)."""
+        follow_up = self._next.pop(key, None) if key is not None else None
+        if follow_up is not None and key is not None:
+            if self.retry_delay(follow_up) > 0 or acct in self._flattening:
+                self._absorbed.add(acct)  # not now: read and decide again once idle
+            else:
+                self._start(key, self._reduce(follow_up, read_first=True))
         if self.in_flight(acct):
             return
         self.listener.on_settled(acct)
@@ -197,6 +214,7 @@ class Enforcer:
             await asyncio.wait(list(self._tasks), timeout=timeout)
 
     async def cancel_all(self) -> None:
+        self._next.clear()  # nothing waiting starts while stopping
         for t in list(self._tasks):
             t.cancel()
         if self._tasks:
@@ -301,14 +319,23 @@ class Enforcer:
             await asyncio.sleep(ROUND_PAUSE)
         self._outcome(d, False, f"{symbol_of(contract)} position still open")
 
-    async def _reduce(self, d: Decision) -> None:
+    async def _reduce(self, d: Decision, read_first: bool = False) -> None:
         """Partial close down to the target size. The size comes from the event that triggered the
         decision (the broker's latest word), so the close leaves first; the result is then read back
-        and any remaining excess closed in the next round."""
+        and any remaining excess closed in the next round. ``read_first``: a reduce that waited for
+        another of the same position reads the size first (the engine's picture may predate it)."""
         acct, contract, target = d.account_id, d.contract_id, d.size or 0
         assert contract is not None
         current = self.state_of(acct).positions.get(contract)
         size = current.size if current is not None else 0
+        if read_first:
+            ok_p, fresh, err, _ = await self._call(d, "Position/searchOpen", f"read {symbol_of(contract)} size",
+                                                   lambda: self.broker.open_positions(acct))
+            if not ok_p:
+                self._outcome(d, False, err)
+                return
+            pos = next((p for p in fresh if p.contract_id == contract), None)
+            size = pos.size if pos is not None else 0
         for _ in range(self.rounds):
             if size <= target:
                 self._outcome(d, True, f"{symbol_of(contract)} at {size}, limit {target}")

@@ -1,0 +1,129 @@
+"""The store's thread, fed in batches that wait until the loop's urgent work is done.
+
+Every store call of the guardian (fire-and-forget writes and awaited calls alike) goes through one
+``StoreQueue``, in order. Nothing is handed to the thread at once: calls collect on the event loop
+and leave as one batch ``FLUSH_DELAY_S`` after the first of them, later while the guardian says it
+is busy (events waiting to be decided, an enforcement request on its way out) but never more than
+``MAX_DEFER_S`` after the first. Why: a write handed over at once wakes the store thread, which
+then competes with the event loop for the GIL (for up to the interpreter's switch interval at a
+time, longer when the OS preempts it on a busy machine) exactly while the next hub event — often
+the breach itself, right after the fill's trade event — is being decided and its close request
+sent. One batch also wakes the thread once instead of once per write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+log = logging.getLogger("deskguard.guardian")
+
+#: A batch leaves this long after its first call (bookkeeping waits; the close does not).
+FLUSH_DELAY_S = 0.005
+#: ... unless the guardian is busy, but never longer than this after its first call.
+MAX_DEFER_S = 0.05
+
+
+class StoreQueue:
+    def __init__(self, busy: Callable[[], bool] = lambda: False, delay: float = FLUSH_DELAY_S,
+                 max_defer: float = MAX_DEFER_S) -> None:
+        self.busy = busy
+        self.delay = delay
+        self.max_defer = max_defer
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deskguard-store")
+        self._pending: list[Callable[[], None]] = []
+        self._first_at = 0.0
+        self._handle: asyncio.TimerHandle | None = None
+        self._closed = False
+        self.batches = 0  # handed to the thread (for tests and benchmarks)
+
+    def submit(self, fn: Callable, *args: Any, **kwargs: Any) -> None:
+        """Fire-and-forget, in order, off the event loop; a failure is logged loudly."""
+
+        def run() -> None:
+            try:
+                fn(*args, **kwargs)
+            except Exception:
+                log.exception("store write %s failed", getattr(fn, "__name__", fn))
+
+        self._add(run, getattr(fn, "__name__", fn))
+
+    async def call(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+        """Run on the store's thread, in order after what was submitted before; its result (or error)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+
+        def settle(ok: bool, value: Any) -> None:
+            if not future.done():
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+
+        def run() -> None:
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:  # handed to the caller, as run_in_executor does
+                ok, value = False, exc
+            else:
+                ok, value = True, result
+            try:
+                loop.call_soon_threadsafe(settle, ok, value)
+            except RuntimeError:  # the loop is closed: nobody waits any more
+                pass
+
+        self._add(run, getattr(fn, "__name__", fn))
+        return await future
+
+    def _add(self, run: Callable[[], None], name: object) -> None:
+        if self._closed:
+            log.warning("store closed; dropped %s", name)
+            return
+        if not self._pending:
+            self._first_at = time.monotonic()
+        self._pending.append(run)
+        if self._handle is None:
+            try:
+                self._handle = asyncio.get_running_loop().call_later(self.delay, self._due)
+            except RuntimeError:  # no loop (a synchronous caller): hand it over at once
+                self.flush()
+
+    def _due(self) -> None:
+        self._handle = None
+        if self._pending and self.busy() and time.monotonic() - self._first_at < self.max_defer:
+            self._handle = asyncio.get_running_loop().call_later(self.delay, self._due)
+            return
+        self.flush()
+
+    def flush(self) -> None:
+        """Hand everything waiting to the store's thread now, as one batch."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+
+        def run_batch() -> None:
+            for run in batch:
+                run()
+
+        try:
+            self._executor.submit(run_batch)
+            self.batches += 1
+        except RuntimeError:  # shut down: the guard is stopping
+            log.warning("store closed; dropped %d call(s)", len(batch))
+
+    async def drain(self) -> None:
+        """Flush, and wait until the thread has done everything handed to it."""
+        self.flush()
+        await asyncio.get_running_loop().run_in_executor(self._executor, lambda: None)
+
+    def shutdown(self) -> None:
+        self.flush()
+        self._closed = True
+        self._executor.shutdown(wait=True)

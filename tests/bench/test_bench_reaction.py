@@ -1,0 +1,79 @@
+"""The reaction benchmark with ``--load``, in a tiny configuration: every idle and loaded figure is
+there and positive, and the competitor processes never outlive it. Not timed: nothing here asserts
+how fast anything is."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import pytest
+
+from deskguard.bench.load import CpuLoad
+
+pytestmark = pytest.mark.integration
+
+LOADED = ["reaction_loaded_p50_ms", "reaction_loaded_p99_ms", "sdk_floor_loaded_p50_ms", "sdk_floor_loaded_p99_ms",
+          "reaction_loaded_ratio_p50", "reaction_loaded_ratio_p99"]
+IDLE = ["reaction_p50_ms", "reaction_p99_ms", "sdk_floor_p50_ms", "sdk_floor_p99_ms", "reaction_over_floor_p50",
+        "reaction_over_floor_p99"]
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    # A zombie is gone too (waited for by nobody yet): read its state.
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().split(")")[-1].split()[0] == "Z"
+
+
+def test_reaction_reports_idle_and_loaded_figures_against_the_floor() -> None:
+    from deskguard.bench.reaction import bench
+
+    results = bench(n=3, load=1)
+
+    for key in IDLE + LOADED:
+        assert key in results, key
+        assert isinstance(results[key], (int, float)) and math.isfinite(results[key]) and results[key] > 0, key
+    assert results["reaction_breaches"] == results["reaction_loaded_breaches"] == 3
+    assert results["reaction_load_processes"] == 1
+    assert results["reaction_loaded_ratio_p99"] == pytest.approx(
+        results["reaction_loaded_p99_ms"] / results["sdk_floor_loaded_p99_ms"], abs=0.01)
+    assert results["reaction_gc_max_ms"] >= 0 and results["reaction_loaded_gc_max_ms"] >= 0
+
+
+def test_without_load_only_the_idle_figures_are_reported() -> None:
+    from deskguard.bench.reaction import bench
+
+    results = bench(n=2)
+
+    assert results["reaction_breaches"] == 2 and results["reaction_p99_ms"] > 0
+    assert not [k for k in results if "loaded" in k]
+
+
+def test_competitors_spin_while_running_and_are_ended_even_on_failure() -> None:
+    pids: list[int] = []
+    with pytest.raises(KeyboardInterrupt), CpuLoad(2) as load:
+        pids = [p.pid for p in load.processes]
+        assert load.alive() == 2
+        raise KeyboardInterrupt  # Ctrl-C in the middle of a measurement
+    assert len(pids) == 2
+    assert all(_gone(pid) for pid in pids)
+
+
+def test_load_from_the_command_line_writes_loaded_figures_beside_the_others(tmp_path) -> None:
+    import json
+
+    from deskguard.bench.__main__ import main
+
+    out = tmp_path / "bench-results.json"
+    out.write_text(json.dumps({"engine_events_per_s": 1.0, "reaction_loaded_p99_ms": -1.0}))
+
+    assert main(["reaction", "--breaches", "2", "--load", "1", "--out", str(out)]) == 0
+
+    results = json.loads(out.read_text())
+    assert results["engine_events_per_s"] == 1.0  # another benchmark's figure is kept
+    assert results["reaction_loaded_p99_ms"] > 0  # this run's, not the old one
+    assert results["reaction_load_processes"] == 1

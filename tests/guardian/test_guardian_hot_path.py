@@ -1,0 +1,131 @@
+"""The enforcement hot path (issue 18): the store's work leaves the loop in ordered batches that
+wait while events wait to be decided (bookkeeping.py), never for ever."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from deskguard.guardian.bookkeeping import StoreQueue
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_store_calls_run_in_order_in_one_batch_on_the_store_s_thread() -> None:
+    queue = StoreQueue(delay=0.005)
+    seen: list[tuple[str, str]] = []
+    for i in range(5):
+        queue.submit(lambda i=i: seen.append((f"write {i}", threading.current_thread().name)))
+    result = await queue.call(lambda: seen.append(("read", threading.current_thread().name)) or 42)
+    assert result == 42
+    assert [what for what, _ in seen] == [f"write {i}" for i in range(5)] + ["read"]
+    assert {thread for _, thread in seen} == {"deskguard-store_0"}
+    assert queue.batches == 1  # six calls, one wake-up of the thread
+    queue.shutdown()
+
+
+async def test_a_batch_waits_while_the_guardian_is_busy_but_not_for_ever() -> None:
+    busy = [True]
+    ran = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    queue = StoreQueue(busy=lambda: busy[0], delay=0.005, max_defer=0.5)
+    queue.submit(lambda: loop.call_soon_threadsafe(ran.set))
+    await asyncio.sleep(0.05)
+    assert not ran.is_set() and queue.batches == 0  # busy: still on the loop
+    await asyncio.wait_for(ran.wait(), 5.0)  # the cap hands it over although still busy
+    assert queue.batches == 1
+    busy[0] = False
+    queue.submit(lambda: None)
+    await asyncio.sleep(0.05)
+    assert queue.batches == 2  # not busy: after the short delay
+    queue.shutdown()
+
+
+async def test_a_failing_call_raises_in_its_caller_and_a_failing_write_stops_nothing(caplog) -> None:
+    queue = StoreQueue(delay=0.001)
+
+    def broken() -> None:
+        raise OSError("disk full")
+
+    queue.submit(broken)
+    with pytest.raises(OSError, match="disk full"):
+        await queue.call(broken)
+    assert await queue.call(lambda: "still working") == "still working"
+    assert "store write broken failed" in caplog.text
+    await queue.drain()
+    queue.shutdown()
+    queue.submit(lambda: None)  # after shutdown: dropped, loudly
+    assert "store closed" in caplog.text
+
+
+async def test_a_due_snapshot_waits_while_events_wait_to_be_decided_but_not_for_ever() -> None:
+    from deskguard.engine.events import ClockTick
+    from deskguard.engine.settings import EngineSettings
+    from deskguard.guardian import Guardian
+    from deskguard.guardian.core import PUBLISH_DEFERRALS
+
+    guardian = Guardian(broker=object(), store=object(), settings=EngineSettings())  # type: ignore[arg-type]
+    guardian.accounts = [1]
+    passes: list[int] = []  # snapshots emitted so far, at each publishing pass
+    snapshots: list[object] = []
+
+    class Observer:
+        def on_snapshot(self, snap: object) -> None:
+            snapshots.append(snap)
+
+    publish = guardian._publish
+
+    def counted() -> None:
+        passes.append(len(snapshots))
+        publish()
+
+    guardian._publish = counted  # type: ignore[method-assign]
+    guardian.add_observer(Observer())  # type: ignore[arg-type]
+
+    guardian.submit_event(ClockTick(guardian.clock.now()))  # waiting to be decided (no consumer runs)
+    guardian._dirty.add(1)
+    guardian._schedule_publish()
+    for _ in range(200):
+        if snapshots:
+            break
+        await asyncio.sleep(0.01)
+    # Deferred PUBLISH_DEFERRALS times while the event waited, then published all the same.
+    assert passes == [0] * (PUBLISH_DEFERRALS + 1) and len(snapshots) == 1
+
+    guardian._queue.get_nowait()  # decided: nothing waits now
+    passes.clear()
+    guardian._dirty.add(1)
+    guardian._schedule_publish()
+    for _ in range(200):
+        if len(snapshots) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert passes == [1] and len(snapshots) == 2  # published on its first pass
+    guardian._store_queue.shutdown()
+
+
+@pytest.mark.integration
+async def test_a_second_size_breach_during_the_reduce_s_verification_is_reduced_from_a_positions_read(
+        sim, make_guardian):
+    """The trader adds again while the guard's reduce still reads the position back: the new
+    breach is reduced right after, from a fresh Position/searchOpen — not after a re-read of the
+    whole account — and never below the limit."""
+    from guardian_harness import ACCOUNT, ok, settings_with, sim_size, stays, wait_for
+
+    rig = await make_guardian(settings_with(max_contracts_per_instrument={"limits": {"MNQ": 2, "MES": 10}}))
+    ok(sim.place_order(ACCOUNT, "MNQ", "buy", 2))
+    await wait_for(lambda: rig.snap().positions, 3, "guardian sees the position")
+    sim.delay_next("Position/searchOpen", 1, 1.0)  # the first reduce's verification read is slow
+    ok(sim.place_order(ACCOUNT, "MNQ", "buy", 1))  # 3 > 2: reduce
+    await wait_for(lambda: sim_size(sim, "MNQ") == 2, 3, "first reduce")
+    assert rig.guardian.enforcer.in_flight(ACCOUNT)  # still verifying
+    mark = sim.requests()[-1].seq
+    ok(sim.place_order(ACCOUNT, "MNQ", "buy", 1))  # 3 > 2 again, while that reduce is in flight
+    await wait_for(lambda: sim_size(sim, "MNQ") == 2, 4, "second breach reduced")
+    await stays(lambda: sim_size(sim, "MNQ") == 2, 0.5, "MNQ stays at its limit, not below")
+    endpoints = [r.endpoint for r in sim.requests(since=mark)]
+    assert endpoints.count("Position/partialCloseContract") == 1, endpoints
+    assert "Trade/search" not in endpoints and "Account/search" not in endpoints, endpoints  # no re-read
+    assert not rig.guardian.enforcer.in_flight(ACCOUNT)
