@@ -50,6 +50,7 @@ class AccountState:
     requested_stops: dict[str, float] = field(default_factory=dict)  # 012: last stop asked per contract
     safety_net: dict[str, float] = field(default_factory=dict)  # 018: last safety-net stop asked per contract
     safety_net_ids: set[int] = field(default_factory=set)  # 018: ids of the stops it placed (tag or not)
+    safety_net_filled: dict[str, datetime] = field(default_factory=dict)  # 018: contract -> wait for its position until
     session_carry: set[str] = field(default_factory=set)  # 009: positions let through a window end
     warned: set[tuple[str, str]] = field(default_factory=set)  # (rule, scope) warnings given
 

@@ -138,6 +138,41 @@ def test_the_trader_cancelling_it_in_the_web_screen_gets_it_placed_again():
     assert stops(v) == [(PLACE, K18, MNQ, 20750.0, 1, int(SELL), None)]
 
 
+def test_its_stop_filling_places_no_new_stop_before_the_positions_update_arrives():
+    """The gateway pushes the stop's fill, then the position's close: in between the position looks
+    open and unprotected; a stop placed then would only be cancelled again (two wasted requests)."""
+    d = desk18()
+    d.quote(MNQ, 21000.0)
+    d.open(MNQ, 1, 21000.0)
+    net(d, MNQ, 20750.0)
+    assert stops(net(d, MNQ, 20750.0, status=OrderStatus.FILLED)) == []
+    assert stops(d.quote(MNQ, 20749.0).decisions) == []
+    assert stops(d.flat(MNQ).decisions) == []
+    assert d.state.safety_net_filled == {}
+
+
+def test_after_its_stop_filled_a_position_still_open_is_protected_again():
+    d = desk18()
+    d.quote(MNQ, 21000.0)
+    d.open(MNQ, 2, 21000.0)
+    net(d, MNQ, 20875.0, size=1)  # a smaller stop than the position (a resize was on its way)
+    assert stops(net(d, MNQ, 20875.0, size=1, status=OrderStatus.FILLED)) == []
+    # The position's update: 1 left, at the same entry → its own stop at 500 / 2 = 250 pts.
+    v = d.open(MNQ, 1, 21000.0)
+    assert stops(v.decisions) == [(PLACE, K18, MNQ, 20750.0, 1, int(SELL), None)]
+
+
+def test_if_the_positions_update_never_comes_the_net_is_placed_after_the_settle_time():
+    d = desk18()
+    d.quote(MNQ, 21000.0)
+    d.open(MNQ, 1, 21000.0)
+    net(d, MNQ, 20750.0)
+    net(d, MNQ, 20750.0, status=OrderStatus.FILLED)
+    assert d.engine.next_deadline(ACCOUNT) is not None
+    assert stops(d.tick(seconds=1).decisions) == []
+    assert stops(d.tick(seconds=1).decisions) == [(PLACE, K18, MNQ, 20750.0, 1, int(SELL), None)]
+
+
 def test_a_failed_placement_is_asked_again():
     d = desk18()
     d.quote(MNQ, 21000.0)

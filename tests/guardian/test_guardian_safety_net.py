@@ -118,6 +118,20 @@ async def test_cancelled_in_the_web_screen_it_is_placed_again(sim, make_guardian
     assert net_price(sim, "MNQ") == 19_750.5  # 500 - 0.37 - 0.37 = 499.26 / $2 = 249.63 pts → 19750.37 → 19750.50
 
 
+async def test_its_stop_filling_closes_the_position_and_no_second_stop_is_placed(sim, make_guardian):
+    """The gateway pushes the stop's fill before the position's close: the guard must not place a
+    new stop for the position in between (it would be cancelled at once, two wasted requests)."""
+    rig = await make_guardian(net_settings())
+    await trade(rig, "MNQ", "buy", 1)
+    await wait_for(lambda: net_price(sim, "MNQ") == 19_750.5, 2.0, "the stop")
+    sim.set_price("MNQ", 19_700.0)  # through the stop: the gateway fills it
+    await wait_for(lambda: sim_size(sim, "MNQ") == 0, 2.0, "the position closed by the gateway's stop")
+    await stays(lambda: nets(sim) == [], 1.0, "no new safety-net stop")
+    placed = rig.store.audit_entries(account_id=ACCOUNT, rule="safety_net", contains="Order/place")
+    assert len(placed) == 1, [e.detail for e in placed]
+    assert not rig.store.audit_entries(account_id=ACCOUNT, rule="safety_net", contains="Order/cancel")
+
+
 async def test_a_flatten_cancels_it_with_the_rest(sim, make_guardian):
     rig = await make_guardian(net_settings(max_loss=100.0))
     await trade(rig, "MNQ", "buy", 1)

@@ -10,6 +10,10 @@ last fill on it (none seen, none set aside). If every stop filled at its price t
 at the budget, fees included. Stops are rounded to the tick toward the entry, kept at least ``min_ticks`` from the
 last price, and only ever tightened. The stops are the app's own (tagged at the gateway): 012 never
 moves them and 008 does not count them as the trader's stop.
+
+When one of its stops fills, the gateway pushes the order's fill before the position's update; the
+position still looks open (and unprotected) in between. No stop is placed for it until its update
+arrives or ``FILL_SETTLE`` passes (whichever first): a stop placed then would be cancelled at once.
 """
 
 from __future__ import annotations
@@ -17,13 +21,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, TypeAlias
 
 from ..decisions import Action, Decision
-from ..events import OrderUpdated
+from ..events import OrderUpdated, PositionUpdated
 from ..instruments import symbol_of
-from ..models import Order, Position, PositionType, Side
+from ..models import Order, OrderStatus, Position, PositionType, Side
 from ..schema import Looser, Unit, param
 from ..state import AccountState
 from .base import Context, Figure, Rule, Trigger, enabled_param
@@ -32,6 +36,7 @@ from .trailing_drawdown import TrailingDrawdown
 
 NO_BUDGET = ("no budget: turn on 003 daily_realized_loss or 014 trailing_drawdown — "
              "the safety net places no stops without one")
+FILL_SETTLE = timedelta(seconds=2)  # after one of its stops filled: wait this long for the position's update
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +66,8 @@ class SafetyNet(Rule[Params]):
     summary = "Keeps a stop at the gateway on every position, sized to what is left of the loss budget."
     # An alias (not a `type` statement, whose value is no class): __init__ names it in its signature.
     Params: TypeAlias = Params  # noqa: UP040
-    triggers = Trigger.POSITION | Trigger.ORDER | Trigger.TRADE | Trigger.ACCOUNT | Trigger.QUOTE | Trigger.RESYNC
+    triggers = (Trigger.POSITION | Trigger.ORDER | Trigger.TRADE | Trigger.ACCOUNT | Trigger.QUOTE | Trigger.TICK
+                | Trigger.RESYNC)
 
     def __init__(self, params: Params) -> None:
         super().__init__(params)
@@ -123,15 +129,24 @@ class SafetyNet(Rule[Params]):
     def evaluate(self, ctx: Context) -> list[Decision]:
         state = ctx.state
         asked = state.safety_net
+        filled = state.safety_net_filled
         for contract in [c for c in asked if c not in state.positions]:
             del asked[contract]
+        for contract in [c for c, until in filled.items() if c not in state.positions or ctx.now >= until]:
+            del filled[contract]
         event = ctx.event
         if ctx.trigger is Trigger.RESYNC:
             asked.clear()  # the broker's fresh word shows what is really working
+            filled.clear()
             state.safety_net_ids &= set(state.orders)
         elif isinstance(event, OrderUpdated) and state.is_safety_net(event.order) and not event.order.is_working:
-            asked.pop(event.order.contract_id, None)  # cancelled (the web screen), rejected or filled
+            contract = event.order.contract_id
+            asked.pop(contract, None)  # cancelled (the web screen), rejected or filled
             state.safety_net_ids.discard(event.order.id)
+            if event.order.status is OrderStatus.FILLED and contract in state.positions:
+                filled[contract] = ctx.now + FILL_SETTLE  # its position's update is on its way (module doc)
+        elif isinstance(event, PositionUpdated):
+            filled.pop(event.position.contract_id, None)
         # Orphans come from position and order events; a quote cannot make one (and must stay cheap).
         out = self._orphans(ctx) if ctx.quote is None else []
         if ctx.quote is not None:
@@ -154,8 +169,8 @@ class SafetyNet(Rule[Params]):
         sym = symbol_of(pos.contract_id)
         ours = _ours(state, pos)
         if not ours:
-            if desired is None or pos.contract_id in state.safety_net:
-                return None  # nothing to place, or a placement is in flight
+            if desired is None or pos.contract_id in state.safety_net or pos.contract_id in state.safety_net_filled:
+                return None  # nothing to place, a placement is in flight, or its stop just filled
             state.safety_net[pos.contract_id] = desired
             side = int(Side.SELL if pos.type == PositionType.LONG else Side.BUY)
             return Decision(ctx.account_id, Action.PLACE_STOP, self.key,
@@ -193,6 +208,9 @@ class SafetyNet(Rule[Params]):
                      contract_id=o.contract_id, order_id=o.id)
             for o in state.orders.values() if state.is_safety_net(o) and o.is_working and o.id not in keep
         ]
+
+    def deadline(self, state: AccountState, now: datetime) -> datetime | None:
+        return min((until for until in state.safety_net_filled.values() if until > now), default=None)
 
     def _why(self, budget: float | None) -> str:
         return f"budget {budget:,.2f}" if budget is not None else "no budget"
