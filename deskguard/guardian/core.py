@@ -1,20 +1,26 @@
-"""The guardian: wires broker, engine, enforcer and store, owns the timers, publishes state.
+"""The guardian: wires broker, engine, enforcer and store, runs the event loop, owns the timers.
 
 Flow: the broker's callbacks put engine events on a queue (O(1), never awaiting the SDK inside its
 callbacks); one consumer task runs the engine and hands decisions to the enforcer at once; then the
 bookkeeping (locks, audit, trades, figures) goes to the store on its own thread, and only after a
 lock is committed is it announced to observers. A half-second heartbeat on the wall clock delivers
 ClockTicks (lock ends, resets, session sweeps, grace timers) even after the PC slept.
+
+Here: the life cycle (start, restore, resume, stop and drain), the queue and its consumer (the hot
+path: event → engine → enforcer), the heartbeat, settings changes, when snapshots are published,
+and the way to the store. Beside it, each with one job:
+``publish.py`` (what observers are told: notices, status changes, snapshots, the P&L curve),
+``recorder.py`` (what is written down, locks before they are announced), ``resync.py`` (reading an
+account again when the picture may be wrong), ``enforcer.py`` (carrying decisions out at the
+broker), ``bookkeeping.py`` (the store's thread), ``memory.py`` (what a restart keeps).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,26 +31,21 @@ from ..engine.clock import Clock, SystemClock
 from ..engine.decisions import ENFORCEMENT_ACTIONS, STOP_ACTIONS, Action, Decision, Lock
 from ..engine.engine import RiskEngine, Verdict
 from ..engine.events import ClockTick, Event, OrderUpdated, QuoteUpdated, Resync
-from ..engine.instruments import symbol_of
 from ..engine.models import Account
-from ..engine.rules.safety_net import safety_net_price
 from ..engine.settings import EngineSettings
-from ..engine.state import AccountStatus, compose_status
 from . import memory, texts
 from .bookkeeping import StoreQueue
-from .enforcer import NOTHING_TO_DO, CallRecord, Enforcer, EnforcerListener
-from .snapshot import AccountSnapshot, GuardianObserver, Notice, NoticeLevel, PnlPoint, PositionView, StatusChanged
+from .enforcer import NOTHING_TO_DO, Enforcer, EnforcerListener
+from .publish import Publisher
+from .recorder import REQUEST_LEAVES_S, Recorder
+from .resync import Resyncer
+from .snapshot import AccountSnapshot, GuardianObserver, NoticeLevel, PnlPoint
 
 log = logging.getLogger("deskguard.guardian")
 
 HEARTBEAT_S = 0.5
 PUBLISH_EVERY_S = 0.1  # snapshots are coalesced: at most ~10 per second per account
 GRACE_POLL_S = 2.0  # Order/searchOpen while a stop-loss grace timer runs (stops from the web screen)
-PNL_POINT_EVERY_S = 2.0
-LOCK_SAVE_RETRY_S = (0.2, 0.5, 1.0, 2.0, 5.0)  # a lock the store refused is saved again, for ever
-#: After an enforcement request is started, the verdict's bookkeeping (and the store's thread)
-#: waits this long: the request leaves first, even on a busy machine (see bookkeeping.py).
-REQUEST_LEAVES_S = 0.005
 #: A due snapshot waits (this long, at most PUBLISH_DEFERRALS times) while events wait to be decided.
 PUBLISH_DEFER_S = 0.005
 PUBLISH_DEFERRALS = 5
@@ -91,14 +92,16 @@ class Guardian:
         self._health = ConnectionHealth()  # as last notified (for edge detection)
         self.accounts: list[int] = []
         self.account_info: dict[int, Account] = {}
-        self.observers: list[GuardianObserver] = []
+        self.publisher = Publisher(self)  # observers, notices, status changes, snapshots
+        self.recorder = Recorder(self)  # what is written down, in order (locks before they are announced)
+        self.resyncer = Resyncer(broker, self._spawn, lambda: self.running)
         self.enforcer = Enforcer(broker, self.engine.state, EnforcerListener(
-            on_call=self._record_call,
+            on_call=self.recorder.record_call,
             on_outcome=self._enforcement_done,
-            on_stale=self._picture_was_stale,
-            on_idle=self._evaluate_again,
+            on_stale=self.resyncer.picture_was_stale,
+            on_idle=self.resyncer.evaluate_again,
             on_placed=lambda d, order_id: self.engine.note_safety_net_order(d.account_id, order_id),
-            on_settled=self._check_status,
+            on_settled=self.publisher.check_status,
         ))
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._store_queue = StoreQueue(busy=self._busy)
@@ -106,18 +109,14 @@ class Guardian:
         self._publish_deferrals = 0
         self._tasks: list[asyncio.Task] = []
         self._background: set[asyncio.Task] = set()  # every other task it starts: kept, drained on stop
-        self._resyncing: set[int] = set()  # accounts with a fresh read under way
-        self._memory: dict[int, str] = {}  # the rules' memory as last written to the store
-        self._dirty: set[int] = set()
         self._publish_handle: asyncio.TimerHandle | None = None
-        self._pnl: dict[int, deque[PnlPoint]] = {}
-        self._last_point: dict[int, float] = {}
-        self._alerts: dict[int, str] = {}
-        self._watched: set[str] = set()
+        self._watched: set[str] = set()  # contracts whose quotes are streamed
+        self._due: datetime | None = None  # the earliest deadline seen and not yet ticked
+        # Updated in place by the hot path; read by the publisher and the recorder too:
+        self._dirty: set[int] = set()  # accounts whose snapshot is due
+        self._alerts: dict[int, str] = {}  # the not-flat alert standing per account
         self._resynced: set[int] = set()  # accounts re-synced since the last (re)connect
         self._uncommitted: set[Lock] = set()  # new locks not yet in the store: not shown yet
-        self._due: datetime | None = None  # the earliest deadline seen and not yet ticked
-        self._status: dict[int, AccountStatus] = {}  # each guarded account's status as last announced
         self.running = False
         self.events_processed = 0
 
@@ -133,33 +132,21 @@ class Guardian:
 
     # ----- observers ---------------------------------------------------------------------------
 
+    @property
+    def observers(self) -> list[GuardianObserver]:
+        return self.publisher.observers
+
     def add_observer(self, observer: GuardianObserver) -> None:
-        self.observers.append(observer)
+        self.publisher.observers.append(observer)
 
     def remove_observer(self, observer: GuardianObserver) -> None:
         with contextlib.suppress(ValueError):
-            self.observers.remove(observer)
-
-    def _emit(self, method: str, arg: Any) -> None:
-        for obs in list(self.observers):
-            callback = getattr(obs, method, None)
-            if callback is None:
-                continue  # an optional callback (on_status_changed) this observer does without
-            try:
-                callback(arg)
-            except Exception:  # an observer's bug must never stop the guard
-                log.exception("observer %r failed in %s", obs, method)
+            self.publisher.observers.remove(observer)
 
     def notify(self, level: NoticeLevel, account_id: int | None, text: str, rule: str | None = None,
                event: str | None = None) -> None:
         """Tell observers and the audit log something (used by the runtime, e.g. config reloads)."""
-        self._notice(level, account_id, rule, text, event)
-
-    def _notice(self, level: NoticeLevel, account_id: int | None, rule: str | None, text: str,
-                event: str | None = None) -> None:
-        notice = Notice(self.clock.now(), level, account_id, rule, text, event)
-        self._emit("on_notice", notice)
-        self._db_submit(self.store.audit, account_id, rule, level.value, text)
+        self.publisher.notice(level, account_id, rule, text, event)
 
     # ----- life cycle --------------------------------------------------------------------------
 
@@ -173,9 +160,9 @@ class Guardian:
             raise LookupError(f"no active account matches {self.account_filter} (active: {names})")
         self.accounts = [a.id for a in chosen]
         self.account_info = {a.id: a for a in chosen}
-        self._status = dict.fromkeys(self.accounts, AccountStatus.NOT_GUARDING)  # until the first read
+        self.publisher.guard(self.accounts)  # NOT GUARDING until the first read
         for acct in chosen:
-            await self._restore(acct)
+            await self.recorder.restore(acct)
         self.running = True
         self._tasks = [
             loop.create_task(self._consume(), name="guardian-consume"),
@@ -188,23 +175,17 @@ class Guardian:
         unfinished = await self._db_call(self.store.unfinished_enforcements)
         for item in unfinished:
             self._resume_enforcement(item)
-        self._notice(NoticeLevel.INFO, None, None,
-                     f"guarding {len(self.accounts)} account(s): " + ", ".join(a.name for a in chosen))
+        self.publisher.notice(NoticeLevel.INFO, None, None,
+                              f"guarding {len(self.accounts)} account(s): " + ", ".join(a.name for a in chosen))
         for key in self.settings.unmatched([(a.id, a.name) for a in chosen]):
-            self._notice(NoticeLevel.ALERT, None, None, f'config.toml has rules for account "{key}", which is not '
-                         "among the accounts guarded: check its name (its rules guard nothing)")
+            self.publisher.notice(NoticeLevel.ALERT, None, None,
+                                  f'config.toml has rules for account "{key}", which is not among the accounts '
+                                  "guarded: check its name (its rules guard nothing)")
 
     def _wanted(self, account: Account) -> bool:
         if not self.account_filter:
             return True
         return str(account.id) in self.account_filter or account.name.lower() in self.account_filter
-
-    async def _restore(self, account: Account) -> None:
-        state = self.engine.state(account.id)
-        state.account = account
-        kept = await self._db_call(memory.read_kept, self.store, account.id, self.engine.calendar, self.clock.now())
-        memory.restore(self.engine, account.id, kept)
-        self._memory[account.id] = memory.memory_text(self.engine, account.id)
 
     def _resume_enforcement(self, item: Any) -> None:
         """Complete an enforcement a killed process left unfinished, when its cause still holds on
@@ -247,7 +228,7 @@ class Guardian:
         await self.enforcer.cancel_all()
         await self._drain_background(timeout=5.0)
         for acct in self.accounts:
-            self._save_memory(acct)
+            self.recorder.save_memory(acct)
         with contextlib.suppress(Exception):
             await self.broker.stop()
         await self._store_queue.drain()  # flush queued writes
@@ -287,13 +268,13 @@ class Guardian:
             # during the gap is unknown (a failing Trade/search keeps it unknown): not guarded.
             self._resynced.clear()
         self._health = health
-        self._emit("on_health", health)
+        self.publisher.emit("on_health", health)
         for acct in self.accounts:
-            self._check_status(acct)
+            self.publisher.check_status(acct)
         if was and not health.guarding:
-            self._notice(NoticeLevel.ALERT, None, None, texts.connection_lost(health.detail))
+            self.publisher.notice(NoticeLevel.ALERT, None, None, texts.connection_lost(health.detail))
         elif not was and health.guarding and self.running:
-            self._notice(NoticeLevel.INFO, None, None, texts.CONNECTION_RESTORED)
+            self.publisher.notice(NoticeLevel.INFO, None, None, texts.CONNECTION_RESTORED)
         for acct in self.accounts:
             self._dirty.add(acct)
         self._schedule_publish()
@@ -382,8 +363,8 @@ class Guardian:
             self._db_submit(memory.record_end_of_day, self.store, acct, self.engine.calendar, verdict.state.day_start,
                             verdict.end_of_day, self.clock.now())
         if verdict.new_locks or verdict.ended_locks or verdict.new_trades or verdict.decisions:
-            self._spawn(self._record_verdict(verdict), f"record-{acct}")
-        self._check_status(acct)
+            self._spawn(self.recorder.record_verdict(verdict), f"record-{acct}")
+        self.publisher.check_status(acct)
         self._dirty.add(acct)
         self._schedule_publish()
 
@@ -408,78 +389,6 @@ class Guardian:
         except Exception as exc:
             log.warning("cannot stream quotes for %s: %s", contract_id, exc)
 
-    async def _record_verdict(self, v: Verdict) -> None:
-        """Persist, then announce: a lock is committed to the store before anyone is told of it.
-        When the verdict started an enforcement, its request leaves first (formatting, the rules'
-        memory, observers and the store's thread all wait a moment)."""
-        acct = v.account_id
-        if self._requests_leaving():
-            await asyncio.sleep(REQUEST_LEAVES_S)
-        for lock in v.new_locks:
-            try:
-                await self._save_lock(lock)
-            finally:
-                self._uncommitted.discard(lock)
-        for lock in v.ended_locks:
-            await self._db_call(self.store.end_lock, lock, self.clock.now(), "ended")
-        if v.new_trades:
-            state = v.state
-            cal = self.engine.calendar
-            self._db_submit(self.store.record_trades, acct, v.new_trades)
-            self._db_submit(self.store.record_day, acct, cal.trading_date(self.clock.now()),
-                            state.realized_day, len(state.trades_today))
-        self._save_memory(acct)
-        if v.new_locks:
-            self._check_status(acct)  # now committed: LOCKED may be announced
-            self._dirty.add(acct)  # now committed: the snapshots may show them
-            self._schedule_publish()
-        for lock in v.new_locks:
-            self._notice(NoticeLevel.ENFORCEMENT, acct, lock.rule, texts.lock_notice(lock), "lock")
-        for lock in v.ended_locks:
-            self._notice(NoticeLevel.LOCK_ENDED, acct, lock.rule, texts.lock_ended(lock), "lock_end")
-        for d in v.decisions:
-            if d.action == Action.WARN:
-                self._notice(NoticeLevel.WARNING, acct, d.rule, texts.warning_sentence(d), "warning")
-            elif d.is_enforcement:
-                self._db_submit(self.store.audit, acct, d.rule, "decision", texts.decision_sentence(d))
-
-    async def _save_lock(self, lock: Lock) -> None:
-        """Commit a lock, trying again until the store takes it: a lock that is enforced but not
-        stored would not survive a restart. Each failure is audited; the first is a red alert."""
-        for attempt in itertools.count(1):
-            try:
-                await self._db_call(self.store.save_lock, lock)
-            except Exception as exc:
-                text = f"COULD NOT STORE THE LOCK ({lock.rule}, try {attempt}): {exc} — it is enforced; trying again"
-                log.error("%s", text)
-                if attempt == 1:
-                    self._notice(NoticeLevel.ALERT, lock.account_id, lock.rule, text, "alert")
-                else:
-                    self._db_submit(self.store.audit, lock.account_id, lock.rule, NoticeLevel.ALERT.value, text)
-                if not self.running and attempt >= len(LOCK_SAVE_RETRY_S):
-                    raise
-                await asyncio.sleep(LOCK_SAVE_RETRY_S[min(attempt, len(LOCK_SAVE_RETRY_S)) - 1])
-            else:
-                if attempt > 1:
-                    self._notice(NoticeLevel.INFO, lock.account_id, lock.rule, f"lock stored after {attempt} tries")
-                return
-
-    def _save_memory(self, acct: int) -> None:
-        """Write the rules' memory when it changed (rules.md "Memory": a restart changes no decision)."""
-        if acct not in self.engine.accounts:
-            return
-        text = memory.memory_text(self.engine, acct)
-        if text != self._memory.get(acct):
-            self._memory[acct] = text
-            self._db_submit(memory.save_memory, self.store, acct, text,
-                            self.engine.state(acct).high_water_mark, self.clock.now())
-
-    def _record_call(self, rec: CallRecord) -> None:
-        result = "ok" if rec.ok else f"failed: {rec.error}"
-        detail = f"{rec.call} {rec.target} (try {rec.attempt}): {result}"
-        self._db_submit(self.store.audit, rec.account_id, rec.rule, "broker_call", detail,
-                        broker_call=rec.call, result="ok" if rec.ok else "failed", latency_ms=round(rec.latency_ms, 2))
-
     def _enforcement_done(self, account_id: int, d: Decision, ok: bool, detail: str) -> None:
         self._db_submit(self.store.finish_enforcement_for, account_id, d.action.value, d.contract_id,
                         "done" if ok else f"failed: {detail}")
@@ -487,118 +396,41 @@ class Guardian:
             pass  # e.g. a web-screen market order already filled: the close does the work
         elif ok:
             if d.action in STOP_ACTIONS:
-                self._notice(NoticeLevel.INFO, account_id, d.rule, texts.enforcement_done(d, detail))
+                self.publisher.notice(NoticeLevel.INFO, account_id, d.rule, texts.enforcement_done(d, detail))
             else:
-                self._notice(NoticeLevel.ENFORCEMENT, account_id, d.rule, texts.enforcement_done(d, detail),
-                             "enforcement")
+                self.publisher.notice(NoticeLevel.ENFORCEMENT, account_id, d.rule, texts.enforcement_done(d, detail),
+                                      "enforcement")
         else:
             text = texts.enforcement_failed(d, detail)
             if self._alerts.get(account_id) != detail:  # say it once per failure, not every retry cycle
-                self._notice(NoticeLevel.ALERT, account_id, d.rule, text, "enforcement")
+                self.publisher.notice(NoticeLevel.ALERT, account_id, d.rule, text, "enforcement")
             else:
                 self._db_submit(self.store.audit, account_id, d.rule, NoticeLevel.ALERT.value, text)
             self._alerts[account_id] = detail
             if d.action in (Action.PLACE_STOP, Action.MOVE_STOP) and d.contract_id:
                 self.engine.forget_stop_request(account_id, d.contract_id, d.rule)  # 012/018 ask again (rules.md)
-            self._resync_after_failure(account_id, self.enforcer.retry_delay(d))
+            self.resyncer.after_failure(account_id, self.enforcer.retry_delay(d))
         self._dirty.add(account_id)
         self._schedule_publish()
-
-    def _evaluate_again(self, account_id: int) -> None:
-        """The enforcer absorbed decisions while busy and is idle now: every rule is evaluated again
-        against a fresh read (a size breach on another contract during a flatten that set no lock,
-        a position opened after the flatten's last read): a re-sync, not a clock tick."""
-        if self.running:
-            self._resync_after_failure(account_id)
-
-    def _picture_was_stale(self, account_id: int) -> None:
-        """An enforcement found the broker without what the engine believed (hub events out of
-        order, a missed close): the broker's word wins, read it again."""
-        log.info("account %s: the broker had nothing to enforce on; re-syncing its picture", account_id)
-        self._resync_after_failure(account_id)
-
-    def _resync_after_failure(self, account_id: int, delay: float = 0.0) -> None:
-        """Reconcile by reading: the broker's word decides what is still open, and every rule is
-        evaluated on it. One read per account at a time; after a refused call it waits the
-        enforcer's growing pause first, so a stuck position takes a small share of the budget."""
-        if not self.running:
-            return
-        if delay <= 0:
-            self.broker.request_resync(account_id)  # the broker coalesces requests per account
-            return
-        if account_id in self._resyncing:
-            return
-        self._resyncing.add(account_id)
-        self._spawn(self._resync(account_id, delay), f"resync-{account_id}")
-
-    async def _resync(self, account_id: int, delay: float) -> None:
-        try:
-            await asyncio.sleep(delay)
-        finally:
-            self._resyncing.discard(account_id)
-        # The broker reads and delivers it, replaying what the hubs said meanwhile on top: a
-        # Resync read before an update and queued after it would undo the update.
-        self.broker.request_resync(account_id)
 
     # ----- settings ----------------------------------------------------------------------------
 
     def update_settings(self, now_settings: EngineSettings, pending: PendingSettings | None = None) -> None:
         """Apply a tightened config at once; keep loosenings pending until the reset."""
-        self._unblocked(self.engine.apply_settings(now_settings))
+        self.recorder.unblocked(self.engine.apply_settings(now_settings))
         self.pending = pending
         self.submit_event(ClockTick(self.clock.now()))
-
-    def _unblocked(self, ended: list[Lock]) -> None:
-        """Symbols no longer blocked: their permanent locks end in the store too, or the next start
-        would bring them back (rules.md, permanent locks)."""
-        for lock in ended:
-            self._db_submit(self.store.end_lock, lock, self.clock.now(), "the symbol is no longer blocked")
-            self._notice(NoticeLevel.LOCK_ENDED, lock.account_id, lock.rule, f"{lock.symbol} is no longer blocked",
-                         "lock_end")
 
     def _apply_pending(self) -> None:
         assert self.pending is not None
         pending, self.pending = self.pending, None
-        self._unblocked(self.engine.apply_settings(pending.settings))
+        self.recorder.unblocked(self.engine.apply_settings(pending.settings))
         self._db_submit(self.on_pending_applied)
         text = "; ".join(str(c) for c in pending.changes) or "rule changes"
-        self._notice(NoticeLevel.INFO, None, None, f"pending rule changes now in effect: {text}")
+        self.publisher.notice(NoticeLevel.INFO, None, None, f"pending rule changes now in effect: {text}")
         self.submit_event(ClockTick(self.clock.now()))
 
-    # ----- state out ---------------------------------------------------------------------------
-
-    def _compose_status(self, account_id: int) -> AccountStatus:
-        """The account's status now: engine.state.compose_status, given what only the guardian knows."""
-        return compose_status(self.engine.state(account_id),
-                              guarding=self.health.guarding and account_id in self._resynced,
-                              enforcing=self.enforcer.in_flight(account_id),
-                              stored=lambda lock: lock not in self._uncommitted)
-
-    def _check_status(self, account_id: int) -> None:
-        """Called wherever what the status depends on may have changed: a change from the status
-        last announced is one StatusChanged to the observers and one audit row."""
-        old = self._status.get(account_id)
-        if old is None or not self.running:
-            return  # not a guarded account (yet), or the guard is stopping
-        new = self._compose_status(account_id)
-        if new == old:
-            return
-        state = self.engine.state(account_id)
-        connected = self.health.guarding
-        self._status[account_id] = new
-        lock = state.account_lock if new == AccountStatus.LOCKED else None
-        storing = next((k for k in state.locks if k.symbol is None and k in self._uncommitted), None)
-        warned = tuple(sorted({rule for rule, _ in state.warned}))
-        why = texts.status_why(new, connected=connected, detail=self.health.detail, lock=lock, storing=storing,
-                               warned=warned)
-        rule = lock.rule if lock else storing.rule if storing and new == AccountStatus.ENFORCING else (
-            warned[0] if warned and new == AccountStatus.WARNING else None)
-        event = StatusChanged(account_id, old, new, why, self.clock.now(), rule, lock)
-        log.info("account %s: %s → %s (%s)", account_id, old.value, new.value, why)
-        self._emit("on_status_changed", event)
-        info = state.account or self.account_info.get(account_id)
-        name = info.name if info else str(account_id)
-        self._db_submit(self.store.audit, account_id, rule, "status", texts.status_changed(name, old, new, why))
+    # ----- state out (when: here; what: publish.py) ---------------------------------------------
 
     def _schedule_publish(self) -> None:
         if self._publish_handle is None:
@@ -616,70 +448,14 @@ class Guardian:
         dirty, self._dirty = self._dirty, set()
         for acct in dirty:
             if acct in self.accounts:
-                snap = self.snapshot(acct)
-                self._add_pnl_point(snap)
-                self._emit("on_snapshot", snap)
-                self._save_memory(acct)  # coalesced with the snapshots: at most ~10 a second
-
-    def _add_pnl_point(self, snap: AccountSnapshot) -> None:
-        points = self._pnl.setdefault(snap.account_id, deque(maxlen=50_000))
-        if points and points[0].at < (snap.day_start or points[0].at):
-            points.clear()  # a new trading day starts a new curve
-        now = time.monotonic()
-        changed = not points or points[-1].realized != snap.realized_day
-        if changed or now - self._last_point.get(snap.account_id, 0.0) >= PNL_POINT_EVERY_S:
-            self._last_point[snap.account_id] = now
-            points.append(PnlPoint(snap.at, snap.realized_day, snap.total_pnl))
+                self.publisher.publish(acct)
+                self.recorder.save_memory(acct)  # coalesced with the snapshots: at most ~10 a second
 
     def pnl_history(self, account_id: int) -> list[PnlPoint]:
-        return list(self._pnl.get(account_id, ()))
+        return self.publisher.pnl_history(account_id)
 
     def snapshot(self, account_id: int) -> AccountSnapshot:
-        state = self.engine.state(account_id)
-        now = self.clock.now()
-        pricing = self.engine.pricing
-        views = []
-        total, stale_any = 0.0, False
-        for pos in state.positions.values():
-            value, stale = pricing.unrealized(pos, now)
-            price, _ = pricing.price(pos.contract_id, now)
-            total += value
-            stale_any = stale_any or stale
-            views.append(PositionView(pos, symbol_of(pos.contract_id), price, value, stale, bool(state.protective_stops(pos)),
-                                      safety_net_price(state, pos)))
-        enforcing = self.enforcer.in_flight(account_id)
-        self._check_status(account_id)  # a change is announced before the snapshot that shows it
-        status = self._status.get(account_id) or self._compose_status(account_id)
-        locks = tuple(lock for lock in state.locks if lock not in self._uncommitted)
-        info = state.account or self.account_info.get(account_id)
-        return AccountSnapshot(
-            account_id=account_id,
-            name=info.name if info else str(account_id),
-            at=now,
-            status=status,
-            balance=state.balance,
-            realized_day=state.realized_day,
-            open_pnl=total,
-            open_pnl_stale=stale_any,
-            realized_week=state.realized_week,
-            locks=locks,
-            positions=tuple(views),
-            orders=tuple(state.orders.values()),
-            figures=self.engine.figures(account_id),
-            warnings=tuple(f"{r}:{s}" for r, s in sorted(state.warned)),
-            day_start=state.day_start,
-            next_reset=state.next_reset,
-            enforcing=enforcing,
-            not_flat_alert=self._alerts.get(account_id),
-            trailing_floor=self._trailing_floor(state),
-            distances=tuple(self.engine.distances(account_id)),
-        )
-
-    def _trailing_floor(self, state: Any) -> float | None:
-        rule = self.engine.rule("trailing_drawdown", state.account_id)
-        if rule is None or state.high_water_mark is None:
-            return None
-        return rule.floor(state.high_water_mark)  # type: ignore[attr-defined]  # the trailing_drawdown rule has floor()
+        return self.publisher.snapshot(account_id)
 
     def pending_changes(self) -> list[PendingChange]:
         """Loosenings waiting for the next reset (for the rules panel)."""
