@@ -9,6 +9,10 @@ then competes with the event loop for the GIL (for up to the interpreter's switc
 time, longer when the OS preempts it on a busy machine) exactly while the next hub event — often
 the breach itself, right after the fill's trade event — is being decided and its close request
 sent. One batch also wakes the thread once instead of once per write.
+
+Some writes only need their latest value: ``submit_latest`` keeps one place in the batch per key
+and computes the call (on the loop) only when the batch leaves, so a write asked for at every
+verdict — the rules' memory, whose JSON grows with the day's entries — is worked out once per batch.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -35,7 +39,8 @@ class StoreQueue:
         self.delay = delay
         self.max_defer = max_defer
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deskguard-store")
-        self._pending: list[Callable[[], None]] = []
+        self._pending: list[Callable[[], None] | _Latest] = []
+        self._latest: dict[Hashable, _Latest] = {}
         self._first_at = 0.0
         self._handle: asyncio.TimerHandle | None = None
         self._closed = False
@@ -51,6 +56,16 @@ class StoreQueue:
                 log.exception("store write %s failed", getattr(fn, "__name__", fn))
 
         self._add(run, getattr(fn, "__name__", fn))
+
+    def submit_latest(self, key: Hashable, produce: Callable[[], tuple[Callable, tuple] | None]) -> None:
+        """Fire-and-forget, coalesced: of everything submitted under ``key`` before the batch
+        leaves, one call runs, in the place of the first; ``produce()`` (run on the loop as the
+        batch leaves) gives it as ``(fn, args)``, or None when there is nothing to write."""
+        if key in self._latest:
+            return
+        latest = _Latest(produce)
+        self._latest[key] = latest
+        self._add(latest, key)
 
     async def call(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
         """Run on the store's thread, in order after what was submitted before; its result (or error)."""
@@ -79,7 +94,7 @@ class StoreQueue:
         self._add(run, getattr(fn, "__name__", fn))
         return await future
 
-    def _add(self, run: Callable[[], None], name: object) -> None:
+    def _add(self, run: Callable[[], None] | _Latest, name: object) -> None:
         if self._closed:
             log.warning("store closed; dropped %s", name)
             return
@@ -106,7 +121,9 @@ class StoreQueue:
             self._handle = None
         if not self._pending:
             return
-        batch, self._pending = self._pending, []
+        pending, self._pending, self._latest = self._pending, [], {}
+        batch = [run for run in (item.resolve() if isinstance(item, _Latest) else item for item in pending)
+                 if run is not None]
 
         def run_batch() -> None:
             for run in batch:
@@ -127,3 +144,30 @@ class StoreQueue:
         self.flush()
         self._closed = True
         self._executor.shutdown(wait=True)
+
+
+class _Latest:
+    """A coalesced write's place in the batch (``StoreQueue.submit_latest``)."""
+
+    __slots__ = ("produce",)
+
+    def __init__(self, produce: Callable[[], tuple[Callable, tuple] | None]) -> None:
+        self.produce = produce
+
+    def resolve(self) -> Callable[[], None] | None:
+        try:
+            call = self.produce()
+        except Exception:
+            log.exception("store write: working out a coalesced write failed")
+            return None
+        if call is None:
+            return None
+        fn, args = call
+
+        def run() -> None:
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("store write %s failed", getattr(fn, "__name__", fn))
+
+        return run

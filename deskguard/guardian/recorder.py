@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..engine.decisions import Action, Lock
@@ -112,14 +113,19 @@ class Recorder:
                 return
 
     def save_memory(self, acct: int) -> None:
-        """Write the rules' memory when it changed (rules.md "Memory": a restart changes no decision)."""
+        """Write the rules' memory when it changed (rules.md "Memory": a restart changes no decision).
+        Worked out once per store batch, as the batch leaves (its JSON grows with the day's entries)."""
+        self.guardian._store_queue.submit_latest(("memory", acct), lambda: self._memory_write(acct))
+
+    def _memory_write(self, acct: int) -> tuple[Callable, tuple] | None:
         g = self.guardian
         if acct not in g.engine.accounts:
-            return
+            return None
         text = memory.memory_text(g.engine, acct)
-        if text != self._memory.get(acct):
-            self._memory[acct] = text
-            g._db_submit(memory.save_memory, g.store, acct, text, g.engine.state(acct).high_water_mark, g.clock.now())
+        if text == self._memory.get(acct):
+            return None
+        self._memory[acct] = text
+        return memory.save_memory, (g.store, acct, text, g.engine.state(acct).high_water_mark, g.clock.now())
 
     def record_call(self, rec: CallRecord) -> None:
         """One audit row per try of every broker call the enforcer makes."""

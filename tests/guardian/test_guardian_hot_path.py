@@ -43,6 +43,32 @@ async def test_a_batch_waits_while_the_guardian_is_busy_but_not_for_ever() -> No
     queue.shutdown()
 
 
+async def test_a_latest_write_is_worked_out_once_per_batch_in_the_place_of_its_first_ask() -> None:
+    """The rules' memory is asked for at every verdict; its JSON is built once, as the batch leaves."""
+    queue = StoreQueue(delay=0.005)
+    seen: list[str] = []
+    produced: list[int] = []
+    value = [0]
+
+    def produce():
+        produced.append(value[0])
+        return (seen.append, (f"memory {value[0]}",)) if value[0] != 3 else None
+
+    queue.submit(seen.append, "before")
+    for v in (1, 2):
+        value[0] = v
+        queue.submit_latest("memory", produce)
+    queue.submit(seen.append, "after")
+    await queue.drain()
+    assert seen == ["before", "memory 2", "after"]  # the latest value, in the first ask's place
+    assert produced == [2]  # worked out once, when the batch left
+    value[0] = 3
+    queue.submit_latest("memory", produce)
+    await queue.drain()
+    assert produced == [2, 3] and seen == ["before", "memory 2", "after"]  # None: nothing written
+    queue.shutdown()
+
+
 async def test_a_failing_call_raises_in_its_caller_and_a_failing_write_stops_nothing(caplog) -> None:
     queue = StoreQueue(delay=0.001)
 
