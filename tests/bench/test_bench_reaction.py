@@ -77,3 +77,23 @@ def test_load_from_the_command_line_writes_loaded_figures_beside_the_others(tmp_
     assert results["engine_events_per_s"] == 1.0  # another benchmark's figure is kept
     assert results["reaction_loaded_p99_ms"] > 0  # this run's, not the old one
     assert results["reaction_load_processes"] == 1
+
+
+def test_the_trace_stamps_every_stage_of_each_breach_and_puts_the_methods_back() -> None:
+    """``python -m deskguard.bench.reaction_trace``: each breach's path from the push to the request,
+    step by step, and what ran beside it; the wrapped methods are the originals again afterwards."""
+    import asyncio
+
+    from deskguard.bench import reaction_trace
+    from deskguard.broker.session import Session
+    from deskguard.guardian.core import Guardian
+
+    before = (Session.post, Guardian._handle, Guardian.submit_event)
+    result = asyncio.run(reaction_trace._run(12, 0))
+    assert (Session.post, Guardian._handle, Guardian.submit_event) == before
+    assert result["breaches"] == 12
+    assert result["p99_ms"] >= result["p50_ms"] > 0
+    steps = result["median_steps_ms"]
+    assert list(steps) == ["push→callback", "callback→queued", "queued→decided", "decided→post", "post→request"]
+    assert all(ms >= 0 for ms in steps.values()) and sum(steps.values()) > 0
+    assert sum(result["tail_longest_step"].values()) == result["tail"] >= 1

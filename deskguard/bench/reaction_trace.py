@@ -1,0 +1,212 @@
+"""Where the reaction's tail goes: the reaction benchmark's breaches, each stage time-stamped.
+
+``python -m deskguard.bench.reaction_trace [--breaches N] [--load [N]]`` runs the guard's side of
+:mod:`.reaction` (same simulator, same breaches) with marks at each stage of the path from the
+simulator's push of the breaching fill to the first enforcement request it receives:
+
+    push → the SDK's callback for the position (``callback``) → the guardian's queue (``queued``)
+    → decided (``decided``) → the enforcer's broker call (``post``) → the simulator has the request
+
+and, beside the path, what else ran in the process meanwhile: the store's batches on their thread
+(``store``), garbage collections (``gc``). For the slowest 3 % of breaches it prints which step
+took longest, and how often each thing overlapped them. A diagnostic, not a figure: the marks
+(wrappers around a few methods) cost a little themselves, so its percentiles are not the
+benchmark's. The marks wrap DeskGuard's own methods only; the SDK and the simulator are untouched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import logging
+import statistics
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import reaction
+from .load import CpuLoad, default_load
+
+#: The path's marks, in order (the first is the simulator's push, the last its receipt of the request).
+PATH = ("push", "callback", "queued", "decided", "post", "request")
+#: What ran beside the path: (start mark, end mark).
+BESIDE = {"store": ("store_start", "store_end"), "gc": ("gc_start", "gc_stop")}
+
+
+@dataclass
+class Marks:
+    stamps: list[tuple[str, float]] = field(default_factory=list)  # (mark, time.perf_counter())
+
+    def mark(self, name: str) -> None:
+        self.stamps.append((name, time.perf_counter()))
+
+    def between(self, start: float, end: float) -> list[tuple[str, float]]:
+        return [(n, t) for n, t in self.stamps if start <= t <= end]
+
+
+@contextmanager
+def _wrapped(obj: Any, name: str, around: Callable[[Callable[..., Any]], Callable[..., Any]]) -> Iterator[None]:
+    original = getattr(obj, name)
+    setattr(obj, name, around(original))
+    try:
+        yield
+    finally:
+        setattr(obj, name, original)
+
+
+@contextmanager
+def instrumented(marks: Marks) -> Iterator[None]:
+    """Marks at DeskGuard's own stages (class attributes patched for the duration)."""
+    from ..broker.session import Session
+    from ..broker.stream import HubStream
+    from ..guardian.bookkeeping import StoreQueue
+    from ..guardian.core import Guardian
+
+    def on_user_raw(f: Callable[..., Any]) -> Callable[..., Any]:
+        def w(self: Any, kind: str, data: Any) -> Any:
+            if kind == "position":
+                marks.mark("callback")
+            return f(self, kind, data)
+        return w
+
+    def submit_event(f: Callable[..., Any]) -> Callable[..., Any]:
+        def w(self: Any, event: Any) -> Any:
+            if type(event).__name__ == "PositionUpdated":
+                marks.mark("queued")
+            return f(self, event)
+        return w
+
+    def handle(f: Callable[..., Any]) -> Callable[..., Any]:
+        def w(self: Any, verdict: Any, event: Any) -> Any:
+            if type(event).__name__ == "PositionUpdated":
+                marks.mark("decided")
+            return f(self, verdict, event)
+        return w
+
+    def post(f: Callable[..., Any]) -> Callable[..., Any]:
+        async def w(self: Any, endpoint: str, *args: Any, **kwargs: Any) -> Any:
+            if endpoint.endswith(reaction.ENFORCEMENT):
+                marks.mark("post")
+            return await f(self, endpoint, *args, **kwargs)
+        return w
+
+    def flush(f: Callable[..., Any]) -> Callable[..., Any]:
+        def w(self: Any) -> Any:
+            if self._pending:
+                self._pending.insert(0, lambda: marks.mark("store_start"))
+                self._pending.append(lambda: marks.mark("store_end"))
+            return f(self)
+        return w
+
+    def on_gc(phase: str, _info: dict[str, Any]) -> None:
+        marks.mark("gc_start" if phase == "start" else "gc_stop")
+
+    gc.callbacks.append(on_gc)
+    try:
+        with _wrapped(HubStream, "on_user_raw", on_user_raw), _wrapped(Guardian, "submit_event", submit_event), \
+                _wrapped(Guardian, "_handle", handle), _wrapped(Session, "post", post), \
+                _wrapped(StoreQueue, "flush", flush):
+            yield
+    finally:
+        gc.callbacks.remove(on_gc)
+
+
+@dataclass
+class Breach:
+    total_ms: float
+    steps: dict[str, float]  # "a→b": ms between the path's marks
+    beside: set[str]  # what ran (in part) between the push and the request
+
+
+def breaches(sim: Any, marks: Marks) -> list[Breach]:
+    """Each breach of the run: its path's steps and what overlapped it."""
+    pushes = [p for p in sim.recorder.pushes if p.target == "GatewayUserTrade" and _side(p) == 0]  # the trader's buys
+    requests = [r for r in sim.recorder.requests if r.endpoint in reaction.ENFORCEMENT]
+    out = []
+    for push in pushes:
+        request = next((r for r in requests if r.mono > push.mono), None)
+        if request is None:
+            continue
+        seen = marks.between(push.mono, request.mono)
+        at = {"push": push.mono, "request": request.mono}
+        for name, t in seen:
+            if name in PATH:
+                at.setdefault(name, t)
+        path = [(n, at[n]) for n in PATH if n in at]
+        steps = {f"{a}→{b}": (tb - ta) * 1000 for (a, ta), (b, tb) in zip(path, path[1:], strict=False)}
+        names = {n for n, _ in seen}
+        beside = {what for what, (start, end) in BESIDE.items() if start in names or end in names}
+        out.append(Breach((request.mono - push.mono) * 1000, steps, beside))
+    return out
+
+
+def _side(push: Any) -> int | None:
+    payload = push.arguments[0] if push.arguments else {}
+    if isinstance(payload, dict) and isinstance(payload.get("data"), dict):
+        payload = payload["data"]
+    return payload.get("side") if isinstance(payload, dict) else None
+
+
+def summary(found: list[Breach], tail_share: float = 0.03) -> dict[str, Any]:
+    ordered = sorted(found, key=lambda b: b.total_ms)
+    tail = ordered[-max(1, round(len(ordered) * tail_share)):]
+    middle = ordered[len(ordered) // 4: max(len(ordered) // 4 + 1, 3 * len(ordered) // 4)]
+    return {
+        "breaches": len(ordered),
+        "p50_ms": round(statistics.median(b.total_ms for b in ordered), 3),
+        "p99_ms": round(reaction.percentile([b.total_ms for b in ordered], 99), 3),
+        "median_steps_ms": {s: round(statistics.median(b.steps.get(s, 0.0) for b in middle), 3)
+                            for s in middle[0].steps},
+        "tail": len(tail),
+        "tail_longest_step": dict(Counter(max(b.steps, key=lambda s: b.steps[s]) for b in tail if b.steps)),
+        "tail_median_steps_ms": {s: round(statistics.median(b.steps.get(s, 0.0) for b in tail), 3)
+                                 for s in tail[0].steps},
+        "tail_overlapped_by": dict(Counter(w for b in tail for w in b.beside)),
+        "all_overlapped_by": dict(Counter(w for b in ordered for w in b.beside)),
+    }
+
+
+async def _run(n: int, load: int) -> dict[str, Any]:
+    from ..simulator import Simulator
+
+    logging.getLogger("project_x_py").setLevel(logging.ERROR)
+    sim = Simulator(seed=1, walk_paused=True, request_budget=None)
+    await sim.start()
+    marks = Marks()
+    try:
+        sim.set_price("MNQ", 21000.0)
+        sim.place_order(reaction.GUARDED, "MNQ", "buy", reaction.LIMIT)
+        with tempfile.TemporaryDirectory() as tmp, instrumented(marks):
+            if load:
+                with CpuLoad(load):
+                    await asyncio.sleep(0.5)
+                    await reaction._deskguard(sim, n, tmp)
+            else:
+                await reaction._deskguard(sim, n, tmp)
+        return summary(breaches(sim, marks)[-n:])
+    finally:
+        await sim.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--breaches", type=int, default=1000)
+    parser.add_argument("--load", type=int, nargs="?", const=-1, default=0, metavar="N",
+                        help="N CPU-bound competitor processes (no N: one per core)")
+    args = parser.parse_args(argv)
+    load = default_load() if args.load < 0 else args.load
+    started = time.perf_counter()
+    result = asyncio.run(_run(args.breaches, load))
+    for key, value in result.items():
+        print(f"{key:<22} {value}")
+    print(f"({load} competitor process(es); took {time.perf_counter() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
