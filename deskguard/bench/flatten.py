@@ -10,6 +10,12 @@ at which point the simulator's book is checked flat. The enforcer cancels the or
 the positions, then verifies with two parallel reads: with the push's one-way trip that is 3½ round
 trips at best, plus processing.
 
+``flatten_requests_floor_p50_ms`` / ``_p99_ms``: the same three phases of requests sent by a bare
+httpx client (no SDK, no guard, no push) against the same simulator, from the first cancel leaving
+to the last read's answer: the part of the figure that is the gateway's, the network model's and an
+HTTP client's on this machine. The guard's figure minus this floor minus the push's one-way trip is
+what the guard itself adds.
+
 Through the real SDK and the real guardian. The simulator runs in a process of its own
 (:mod:`.simulator_process`), as a real gateway runs on another machine: its HTTP serving and hub
 pushes are not charged to the guard's event loop. The benchmark drives it as the trader's other
@@ -40,6 +46,8 @@ POSITIONS = {"MNQ": 21000.0, "MES": 5800.0, "YM": 43000.0}
 BREACH_SYMBOL = "NQ"
 BREACH_POINTS = 30.0  # NQ at $20 a point: −$600 realized, past the default $500 limit
 TIMEOUT_S = 10.0
+#: Rounds of the bare client's requests (``flatten_requests_floor_*``), at most.
+FLOOR_ROUNDS = 50
 
 
 def _settings() -> Any:
@@ -131,15 +139,57 @@ async def _guard_slice(sim: SimulatorProcess, accounts: list[int], tmp: str) -> 
     return out
 
 
+async def _requests_floor(sim: SimulatorProcess, acct: int, rounds: int) -> list[float]:
+    """The flatten's requests alone, ``rounds`` times, from a bare httpx client on an account no
+    guard watches: the 3 cancels together, then the 3 closes together, then the 2 reads together
+    (ms from the first cancel leaving to the last read's answer). What the gateway, the network
+    model and an HTTP client cost on this machine, with nothing of the guard (nor the push's
+    one-way trip, nor the SDK) around them."""
+    import httpx
+
+    from ..simulator import DEMO_API_KEY, DEMO_USERNAME
+
+    control = sim.control
+    contracts = {symbol: control.contract(symbol)["id"] for symbol in POSITIONS}
+    out: list[float] = []
+    async with httpx.AsyncClient(base_url=f"{sim.base_url}/api", timeout=TIMEOUT_S) as http:
+        login = await http.post("/Auth/loginKey", json={"userName": DEMO_USERNAME, "apiKey": DEMO_API_KEY})
+        http.headers["Authorization"] = f"Bearer {login.json()['token']}"
+
+        async def post(endpoint: str, body: dict[str, Any]) -> None:
+            reply = await http.post(endpoint, json=body)
+            if not reply.json().get("success"):
+                raise AssertionError(f"{endpoint} {body}: {reply.text}")
+
+        for _ in range(rounds):
+            orders = []
+            for symbol, price in POSITIONS.items():
+                control.place_order(acct, symbol, "buy", 1)
+                orders.append(control.place_order(acct, symbol, "buy", 1, "limit", limit_price=round(price * 0.8))["orderId"])
+            await asyncio.sleep(0.05)  # the setup's pushes (to no one) and replies are done
+            started = time.perf_counter()
+            await asyncio.gather(*(post("/Order/cancel", {"accountId": acct, "orderId": o}) for o in orders))
+            await asyncio.gather(*(post("/Position/closeContract", {"accountId": acct, "contractId": c})
+                                   for c in contracts.values()))
+            await asyncio.gather(post("/Position/searchOpen", {"accountId": acct}),
+                                 post("/Order/searchOpen", {"accountId": acct}))
+            out.append((time.perf_counter() - started) * 1000)
+            if not _book_flat(control, acct):
+                raise AssertionError(f"the bare client's flatten left account {acct} not flat")
+    return out
+
+
 async def _run(breaches: int, network_delay_s: float) -> dict[str, float]:
     logging.getLogger("project_x_py").setLevel(logging.ERROR)
     times: list[float] = []
-    with SimulatorProcess(symbols=(*POSITIONS, BREACH_SYMBOL), accounts=breaches, first_account=FIRST_ACCOUNT,
+    floor_account = FIRST_ACCOUNT + breaches
+    with SimulatorProcess(symbols=(*POSITIONS, BREACH_SYMBOL), accounts=breaches + 1, first_account=FIRST_ACCOUNT,
                           network_delay_s=network_delay_s) as sim:
         ids = [FIRST_ACCOUNT + i for i in range(breaches)]
         with tempfile.TemporaryDirectory() as tmp:
             for i in range(0, breaches, ACCOUNTS_PER_GUARD):
                 times += await _guard_slice(sim, ids[i:i + ACCOUNTS_PER_GUARD], tmp)
+        floor = await _requests_floor(sim, floor_account, min(breaches, FLOOR_ROUNDS))
     rtt_ms = 2 * network_delay_s * 1000
     p99 = percentile(times, 99)
     return {
@@ -150,6 +200,8 @@ async def _run(breaches: int, network_delay_s: float) -> dict[str, float]:
         "flatten_round_trips_p50": round(statistics.median(times) / rtt_ms, 2),
         "flatten_round_trips_p99": round(p99 / rtt_ms, 2),
         "flatten_breaches": len(times),
+        "flatten_requests_floor_p50_ms": round(statistics.median(floor), 3),
+        "flatten_requests_floor_p99_ms": round(percentile(floor, 99), 3),
     }
 
 
