@@ -6,9 +6,9 @@ per core without N), idle and loaded figures in one run (:mod:`.load`).
 Names: engine, reaction, flatten, storm, startup, memory, replay (default: all). ``--quick`` runs each with
 reduced counts (a self-test of the figures, not a measurement). The figures of the benchmarks run
 replace theirs in ``--out``; the other benchmarks' figures already there are kept. Figures are
-medians of repeated runs (p99 and max where named). Storm and memory run the app or the guard and
-the simulator as separate processes on 127.0.0.1; flatten runs the simulator in-process, with a
-modelled network delay.
+medians of repeated runs (p99 and max where named). Storm, memory and flatten run the app or the
+guard and the simulator as separate processes on 127.0.0.1; flatten's simulator models a network
+delay.
 
 The soak, a long run with faults that checks invariants rather than measuring, has its own command:
 ``python -m deskguard.bench.soak`` (:mod:`deskguard.bench.soak`).

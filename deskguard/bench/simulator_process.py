@@ -15,7 +15,9 @@ GatewayTrade and GatewayDepth the gateway sends with each quote). With
 
 For the soak (:mod:`.soak`), the market can walk by itself instead (``--walk-interval``), with
 ``--accounts``, ``--idle-quotes`` and the gateway's request budget (``--request-budget``, HTTP 429
-past it); the benchmarks keep the walk still and the budget off.
+past it); the benchmarks keep the walk still and the budget off. The flatten benchmark (:mod:`.flatten`)
+asks for a modelled network (``--network-delay``, one way, seconds) and accounts numbered from
+``--first-account``.
 
 :class:`SimulatorProcess` starts and stops one from a benchmark or the soak, with bounded waits.
 """
@@ -116,12 +118,15 @@ class SimulatorProcess:
     def __init__(self, *, quotes_per_s: float = 0.0, symbols: Sequence[str] = SYMBOLS, seed: int = 1,
                  log_limit: int = 100_000, total_quotes: int = 0, start_timeout: float = 30.0, accounts: int = 3,
                  walk_interval_s: float = 0.0, idle_quote_interval_s: float | None = None,
-                 request_budget: int = 0) -> None:
+                 request_budget: int = 0, first_account: int = 1001, network_delay_s: float = 0.0) -> None:
         """``walk_interval_s`` > 0: the market walks by itself at that interval (0: only the pacer
         moves it). ``idle_quote_interval_s``: re-send standing quotes this often (None: 5 s without a
-        pacer, never with one). ``request_budget``: requests per user per 60 s before HTTP 429 (0: off)."""
+        pacer, never with one). ``request_budget``: requests per user per 60 s before HTTP 429 (0: off).
+        ``network_delay_s``: the simulator's modelled one-way network latency (0: loopback)."""
         self.quotes_per_s = quotes_per_s
         self.accounts = accounts
+        self.first_account = first_account
+        self.network_delay_s = network_delay_s
         self.walk_interval_s = walk_interval_s
         self.idle_quote_interval_s = idle_quote_interval_s
         self.request_budget = request_budget
@@ -140,7 +145,8 @@ class SimulatorProcess:
                "--quotes-per-s", str(self.quotes_per_s), "--symbols", ",".join(self.symbols),
                "--log-limit", str(self.log_limit), "--total-quotes", str(self.total_quotes),
                "--accounts", str(self.accounts), "--walk-interval", str(self.walk_interval_s),
-               "--request-budget", str(self.request_budget)]
+               "--request-budget", str(self.request_budget), "--first-account", str(self.first_account),
+               "--network-delay", str(self.network_delay_s)]
         if self.idle_quote_interval_s is not None:
             cmd += ["--idle-quotes", str(self.idle_quote_interval_s)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
@@ -231,7 +237,8 @@ async def _pace(sim: Any, contracts: list[Any], quotes_per_s: float, total_quote
 
 async def _serve(seed: int, quotes_per_s: float, symbols: list[str], log_limit: int,
                  total_quotes: int = 0, *, accounts: int = 3, walk_interval_s: float = 0.0,
-                 idle_quote_interval_s: float | None = None, request_budget: int = 0) -> dict[str, Any]:
+                 idle_quote_interval_s: float | None = None, request_budget: int = 0, first_account: int = 1001,
+                 network_delay_s: float = 0.0) -> dict[str, Any]:
     from ..simulator import Simulator, default_accounts
     from .probes import GcPauses, LoopLag, rss_mb
     from .reaction import percentile
@@ -242,9 +249,10 @@ async def _serve(seed: int, quotes_per_s: float, symbols: list[str], log_limit: 
     # is not what it measures: the benchmarks run with the budget off (0). The soak sets one.
     budget = (RequestBudget(request_budget, 60.0, GATEWAY_REQUEST_BUDGET.history_limit,
                             GATEWAY_REQUEST_BUDGET.history_window_s) if request_budget > 0 else None)
-    sim = Simulator(seed=seed, accounts=default_accounts(accounts), walk_paused=walk_interval_s <= 0,
-                    walk_interval_s=walk_interval_s if walk_interval_s > 0 else 0.5,
-                    idle_quote_interval_s=idle_quote_interval_s or None, log_limit=log_limit, request_budget=budget)
+    sim = Simulator(seed=seed, accounts=default_accounts(accounts, first_account),
+                    walk_paused=walk_interval_s <= 0, walk_interval_s=walk_interval_s if walk_interval_s > 0 else 0.5,
+                    idle_quote_interval_s=idle_quote_interval_s or None, log_limit=log_limit, request_budget=budget,
+                    network_delay_s=network_delay_s)
     await sim.start()
     # No cyclic garbage collection in this process: with thousands of log records alive, each full
     # collection stalled this loop (and so the measured app's feed, and the stamps of the requests
@@ -284,7 +292,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--symbols", default=",".join(SYMBOLS))
     parser.add_argument("--log-limit", type=int, default=100_000, help="records kept in each request/push log")
     parser.add_argument("--total-quotes", type=int, default=0, help="stop the walk after this many (0: never)")
-    parser.add_argument("--accounts", type=int, default=3, help="accounts served (ids from 1001)")
+    parser.add_argument("--accounts", type=int, default=3, help="accounts served (ids from --first-account)")
+    parser.add_argument("--first-account", type=int, default=1001, help="the first account's id")
+    parser.add_argument("--network-delay", type=float, default=0.0,
+                        help="modelled one-way network latency in seconds for every request and push (0: loopback)")
     parser.add_argument("--walk-interval", type=float, default=0.0,
                         help="seconds between the market's own random-walk steps (0: it moves only by the pacer)")
     parser.add_argument("--idle-quotes", type=float, default=None,
@@ -295,7 +306,8 @@ def main(argv: list[str] | None = None) -> None:
     symbols = [s for s in args.symbols.split(",") if s]
     stats = asyncio.run(_serve(args.seed, args.quotes_per_s, symbols, args.log_limit, args.total_quotes,
                                accounts=args.accounts, walk_interval_s=args.walk_interval,
-                               idle_quote_interval_s=args.idle_quotes, request_budget=args.request_budget))
+                               idle_quote_interval_s=args.idle_quotes, request_budget=args.request_budget,
+                               first_account=args.first_account, network_delay_s=args.network_delay))
     print("pacer " + json.dumps(stats), flush=True)
 
 

@@ -15,6 +15,7 @@ import math
 import sys
 import traceback
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from project_x_py.models import ProjectXConfig
@@ -89,6 +90,8 @@ def is_closed_socket_loop(unraisable: sys.UnraisableHookArgs) -> bool:
 _quiet_socket_loop_finalizer()
 
 USER_TOPICS = ("SubscribeOrders", "SubscribePositions", "SubscribeTrades")
+#: The SDK's names of the user hub's events (account, position, order and trade updates).
+USER_EVENTS = ("account_update", "position_update", "order_update", "trade_execution")
 
 
 class GuardRealtimeClient(ProjectXRealtimeClient):
@@ -101,6 +104,43 @@ class GuardRealtimeClient(ProjectXRealtimeClient):
         # The SDK reconnects both hubs after 30 s without a market-hub message, which churns on a
         # quiet or closed market. The adapter's own watchdog decides instead.
         self.stale_feed_seconds = math.inf
+
+    def _schedule_async_task(self, event_type: str, data: Any) -> None:
+        """A user-hub event goes to its callbacks at once, in the order the hub sent it.
+
+        The SDK hands every event to the event loop through ``run_coroutine_threadsafe``, built
+        for a hub on another thread: a future, a task, a wake-up of the loop through its self-pipe
+        and a turn at the back of the loop's queue, per event. pysignalr runs on the loop itself,
+        and the guard's user callbacks are plain functions that return at once (they parse and
+        queue, ``stream.HubStream.on_user_raw``): during a flatten the 15 updates of the closes
+        arrived together with the closes' answers, and each update's hops went ahead of them.
+        Quotes, and any user event while a coroutine callback is registered for one (whose order
+        against the others the SDK's path would then decide), take the SDK's way."""
+        if event_type in USER_EVENTS and self._deliver_now(event_type, data):
+            return
+        super()._schedule_async_task(event_type, data)
+
+    def _deliver_now(self, event_type: str, args: Any) -> bool:
+        callbacks: dict[str, list[Any]] = self.callbacks
+        if any(asyncio.iscoroutinefunction(cb) for kind in USER_EVENTS for cb in callbacks.get(kind, ())):
+            return False
+        try:
+            if asyncio.get_running_loop() is not self._active_event_loop():
+                return False
+        except RuntimeError:  # no loop running on this thread
+            return False
+        handlers = callbacks.get(event_type)
+        if not handlers:
+            return True  # nobody listens (the SDK's path would find the same)
+        self.stats["events_received"] += 1  # as the SDK's _trigger_callbacks counts
+        self.stats["last_event_time"] = datetime.now()
+        payload = args[0] if args else {}
+        for callback in list(handlers):
+            try:
+                callback(payload)
+            except Exception:
+                log.exception("a %s callback failed", event_type)
+        return True
 
     async def subscribe_market_data(self, contract_ids: list[str]) -> bool:
         """Quotes only. The SDK also subscribes every contract's trades and depth, which DeskGuard

@@ -133,12 +133,18 @@ _SENDING: ContextVar[Slot | None] = ContextVar("deskguard_broker_sending", defau
 
 def _keep_fewer_idle_connections(http: Any) -> None:
     """Bound the idle connections of the SDK's httpx client to ``MAX_IDLE_CONNECTIONS`` (httpx
-    takes its limits only when the client is made, and the SDK makes it with 50)."""
+    takes its limits only when the client is made, and the SDK makes it with 50), and check each
+    for a server-side close cheaply (``http_streams``)."""
     pool = getattr(getattr(http, "_transport", None), "_pool", None)
     if pool is None or not isinstance(getattr(pool, "_max_keepalive_connections", None), int):
         log.debug("the SDK's HTTP client has no httpcore pool as expected; its idle connections stay as they are")
         return
     pool._max_keepalive_connections = min(pool._max_keepalive_connections, MAX_IDLE_CONNECTIONS)
+    # The pool checks every idle connection at each request and response: make that check cheap
+    # (imported here, at the first request: httpx and so httpcore are loaded by then).
+    from .http_streams import cheap_readability_checks
+
+    cheap_readability_checks(pool)
 
 
 def _is_history(endpoint: str) -> bool:
