@@ -289,7 +289,8 @@ class Guardian:
                 if isinstance(event, QuoteUpdated):
                     self._quote_moved(event.quote.contract_id)
                 else:  # quotes set no timers: keep the hot path lean
-                    self._note_deadline()
+                    # An account's event moves only that account's deadlines (a tick: anyone's).
+                    self._note_deadline(None if isinstance(event, ClockTick) else event.account_id)
             except Exception:
                 log.exception("failed to process %s", type(event).__name__)
 
@@ -303,13 +304,13 @@ class Guardian:
         if self._dirty:
             self._schedule_publish()
 
-    def _note_deadline(self) -> None:
+    def _note_deadline(self, account_id: int | None = None) -> None:
         """Remember the engine's next deadline until a ClockTick has been sent for it.
 
         Rules report only deadlines still ahead (a grace timer that ran out, a window that just
         closed, are no longer "next"), so asking only once the moment has passed would never see
         them: the earliest deadline seen is kept until the heartbeat ticks for it."""
-        deadline = self.engine.next_deadline()
+        deadline = self.engine.next_deadline(account_id)
         if deadline is not None and (self._due is None or deadline < self._due):
             self._due = deadline
 
