@@ -8,6 +8,7 @@ Topstep's day rolls) and is labelled by the calendar date it ends on (Sunday 17:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -16,9 +17,11 @@ from zoneinfo import ZoneInfo
 SUNDAY = 6  # date.weekday()
 
 
+@functools.lru_cache(maxsize=4096)
 def local_moment(day: date, at: time, tz: ZoneInfo) -> datetime:
     """The aware moment of a wall-clock time on a date. A time that does not exist (skipped by a
-    spring-forward) is moved forward past the gap; an ambiguous one takes its first occurrence."""
+    spring-forward) is moved forward past the gap; an ambiguous one takes its first occurrence.
+    Remembered: the same few resets and window edges are asked for at nearly every event."""
     # fold=0 reads a skipped time with the offset from before the gap and an ambiguous one as its first
     # occurrence; the round trip through UTC then turns a skipped 02:30 into 03:30, after the gap.
     return datetime.combine(day, at, tzinfo=tz).astimezone(UTC).astimezone(tz)
