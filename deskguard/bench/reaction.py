@@ -1,8 +1,11 @@
 """Reaction time: the simulator's push of a breaching trade → the first enforcement request it receives.
 
 Both ends are stamped by the simulator itself (``time.perf_counter``), through the real SDK over
-loopback HTTP and SignalR. The breach: account holds 2 MNQ with ``max_contracts`` limit 2; the
-trader buys 1 more from the "web screen"; the guard must send ``Position/partialCloseContract``.
+loopback HTTP and SignalR. The simulator runs in a process of its own (:mod:`.simulator_process`),
+as a real gateway is another machine, and the breaches are made there too (its ``reaction``
+command): the measured process runs only the guard, or only the floor's client, and no driver.
+The breach: account holds 2 MNQ with ``max_contracts`` limit 2; the trader buys 1 more from the
+"web screen"; the guard must send ``Position/partialCloseContract``.
 The clock starts at the fill's ``GatewayUserTrade`` push (the position push that actually carries
 the breach comes after it, so the figure is slightly pessimistic).
 
@@ -19,15 +22,18 @@ The guard's garbage-collector pauses during its breaches are measured too (``gc.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import statistics
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
 from .load import CpuLoad
 from .probes import GcPauses
+from .simulator_process import SimulatorProcess
 
 ENFORCEMENT = ("Position/partialCloseContract", "Position/closeContract", "Order/cancel")
 GUARDED, FLOOR = 1001, 1002
@@ -45,11 +51,12 @@ ENFORCE_TIMEOUT_S = 5.0
 
 async def _breaches(sim: Any, account_id: int, n: int, timeout: float = ENFORCE_TIMEOUT_S) -> list[float]:
     """Make ``n`` breaches one after another; return push → first enforcement request, in ms
-    (``timeout`` in ms for a breach not enforced in time; the next waits until it is reduced)."""
+    (``timeout`` in ms for a breach not enforced in time; the next waits until it is reduced).
+    Runs beside the simulator (in its process for the benchmark, in-process for the trace)."""
     out: list[float] = []
-    # The driver polls in the measured process's loop: it reads only the records newer than its
-    # marks (the simulator's logs grow with every breach; scanning them whole, and copying every
-    # trade of the day to read a position size, cost the later passes several ms a poll).
+    # The driver polls the simulator's logs: it reads only the records newer than its marks (they
+    # grow with every breach; scanning them whole, and copying every trade of the day to read a
+    # position size, cost the later passes several ms a poll).
     requests, pushes = sim.recorder.requests, sim.recorder.pushes
     for _ in range(n):
         push_seq = pushes[-1].seq if pushes else 0
@@ -98,10 +105,31 @@ def _account_of(arguments: list[Any]) -> int | None:
 
 
 def _size(sim: Any, account_id: int) -> int:
-    return sum(p["size"] for p in sim.state(only=("positions",))["positions"] if p["accountId"] == account_id)
+    """The account's size at the simulator: in-process, or through its control API."""
+    state = getattr(sim, "control", sim).state(only=("positions",))
+    return sum(p["size"] for p in state["positions"] if p["accountId"] == account_id)
 
 
-async def _deskguard(sim: Any, n: int, tmp: str, gc_pauses: GcPauses | None = None) -> list[float]:
+Breaches = Callable[[int, int], Awaitable[list[float]]]  # (account, n) → ms for each breach
+
+
+def _in_process(sim: Any) -> Breaches:
+    return lambda account_id, n: _breaches(sim, account_id, n)
+
+
+def _in_simulator_process(proc: SimulatorProcess) -> Breaches:
+    async def run(account_id: int, n: int) -> list[float]:
+        line = await asyncio.to_thread(proc.ask, f"reaction {account_id} {n}", "reaction ",
+                                       n * 3 * ENFORCE_TIMEOUT_S + 30)
+        answer = json.loads(line)
+        if "error" in answer:
+            raise RuntimeError(f"the simulator's breaches failed: {answer['error']}")
+        return [float(ms) for ms in answer["ms"]]
+    return run
+
+
+async def _deskguard(sim: Any, n: int, tmp: str, gc_pauses: GcPauses | None = None,
+                     breaches: Breaches | None = None) -> list[float]:
     from ..broker.projectx import ProjectXBroker
     from ..engine.settings import EngineSettings
     from ..guardian import Guardian
@@ -127,11 +155,12 @@ async def _deskguard(sim: Any, n: int, tmp: str, gc_pauses: GcPauses | None = No
     try:
         await _wait(lambda: guardian.health.guarding and _size(sim, GUARDED) == LIMIT)
         await asyncio.sleep(0.5)
+        run = breaches or _in_process(sim)
         if gc_pauses is None:
-            return await _breaches(sim, GUARDED, n)
+            return await run(GUARDED, n)
         gc_pauses.install()
         try:
-            return await _breaches(sim, GUARDED, n)
+            return await run(GUARDED, n)
         finally:
             gc_pauses.uninstall()
     finally:
@@ -139,7 +168,7 @@ async def _deskguard(sim: Any, n: int, tmp: str, gc_pauses: GcPauses | None = No
         store.close()
 
 
-async def _sdk_floor(sim: Any, n: int) -> list[float]:
+async def _sdk_floor(sim: Any, n: int, breaches: Breaches | None = None) -> list[float]:
     from project_x_py import ProjectX
     from project_x_py.realtime import ProjectXRealtimeClient
 
@@ -163,7 +192,7 @@ async def _sdk_floor(sim: Any, n: int) -> list[float]:
         await rt.subscribe_user_updates()
         try:
             await asyncio.sleep(0.5)
-            return await _breaches(sim, FLOOR, n)
+            return await (breaches or _in_process(sim))(FLOOR, n)
         finally:
             await rt.disconnect()
 
@@ -179,34 +208,31 @@ async def _wait(predicate: Any, timeout: float = 10.0) -> None:
 async def _run(n: int, load: int = 0) -> dict[str, float]:
     import tempfile
 
-    from ..simulator import Simulator
-
     logging.getLogger("project_x_py").setLevel(logging.ERROR)
     # 1,000 breaches back to back, each closed by DeskGuard and by the raw client: far over the
-    # gateway's 200 requests a minute, which this benchmark does not measure. Budget off.
-    sim = Simulator(seed=1, walk_paused=True, request_budget=None)
-    await sim.start()
+    # gateway's 200 requests a minute, which this benchmark does not measure. Budget off (the
+    # simulator process's default).
     out: dict[str, float] = {}
-    try:
-        sim.set_price("MNQ", 21000.0)
+    with SimulatorProcess(accounts=2, first_account=GUARDED, commands=True) as sim:
+        control = sim.control
+        control.set_price("MNQ", 21000.0)
         for acct in (GUARDED, FLOOR):
-            sim.place_order(acct, "MNQ", "buy", LIMIT)
+            control.place_order(acct, "MNQ", "buy", LIMIT)
+        breaches = _in_simulator_process(sim)
         with tempfile.TemporaryDirectory() as tmp:
             gc_pauses = GcPauses()
-            floor = await _sdk_floor(sim, n)
-            guard = await _deskguard(sim, n, f"{tmp}/idle", gc_pauses)
+            floor = await _sdk_floor(sim, n, breaches)
+            guard = await _deskguard(sim, n, f"{tmp}/idle", gc_pauses, breaches)
             out.update(_figures("", guard, floor, gc_pauses))
             if load > 0:
                 with CpuLoad(load) as competitors:
                     await asyncio.sleep(0.5)  # the competitors are running before anything is timed
                     gc_pauses = GcPauses()
-                    floor = await _sdk_floor(sim, n)
-                    guard = await _deskguard(sim, n, f"{tmp}/loaded", gc_pauses)
+                    floor = await _sdk_floor(sim, n, breaches)
+                    guard = await _deskguard(sim, n, f"{tmp}/loaded", gc_pauses, breaches)
                     out.update(_figures("loaded_", guard, floor, gc_pauses))
                     out["reaction_load_processes"] = competitors.n
                     out["reaction_loaded_loadavg_1m"] = round(os.getloadavg()[0], 2)
-    finally:
-        await sim.stop()
     return out
 
 

@@ -17,7 +17,9 @@ For the soak (:mod:`.soak`), the market can walk by itself instead (``--walk-int
 ``--accounts``, ``--idle-quotes`` and the gateway's request budget (``--request-budget``, HTTP 429
 past it); the benchmarks keep the walk still and the budget off. The flatten benchmark (:mod:`.flatten`)
 asks for a modelled network (``--network-delay``, one way, seconds) and accounts numbered from
-``--first-account``.
+``--first-account``. With ``--commands`` it reads commands on stdin and answers on stdout: the
+reaction benchmark (:mod:`.reaction`) has its breaches made here, ``reaction ACCOUNT N`` → one
+``reaction {"ms": [...]}`` line (or ``{"error": ...}``), so its driver's polling never runs in the measured process.
 
 :class:`SimulatorProcess` starts and stops one from a benchmark or the soak, with bounded waits.
 """
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -118,11 +121,14 @@ class SimulatorProcess:
     def __init__(self, *, quotes_per_s: float = 0.0, symbols: Sequence[str] = SYMBOLS, seed: int = 1,
                  log_limit: int = 100_000, total_quotes: int = 0, start_timeout: float = 30.0, accounts: int = 3,
                  walk_interval_s: float = 0.0, idle_quote_interval_s: float | None = None,
-                 request_budget: int = 0, first_account: int = 1001, network_delay_s: float = 0.0) -> None:
+                 request_budget: int = 0, first_account: int = 1001, network_delay_s: float = 0.0,
+                 commands: bool = False) -> None:
         """``walk_interval_s`` > 0: the market walks by itself at that interval (0: only the pacer
         moves it). ``idle_quote_interval_s``: re-send standing quotes this often (None: 5 s without a
         pacer, never with one). ``request_budget``: requests per user per 60 s before HTTP 429 (0: off).
-        ``network_delay_s``: the simulator's modelled one-way network latency (0: loopback)."""
+        ``network_delay_s``: the simulator's modelled one-way network latency (0: loopback).
+        ``commands``: the child takes commands on stdin (:meth:`ask`)."""
+        self.commands = commands
         self.quotes_per_s = quotes_per_s
         self.accounts = accounts
         self.first_account = first_account
@@ -149,7 +155,10 @@ class SimulatorProcess:
                "--network-delay", str(self.network_delay_s)]
         if self.idle_quote_interval_s is not None:
             cmd += ["--idle-quotes", str(self.idle_quote_interval_s)]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        if self.commands:
+            cmd += ["--commands"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                     stdin=subprocess.PIPE if self.commands else subprocess.DEVNULL, text=True,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})
         try:
             self.reader = LineReader(self.proc.stdout)
@@ -162,6 +171,26 @@ class SimulatorProcess:
     def __exit__(self, *_: object) -> None:
         self.stop()
 
+    def ask(self, command: str, reply: str, timeout: float) -> str:
+        """Send one command line (``commands=True``) and return the rest of the child's answer line,
+        the first starting with ``reply`` (blocking: call it in a thread from an event loop)."""
+        assert self.proc is not None and self.proc.stdin is not None and self.reader is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return self.reader.wait_for(reply, timeout)[len(reply):]
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/api"
+
+    @property
+    def user_hub_url(self) -> str:
+        return f"{self.base_url}/hubs/user"
+
+    @property
+    def market_hub_url(self) -> str:
+        return f"{self.base_url}/hubs/market"
+
     @property
     def control(self) -> SimulatorControl:
         return SimulatorControl(self.base_url, timeout_s=10.0)
@@ -171,9 +200,9 @@ class SimulatorProcess:
         return {
             **gateway_free_env(),
             "PYTHONUNBUFFERED": "1",
-            "PROJECTX_API_URL": f"{self.base_url}/api",
-            "PROJECTX_USER_HUB_URL": f"{self.base_url}/hubs/user",
-            "PROJECTX_MARKET_HUB_URL": f"{self.base_url}/hubs/market",
+            "PROJECTX_API_URL": self.api_url,
+            "PROJECTX_USER_HUB_URL": self.user_hub_url,
+            "PROJECTX_MARKET_HUB_URL": self.market_hub_url,
             "PROJECT_X_USERNAME": DEMO_USERNAME,
             "PROJECT_X_API_KEY": DEMO_API_KEY,
         }
@@ -182,6 +211,9 @@ class SimulatorProcess:
         if self.proc is None:
             return
         try:
+            if self.proc.stdin is not None:
+                with contextlib.suppress(OSError):
+                    self.proc.stdin.close()
             stop_process(self.proc)
             if self.reader is not None:
                 try:
@@ -238,7 +270,7 @@ async def _pace(sim: Any, contracts: list[Any], quotes_per_s: float, total_quote
 async def _serve(seed: int, quotes_per_s: float, symbols: list[str], log_limit: int,
                  total_quotes: int = 0, *, accounts: int = 3, walk_interval_s: float = 0.0,
                  idle_quote_interval_s: float | None = None, request_budget: int = 0, first_account: int = 1001,
-                 network_delay_s: float = 0.0) -> dict[str, Any]:
+                 network_delay_s: float = 0.0, commands: bool = False) -> dict[str, Any]:
     from ..simulator import Simulator, default_accounts
     from .probes import GcPauses, LoopLag, rss_mb
     from .reaction import percentile
@@ -270,6 +302,8 @@ async def _serve(seed: int, quotes_per_s: float, symbols: list[str], log_limit: 
     contracts = [sim.contract(s) for s in symbols]
     stats: dict[str, Any] = {"steps": 0, "seconds": 0.0, "max_catch_up": 0}
     print(f"listening {sim.base_url}", flush=True)
+    if commands:
+        _read_commands(sim, loop)
     try:
         if quotes_per_s > 0:
             await _pace(sim, contracts, quotes_per_s, total_quotes, stop, stats)
@@ -283,6 +317,37 @@ async def _serve(seed: int, quotes_per_s: float, symbols: list[str], log_limit: 
         stats.update(gc_pauses.summary())
         stats["rss_mb"] = round(rss_mb(), 1)
         await sim.stop()
+
+
+def _read_commands(sim: Any, loop: asyncio.AbstractEventLoop) -> None:
+    """Commands on stdin, one a line, each run on the loop in turn; the answers on stdout."""
+    lines: asyncio.Queue[str] = asyncio.Queue()
+
+    def pump() -> None:
+        for line in sys.stdin:
+            loop.call_soon_threadsafe(lines.put_nowait, line.strip())
+
+    async def run() -> None:
+        from .reaction import _breaches
+
+        while True:
+            words = (await lines.get()).split()
+            if words[:1] == ["reaction"] and len(words) == 3:
+                try:
+                    answer: dict[str, Any] = {"ms": await _breaches(sim, int(words[1]), int(words[2]))}
+                except Exception as exc:  # said to the benchmark, which raises it there
+                    answer = {"error": f"{type(exc).__name__}: {exc}"}
+                print("reaction " + json.dumps(answer), flush=True)
+            elif words:
+                print(f"error unknown command {' '.join(words)!r}", flush=True)
+
+    threading.Thread(target=pump, daemon=True, name="commands").start()
+    task = loop.create_task(run())
+    _COMMANDS.add(task)
+    task.add_done_callback(_COMMANDS.discard)
+
+
+_COMMANDS: set[asyncio.Task] = set()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -302,12 +367,15 @@ def main(argv: list[str] | None = None) -> None:
                         help="re-send standing quotes this often (0: never; default 5 s without a pacer, never with one)")
     parser.add_argument("--request-budget", type=int, default=0,
                         help="requests per user per 60 s before HTTP 429 (0: no budget, the default)")
+    parser.add_argument("--commands", action="store_true",
+                        help="take commands on stdin (the reaction benchmark's breaches: 'reaction ACCOUNT N')")
     args = parser.parse_args(argv)
     symbols = [s for s in args.symbols.split(",") if s]
     stats = asyncio.run(_serve(args.seed, args.quotes_per_s, symbols, args.log_limit, args.total_quotes,
                                accounts=args.accounts, walk_interval_s=args.walk_interval,
                                idle_quote_interval_s=args.idle_quotes, request_budget=args.request_budget,
-                               first_account=args.first_account, network_delay_s=args.network_delay))
+                               first_account=args.first_account, network_delay_s=args.network_delay,
+                               commands=args.commands))
     print("pacer " + json.dumps(stats), flush=True)
 
 
