@@ -176,6 +176,25 @@ class Webhook(BaseModel):
     def model_post_init(self, context: Any, /) -> None:
         _check_webhook_url(self.url, self.format)
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _a_bad_url_is_named_even_with_a_bad_format(cls, data: Any, handler: Any) -> Any:
+        """A bad format stops the model before its url is checked against it: a url that no
+        format takes (not even Apprise's "scheme://…") is named in the same report."""
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False)
+            url = data.get("url") if isinstance(data, dict) else None
+            format_bad = any(e["loc"][:1] == ("format",) for e in errors)
+            if (not format_bad or not isinstance(url, str) or any(e["loc"][:1] == ("url",) for e in errors)
+                    or _ANY_URL.match(url)):
+                raise
+            problem = _FieldProblem("url", f"is not a URL for any format: https://… (Apprise: scheme://…); got {_hidden(url)}")
+            details: list[Any] = [{k: e[k] for k in ("type", "loc", "input", "ctx") if k in e} for e in errors]
+            details.append({"type": "value_error", "loc": (), "input": data, "ctx": {"error": problem}})
+            raise ValidationError.from_exception_data(exc.title, details) from None
+
 
 class _FieldProblem(ValueError):
     """A check of one field that needs another (a webhook's url against its format), raised after
@@ -186,10 +205,13 @@ class _FieldProblem(ValueError):
         self.field = field
 
 
+_ANY_URL = re.compile(r"^[a-z][a-z0-9+.-]*://.+", re.IGNORECASE)  # the loosest format's (Apprise's) test
+
+
 def _check_webhook_url(url: str, fmt: str) -> None:
     parts = urlsplit(url)
     if fmt == "apprise":
-        if not re.match(r"^[a-z][a-z0-9+.-]*://.+", url, re.IGNORECASE):
+        if not _ANY_URL.match(url):
             raise _FieldProblem("url", f'must be an Apprise URL like "tgram://bottoken/ChatID" (got {_hidden(url)})')
         return
     secure = parts.scheme == "https" and bool(parts.hostname)

@@ -80,6 +80,21 @@ def test_bad_values_name_the_key(entry: str, key: str, words: str) -> None:
     assert f"{key}:" in text and words in text, text
 
 
+def test_a_url_no_format_takes_is_named_beside_a_bad_format() -> None:
+    with pytest.raises(ConfigError) as caught:
+        loads_config('[notifications]\nwebhooks = [{ url = "example.com/hook", format = "teams" }]\n')
+    text = str(caught.value)
+    assert "notifications.webhooks[0].format: must be one of" in text, text
+    assert "notifications.webhooks[0].url: is not a URL for any format" in text, text
+
+
+@pytest.mark.parametrize("url", ["https://x.example/h", "tgram://bottoken/ChatID"])
+def test_with_a_bad_format_a_url_some_format_takes_is_not_blamed(url: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        loads_config(f'[notifications]\nwebhooks = [{{ url = "{url}", format = "teams" }}]\n')
+    assert "webhooks[0].url" not in str(caught.value)
+
+
 def test_an_error_never_shows_the_urls_token() -> None:
     with pytest.raises(ConfigError) as caught:
         loads_config('[notifications]\nwebhooks = [{ url = "http://example.com/tok-SECRET-123" }]\n')
