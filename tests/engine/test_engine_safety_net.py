@@ -24,7 +24,7 @@ from engine_harness import (
 from deskguard.engine.decisions import Decision, merge
 from deskguard.engine.events import OrderUpdated
 from deskguard.engine.models import SAFETY_NET_TAG, Order, Side
-from deskguard.engine.rules.safety_net import NO_BUDGET, safety_net_price
+from deskguard.engine.rules.safety_net import FILL_SETTLE, NO_BUDGET, safety_net_price
 
 K18, K12, K8 = "safety_net", "trade_management", "no_stop_loss_grace"
 PLACE, MOVE, CANCEL = Action.PLACE_STOP, Action.MOVE_STOP, Action.CANCEL_STOP
@@ -162,15 +162,15 @@ def test_after_its_stop_filled_a_position_still_open_is_protected_again():
     assert stops(v.decisions) == [(PLACE, K18, MNQ, 20750.0, 1, int(SELL), None)]
 
 
-def test_if_the_positions_update_never_comes_the_net_is_placed_after_the_settle_time():
+def test_if_the_positions_update_never_comes_the_net_is_placed_after_the_settle_time_inside_2_s():
     d = desk18()
     d.quote(MNQ, 21000.0)
     d.open(MNQ, 1, 21000.0)
     net(d, MNQ, 20750.0)
     net(d, MNQ, 20750.0, status=OrderStatus.FILLED)
-    assert d.engine.next_deadline(ACCOUNT) is not None
-    assert stops(d.tick(seconds=1).decisions) == []
-    assert stops(d.tick(seconds=1).decisions) == [(PLACE, K18, MNQ, 20750.0, 1, int(SELL), None)]
+    assert d.engine.next_deadline(ACCOUNT) == d.now + FILL_SETTLE
+    assert stops(d.tick(seconds=0.5).decisions) == []
+    assert stops(d.tick(seconds=0.5).decisions) == [(PLACE, K18, MNQ, 20750.0, 1, int(SELL), None)]
 
 
 def test_a_failed_placement_is_asked_again():

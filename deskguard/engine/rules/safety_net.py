@@ -36,7 +36,9 @@ from .trailing_drawdown import TrailingDrawdown
 
 NO_BUDGET = ("no budget: turn on 003 daily_realized_loss or 014 trailing_drawdown — "
              "the safety net places no stops without one")
-FILL_SETTLE = timedelta(seconds=2)  # after one of its stops filled: wait this long for the position's update
+# After one of its stops filled: wait this long for the position's update. Well inside rules.md's
+# "refreshed within 2 s of a position, fill or budget change", heartbeat and request included.
+FILL_SETTLE = timedelta(seconds=1)
 
 
 @dataclass(frozen=True, slots=True)
