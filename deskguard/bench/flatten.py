@@ -87,8 +87,9 @@ async def _guard_slice(sim: SimulatorProcess, accounts: list[int], tmp: str) -> 
     from ..simulator import DEMO_API_KEY, DEMO_USERNAME
     from ..store import Store
 
-    broker = ProjectXBroker(DEMO_USERNAME, DEMO_API_KEY, api_url=f"{sim.base_url}/api",
-                            user_hub_url=f"{sim.base_url}/hubs/user", market_hub_url=f"{sim.base_url}/hubs/market",
+    urls = sim.urls
+    broker = ProjectXBroker(DEMO_USERNAME, DEMO_API_KEY, api_url=urls.api_url,
+                            user_hub_url=urls.user_hub_url, market_hub_url=urls.market_hub_url,
                             requests_per_minute=100_000)
     control = sim.control
     store = Store(f"{tmp}/state-{accounts[0]}.db")

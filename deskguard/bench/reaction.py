@@ -97,11 +97,16 @@ def _newer(records: Any, since: int) -> list[Any]:
     return out
 
 
-def _account_of(arguments: list[Any]) -> int | None:
+def push_payload(arguments: list[Any]) -> dict:
+    """A recorded hub push's payload, bare or wrapped in ``{"data": …}`` (the gateway sends both)."""
     payload = arguments[0] if arguments else {}
-    if isinstance(payload, dict) and "data" in payload and isinstance(payload["data"], dict):
+    if isinstance(payload, dict) and isinstance(payload.get("data"), dict):
         payload = payload["data"]
-    return payload.get("accountId") if isinstance(payload, dict) else None
+    return payload if isinstance(payload, dict) else {}
+
+
+def _account_of(arguments: list[Any]) -> int | None:
+    return push_payload(arguments).get("accountId")
 
 
 def _size(sim: Any, account_id: int) -> int:
@@ -145,8 +150,9 @@ async def _deskguard(sim: Any, n: int, tmp: str, gc_pauses: GcPauses | None = No
     settings = settings.with_rule("daily_realized_loss", max_loss=1e6)
     # 1,000 breaches back to back would exceed the gateway's real budget (~200 requests/min), which
     # the SDK's client-side limiter models; both sides of the comparison lift it the same way.
-    broker = ProjectXBroker(DEMO_USERNAME, DEMO_API_KEY, api_url=sim.api_url, user_hub_url=sim.user_hub_url,
-                            market_hub_url=sim.market_hub_url, requests_per_minute=100_000)
+    urls = sim.urls
+    broker = ProjectXBroker(DEMO_USERNAME, DEMO_API_KEY, api_url=urls.api_url, user_hub_url=urls.user_hub_url,
+                            market_hub_url=urls.market_hub_url, requests_per_minute=100_000)
     os.makedirs(tmp, exist_ok=True)
     store = Store(f"{tmp}/state.db")
     guardian = Guardian(broker, store, settings, accounts=[GUARDED], symbols=["MNQ"])
@@ -174,7 +180,7 @@ async def _sdk_floor(sim: Any, n: int, breaches: Breaches | None = None) -> list
 
     from ..simulator import DEMO_API_KEY, DEMO_USERNAME, sdk_config
 
-    async with ProjectX(DEMO_USERNAME, DEMO_API_KEY, config=replace(sdk_config(sim), requests_per_minute=100_000)) as client:
+    async with ProjectX(DEMO_USERNAME, DEMO_API_KEY, config=replace(sdk_config(sim.urls), requests_per_minute=100_000)) as client:
         await client.authenticate()
         rt = ProjectXRealtimeClient(jwt_token=client.session_token, account_id=str(FLOOR), config=client.config)
         tasks: set[asyncio.Task] = set()

@@ -125,7 +125,8 @@ class Breach:
 
 def breaches(sim: Any, marks: Marks) -> list[Breach]:
     """Each breach of the run: its path's steps and what overlapped it."""
-    pushes = [p for p in sim.recorder.pushes if p.target == "GatewayUserTrade" and _side(p) == 0]  # the trader's buys
+    pushes = [p for p in sim.recorder.pushes  # the trader's buys
+              if p.target == "GatewayUserTrade" and reaction.push_payload(p.arguments).get("side") == 0]
     requests = [r for r in sim.recorder.requests if r.endpoint in reaction.ENFORCEMENT]
     out = []
     for push in pushes:
@@ -143,13 +144,6 @@ def breaches(sim: Any, marks: Marks) -> list[Breach]:
         beside = {what for what, (start, end) in BESIDE.items() if start in names or end in names}
         out.append(Breach((request.mono - push.mono) * 1000, steps, beside))
     return out
-
-
-def _side(push: Any) -> int | None:
-    payload = push.arguments[0] if push.arguments else {}
-    if isinstance(payload, dict) and isinstance(payload.get("data"), dict):
-        payload = payload["data"]
-    return payload.get("side") if isinstance(payload, dict) else None
 
 
 def summary(found: list[Breach], tail_share: float = 0.03) -> dict[str, Any]:

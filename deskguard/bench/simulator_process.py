@@ -41,7 +41,14 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..simulator import DEMO_API_KEY, DEMO_USERNAME, GATEWAY_REQUEST_BUDGET, RequestBudget, SimulatorControl
+from ..simulator import (
+    DEMO_API_KEY,
+    DEMO_USERNAME,
+    GATEWAY_REQUEST_BUDGET,
+    GatewayUrls,
+    RequestBudget,
+    SimulatorControl,
+)
 
 #: The ten instruments the storm and memory benchmarks stream (as the engine benchmark's mix).
 SYMBOLS = ("ES", "NQ", "MNQ", "MES", "YM", "RTY", "CL", "GC", "ZN", "6E")
@@ -180,16 +187,8 @@ class SimulatorProcess:
         return self.reader.wait_for(reply, timeout)[len(reply):]
 
     @property
-    def api_url(self) -> str:
-        return f"{self.base_url}/api"
-
-    @property
-    def user_hub_url(self) -> str:
-        return f"{self.base_url}/hubs/user"
-
-    @property
-    def market_hub_url(self) -> str:
-        return f"{self.base_url}/hubs/market"
+    def urls(self) -> GatewayUrls:
+        return GatewayUrls(self.base_url)
 
     @property
     def control(self) -> SimulatorControl:
@@ -200,9 +199,9 @@ class SimulatorProcess:
         return {
             **gateway_free_env(),
             "PYTHONUNBUFFERED": "1",
-            "PROJECTX_API_URL": self.api_url,
-            "PROJECTX_USER_HUB_URL": self.user_hub_url,
-            "PROJECTX_MARKET_HUB_URL": self.market_hub_url,
+            "PROJECTX_API_URL": self.urls.api_url,
+            "PROJECTX_USER_HUB_URL": self.urls.user_hub_url,
+            "PROJECTX_MARKET_HUB_URL": self.urls.market_hub_url,
             "PROJECT_X_USERNAME": DEMO_USERNAME,
             "PROJECT_X_API_KEY": DEMO_API_KEY,
         }

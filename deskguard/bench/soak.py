@@ -79,7 +79,7 @@ from ..engine.instruments import instrument_for, symbol_of
 from ..engine.state import AccountStatus
 from ..guardian import Guardian
 from ..guardian.enforcer import CALL_BACKOFF, ROUND_PAUSE
-from ..simulator import DEMO_API_KEY, DEMO_USERNAME, SimulatorControl, SimulatorControlError
+from ..simulator import DEMO_API_KEY, DEMO_USERNAME, GatewayUrls, SimulatorControl, SimulatorControlError
 from ..store import Store
 from .probes import rss_mb
 from .simulator_process import SimulatorProcess
@@ -303,10 +303,11 @@ class Soak:
         config = loads_config(SOAK_RULES.format(reset=reset), "soak rules")
         settings = config.engine_settings()
         calendar = settings.calendar
+        urls = GatewayUrls(base_url)
         self.store = Store(workdir / "state.db", redact=[DEMO_API_KEY])
         broker = ProjectXBroker(
-            DEMO_USERNAME, DEMO_API_KEY, api_url=f"{base_url}/api", user_hub_url=f"{base_url}/hubs/user",
-            market_hub_url=f"{base_url}/hubs/market", day_start=lambda: calendar.day_start(datetime.now(UTC)),
+            DEMO_USERNAME, DEMO_API_KEY, api_url=urls.api_url, user_hub_url=urls.user_hub_url,
+            market_hub_url=urls.market_hub_url, day_start=lambda: calendar.day_start(datetime.now(UTC)),
             request_timeout=3.0, hub_connect_timeout=5.0, max_rebuild_backoff=2.0, market_silence=0.0,
             reconcile_interval=15.0,  # compressed from a minute
             # The gateway allows ~200 requests a minute; an hour played in a few minutes gets the

@@ -41,7 +41,7 @@ import time
 from typing import Any
 
 from .probes import GcPauses, LoopLag
-from .reaction import ENFORCEMENT, percentile
+from .reaction import ENFORCEMENT, percentile, push_payload
 from .simulator_process import SYMBOLS, LineReader, SimulatorProcess, stop_process
 
 LIMIT = 2
@@ -140,7 +140,7 @@ def _inject_breaches(control: Any, duration_s: float, every_s: float) -> tuple[l
         # (_poll calls the lambdas before the loop moves on; the defaults only say so.)
         push = _poll(lambda marker=marker, order_id=order_id: next(
             (p for p in control.pushes(target="GatewayUserTrade", since=marker)
-             if _payload(p["arguments"]).get("orderId") == order_id), None), deadline)
+             if push_payload(p["arguments"]).get("orderId") == order_id), None), deadline)
         request = None
         if push is not None:
             request = _poll(lambda push=push, account_id=account_id: next((r for r in control.requests(since=push["seq"])
@@ -171,13 +171,6 @@ def _wait_size(control: Any, account_id: int, deadline: float) -> None:
                if p["accountId"] == account_id) <= LIMIT:
             return
         time.sleep(0.01)
-
-
-def _payload(arguments: list[Any]) -> dict:
-    payload = arguments[0] if arguments else {}
-    if isinstance(payload, dict) and isinstance(payload.get("data"), dict):
-        payload = payload["data"]
-    return payload if isinstance(payload, dict) else {}
 
 
 # --------------------------------------------------------------------- the app

@@ -48,14 +48,7 @@ class StoreQueue:
 
     def submit(self, fn: Callable, *args: Any, **kwargs: Any) -> None:
         """Fire-and-forget, in order, off the event loop; a failure is logged loudly."""
-
-        def run() -> None:
-            try:
-                fn(*args, **kwargs)
-            except Exception:
-                log.exception("store write %s failed", getattr(fn, "__name__", fn))
-
-        self._add(run, getattr(fn, "__name__", fn))
+        self._add(_write(fn, args, kwargs), getattr(fn, "__name__", fn))
 
     def submit_latest(self, key: Hashable, produce: Callable[[], tuple[Callable, tuple] | None]) -> None:
         """Fire-and-forget, coalesced: of everything submitted under ``key`` before the batch
@@ -163,11 +156,16 @@ class _Latest:
         if call is None:
             return None
         fn, args = call
+        return _write(fn, args, {})
 
-        def run() -> None:
-            try:
-                fn(*args)
-            except Exception:
-                log.exception("store write %s failed", getattr(fn, "__name__", fn))
 
-        return run
+def _write(fn: Callable, args: tuple, kwargs: dict[str, Any]) -> Callable[[], None]:
+    """A fire-and-forget store write for the thread: a failure is logged loudly and stops nothing."""
+
+    def run() -> None:
+        try:
+            fn(*args, **kwargs)
+        except Exception:
+            log.exception("store write %s failed", getattr(fn, "__name__", fn))
+
+    return run

@@ -83,7 +83,7 @@ from deskguard.simulator.enums import (
     PayloadForm,
     PositionType,
 )
-from deskguard.simulator.sdk import DEMO_API_KEY, DEMO_USERNAME, projectx_class_for, sdk_config
+from deskguard.simulator.sdk import DEMO_API_KEY, DEMO_USERNAME, GatewayUrls, projectx_class_for, sdk_config
 from deskguard.simulator.server import Simulator, UnknownContractError, serve
 
 __all__ = [
@@ -109,5 +109,6 @@ __all__ = [
     "demo_accounts",
     "projectx_class_for",
     "sdk_config",
+    "GatewayUrls",
     "serve",
 ]

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -23,6 +24,25 @@ class HasGatewayUrls(Protocol):
     def user_hub_url(self) -> str: ...
     @property
     def market_hub_url(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayUrls:
+    """Where a simulator serving at ``base_url`` has its REST API and its two hubs."""
+
+    base_url: str
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/api"
+
+    @property
+    def user_hub_url(self) -> str:
+        return f"{self.base_url}/hubs/user"
+
+    @property
+    def market_hub_url(self) -> str:
+        return f"{self.base_url}/hubs/market"
 
 
 def sdk_config(simulator: HasGatewayUrls, requests_per_minute: int = 600, **overrides: Any) -> ProjectXConfig:

@@ -49,6 +49,7 @@ from deskguard.simulator.hubs import SignalRHubs, encode, invocation
 from deskguard.simulator.market import Market
 from deskguard.simulator.recorder import DEFAULT_LOG_LIMIT, HubEventRecord, PushRecord, Recorder, RequestRecord
 from deskguard.simulator.rest import GatewayApi
+from deskguard.simulator.sdk import GatewayUrls
 from deskguard.simulator.tokens import DEFAULT_TOKEN_LIFETIME_S, TokenIssuer
 
 log = logging.getLogger(__name__)
@@ -223,16 +224,20 @@ class Simulator:
         return f"http://{LOOPBACK}:{self.port}"
 
     @property
+    def urls(self) -> GatewayUrls:
+        return GatewayUrls(self.base_url)
+
+    @property
     def api_url(self) -> str:
-        return f"{self.base_url}/api"
+        return self.urls.api_url
 
     @property
     def user_hub_url(self) -> str:
-        return f"{self.base_url}/hubs/user"
+        return self.urls.user_hub_url
 
     @property
     def market_hub_url(self) -> str:
-        return f"{self.base_url}/hubs/market"
+        return self.urls.market_hub_url
 
     def control_instructions(self) -> str:
         """How to drive this simulator's control API from a shell: its token and a curl line."""
