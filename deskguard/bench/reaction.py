@@ -49,10 +49,13 @@ def percentile(values: list[float], q: float) -> float:
 ENFORCE_TIMEOUT_S = 5.0
 
 
-async def _breaches(sim: Any, account_id: int, n: int, timeout: float = ENFORCE_TIMEOUT_S) -> list[float]:
+async def _breaches(sim: Any, account_id: int, n: int, timeout: float = ENFORCE_TIMEOUT_S,
+                    at: list[float] | None = None) -> list[float]:
     """Make ``n`` breaches one after another; return push → first enforcement request, in ms
     (``timeout`` in ms for a breach not enforced in time; the next waits until it is reduced).
-    Runs beside the simulator (in its process for the benchmark, in-process for the trace)."""
+    ``at`` gets each breach's push time (``time.perf_counter``, the same clock in every process
+    of the machine), so a trace in the guard's process can line its own marks up with them.
+    Runs beside the simulator (in its process for the benchmark, in-process for tests)."""
     out: list[float] = []
     # The driver polls the simulator's logs: it reads only the records newer than its marks (they
     # grow with every breach; scanning them whole, and copying every trade of the day to read a
@@ -61,6 +64,7 @@ async def _breaches(sim: Any, account_id: int, n: int, timeout: float = ENFORCE_
     for _ in range(n):
         push_seq = pushes[-1].seq if pushes else 0
         req_seq = requests[-1].seq if requests else 0
+        placed = time.perf_counter()
         sim.place_order(account_id, "MNQ", "buy", 1)
         deadline = time.perf_counter() + timeout
         request = None
@@ -73,11 +77,15 @@ async def _breaches(sim: Any, account_id: int, n: int, timeout: float = ENFORCE_
                 await asyncio.sleep(0.0005)
         if request is None:
             out.append(timeout * 1000)
+            if at is not None:
+                at.append(placed)
             deadline = time.perf_counter() + 3 * timeout  # enforced late (a paused retry), or never
         else:
             trade_push = next(p for p in _newer(pushes, push_seq)
                               if p.target == "GatewayUserTrade" and _account_of(p.arguments) == account_id)
             out.append((request.mono - trade_push.mono) * 1000)
+            if at is not None:
+                at.append(trade_push.mono)
         while _size(sim, account_id) > LIMIT:  # back at the limit before the next breach
             if time.perf_counter() > deadline:
                 raise TimeoutError("position was not reduced")

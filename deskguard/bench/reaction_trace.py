@@ -1,17 +1,21 @@
 """Where the reaction's tail goes: the reaction benchmark's breaches, each stage time-stamped.
 
-``python -m deskguard.bench.reaction_trace [--breaches N] [--load [N]]`` runs the guard's side of
-:mod:`.reaction` (same simulator, same breaches) with marks at each stage of the path from the
-simulator's push of the breaching fill to the first enforcement request it receives:
+``python -m deskguard.bench.reaction_trace [--breaches N] [--load [N]]`` runs both sides of
+:mod:`.reaction` as the benchmark does (the simulator in its own process, where the breaches are
+made; the floor first, then the guard) with marks at each stage of the path from the simulator's
+push of the breaching fill to the first enforcement request it receives. The guard's:
 
     push → the SDK's callback for the position (``callback``) → the guardian's queue (``queued``)
     → decided (``decided``) → the enforcer's broker call (``post``) → the simulator has the request
 
-and, beside the path, what else ran in the process meanwhile: the store's batches on their thread
-(``store``), garbage collections (``gc``). For the slowest 3 % of breaches it prints which step
-took longest, and how often each thing overlapped them. A diagnostic, not a figure: the marks
-(wrappers around a few methods) cost a little themselves, so its percentiles are not the
-benchmark's. The marks wrap DeskGuard's own methods only; the SDK and the simulator are untouched.
+the floor's: push → the SDK's callbacks for the position (``callback``) → its ``_make_request``
+(``post``) → request. The push and request times come from the simulator's process
+(``time.perf_counter`` is one clock for every process of the machine). Beside the path, what else
+ran in the measured process meanwhile: the store's batches on their thread (``store``), garbage
+collections (``gc``). For the slowest 3 % of breaches it prints which step took longest, and how
+often each thing overlapped them. A diagnostic, not a figure: the marks (wrappers around a few
+methods) cost a little themselves, so its percentiles are not the benchmark's. The SDK and the
+simulator are not changed, only wrapped.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import logging
 import statistics
 import tempfile
@@ -116,6 +121,38 @@ def instrumented(marks: Marks) -> Iterator[None]:
         gc.callbacks.remove(on_gc)
 
 
+@contextmanager
+def floor_instrumented(marks: Marks) -> Iterator[None]:
+    """Marks at the SDK floor's stages: the SDK hands it the position (``callback``), it sends the
+    close (``post``, at the SDK's ``_make_request``). Class attributes patched for the duration."""
+    from project_x_py import ProjectX
+    from project_x_py.realtime import ProjectXRealtimeClient
+
+    def trigger(f: Callable[..., Any]) -> Callable[..., Any]:
+        async def w(self: Any, event_type: str, data: Any) -> Any:
+            if event_type == "position_update":
+                marks.mark("callback")
+            return await f(self, event_type, data)
+        return w
+
+    def request(f: Callable[..., Any]) -> Callable[..., Any]:
+        async def w(self: Any, method: str, endpoint: str, *args: Any, **kwargs: Any) -> Any:
+            if endpoint.endswith(reaction.ENFORCEMENT):
+                marks.mark("post")
+            return await f(self, method, endpoint, *args, **kwargs)
+        return w
+
+    def on_gc(phase: str, _info: dict[str, Any]) -> None:
+        marks.mark("gc_start" if phase == "start" else "gc_stop")
+
+    gc.callbacks.append(on_gc)
+    try:
+        with _wrapped(ProjectXRealtimeClient, "_trigger_callbacks", trigger), _wrapped(ProjectX, "_make_request", request):
+            yield
+    finally:
+        gc.callbacks.remove(on_gc)
+
+
 @dataclass
 class Breach:
     total_ms: float
@@ -123,18 +160,14 @@ class Breach:
     beside: set[str]  # what ran (in part) between the push and the request
 
 
-def breaches(sim: Any, marks: Marks) -> list[Breach]:
-    """Each breach of the run: its path's steps and what overlapped it."""
-    pushes = [p for p in sim.recorder.pushes  # the trader's buys
-              if p.target == "GatewayUserTrade" and reaction.push_payload(p.arguments).get("side") == 0]
-    requests = [r for r in sim.recorder.requests if r.endpoint in reaction.ENFORCEMENT]
+def breaches(timed: list[tuple[float, float]], marks: Marks) -> list[Breach]:
+    """Each breach of the run (its push time and ms to the request, from the simulator): its
+    path's steps and what overlapped it."""
     out = []
-    for push in pushes:
-        request = next((r for r in requests if r.mono > push.mono), None)
-        if request is None:
-            continue
-        seen = marks.between(push.mono, request.mono)
-        at = {"push": push.mono, "request": request.mono}
+    for push, ms in timed:
+        request = push + ms / 1000
+        seen = marks.between(push, request)
+        at = {"push": push, "request": request}
         for name, t in seen:
             if name in PATH:
                 at.setdefault(name, t)
@@ -142,7 +175,7 @@ def breaches(sim: Any, marks: Marks) -> list[Breach]:
         steps = {f"{a}→{b}": (tb - ta) * 1000 for (a, ta), (b, tb) in zip(path, path[1:], strict=False)}
         names = {n for n, _ in seen}
         beside = {what for what, (start, end) in BESIDE.items() if start in names or end in names}
-        out.append(Breach((request.mono - push.mono) * 1000, steps, beside))
+        out.append(Breach(ms, steps, beside))
     return out
 
 
@@ -165,26 +198,42 @@ def summary(found: list[Breach], tail_share: float = 0.03) -> dict[str, Any]:
     }
 
 
-async def _run(n: int, load: int) -> dict[str, Any]:
-    from ..simulator import Simulator
+def _timed(proc: Any, timed: list[tuple[float, float]]) -> reaction.Breaches:
+    """The benchmark's breaches, made in the simulator's process; each one's push time kept too."""
+    async def run(account_id: int, n: int) -> list[float]:
+        line = await asyncio.to_thread(proc.ask, f"reaction {account_id} {n}", "reaction ",
+                                       n * 3 * reaction.ENFORCE_TIMEOUT_S + 30)
+        answer = json.loads(line)
+        if "error" in answer:
+            raise RuntimeError(f"the simulator's breaches failed: {answer['error']}")
+        timed.extend(zip(answer["at"], answer["ms"], strict=True))
+        return [float(ms) for ms in answer["ms"]]
+    return run
+
+
+async def _run(n: int, load: int) -> dict[str, dict[str, Any]]:
+    """Both sides of the benchmark (the floor first, as there), traced; under ``load`` competitors."""
+    from .simulator_process import SimulatorProcess
 
     logging.getLogger("project_x_py").setLevel(logging.ERROR)
-    sim = Simulator(seed=1, walk_paused=True, request_budget=None)
-    await sim.start()
-    marks = Marks()
-    try:
-        sim.set_price("MNQ", 21000.0)
-        sim.place_order(reaction.GUARDED, "MNQ", "buy", reaction.LIMIT)
-        with tempfile.TemporaryDirectory() as tmp, instrumented(marks):
-            if load:
-                with CpuLoad(load):
-                    await asyncio.sleep(0.5)
-                    await reaction._deskguard(sim, n, tmp)
+    out: dict[str, dict[str, Any]] = {}
+    with SimulatorProcess(accounts=2, first_account=reaction.GUARDED, commands=True) as sim, \
+            tempfile.TemporaryDirectory() as tmp, CpuLoad(load):
+        sim.control.set_price("MNQ", 21000.0)
+        for account in (reaction.GUARDED, reaction.FLOOR):
+            sim.control.place_order(account, "MNQ", "buy", reaction.LIMIT)
+        await asyncio.sleep(0.5 if load else 0)  # the competitors are running before anything is timed
+        for side in ("floor", "deskguard"):
+            marks = Marks()
+            timed: list[tuple[float, float]] = []
+            if side == "floor":
+                with floor_instrumented(marks):
+                    await reaction._sdk_floor(sim, n, _timed(sim, timed))
             else:
-                await reaction._deskguard(sim, n, tmp)
-        return summary(breaches(sim, marks)[-n:])
-    finally:
-        await sim.stop()
+                with instrumented(marks):
+                    await reaction._deskguard(sim, n, tmp, breaches=_timed(sim, timed))
+            out[side] = summary(breaches(timed, marks))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,8 +245,10 @@ def main(argv: list[str] | None = None) -> int:
     load = default_load() if args.load < 0 else args.load
     started = time.perf_counter()
     result = asyncio.run(_run(args.breaches, load))
-    for key, value in result.items():
-        print(f"{key:<22} {value}")
+    for side, figures in result.items():
+        print(side)
+        for key, value in figures.items():
+            print(f"  {key:<22} {value}")
     print(f"({load} competitor process(es); took {time.perf_counter() - started:.0f} s)")
     return 0
 

@@ -19,7 +19,8 @@ past it); the benchmarks keep the walk still and the budget off. The flatten ben
 asks for a modelled network (``--network-delay``, one way, seconds) and accounts numbered from
 ``--first-account``. With ``--commands`` it reads commands on stdin and answers on stdout: the
 reaction benchmark (:mod:`.reaction`) has its breaches made here, ``reaction ACCOUNT N`` → one
-``reaction {"ms": [...]}`` line (or ``{"error": ...}``), so its driver's polling never runs in the measured process.
+``reaction {"ms": [...], "at": [...]}`` line (``at``: each breach's push time), or
+``{"error": ...}``, so its driver's polling never runs in the measured process.
 
 :class:`SimulatorProcess` starts and stops one from a benchmark or the soak, with bounded waits.
 """
@@ -333,7 +334,9 @@ def _read_commands(sim: Any, loop: asyncio.AbstractEventLoop) -> None:
             words = (await lines.get()).split()
             if words[:1] == ["reaction"] and len(words) == 3:
                 try:
-                    answer: dict[str, Any] = {"ms": await _breaches(sim, int(words[1]), int(words[2]))}
+                    at: list[float] = []
+                    answer: dict[str, Any] = {"ms": await _breaches(sim, int(words[1]), int(words[2]), at=at),
+                                              "at": at}
                 except Exception as exc:  # said to the benchmark, which raises it there
                     answer = {"error": f"{type(exc).__name__}: {exc}"}
                 print("reaction " + json.dumps(answer), flush=True)
