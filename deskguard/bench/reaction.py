@@ -11,7 +11,9 @@ the breach comes after it, so the figure is slightly pessimistic).
 
 The SDK floor is a minimal client measured in the same run on another account: the SDK's realtime
 client with a raw ``position_update`` callback that fires the same REST call at once — no engine,
-no queue, no DeskGuard. ``reaction / floor`` is DeskGuard's own overhead.
+no queue, no DeskGuard. ``reaction / floor`` is DeskGuard's own overhead. The two sides take
+turns in ``BLOCKS`` blocks of breaches (floor, guard, floor, guard, …), so both sample the same
+spells of the machine's noise.
 
 With ``load`` (``python -m deskguard.bench reaction --load N``) both sides are measured twice in the
 same run: idle, then again while N CPU-bound competitor processes (:mod:`.load`) keep the cores
@@ -234,20 +236,32 @@ async def _run(n: int, load: int = 0) -> dict[str, float]:
             control.place_order(acct, "MNQ", "buy", LIMIT)
         breaches = _in_simulator_process(sim)
         with tempfile.TemporaryDirectory() as tmp:
-            gc_pauses = GcPauses()
-            floor = await _sdk_floor(sim, n, breaches)
-            guard = await _deskguard(sim, n, f"{tmp}/idle", gc_pauses, breaches)
-            out.update(_figures("", guard, floor, gc_pauses))
+            out.update(await _pass("", sim, n, breaches, f"{tmp}/idle"))
             if load > 0:
                 with CpuLoad(load) as competitors:
                     await asyncio.sleep(0.5)  # the competitors are running before anything is timed
-                    gc_pauses = GcPauses()
-                    floor = await _sdk_floor(sim, n, breaches)
-                    guard = await _deskguard(sim, n, f"{tmp}/loaded", gc_pauses, breaches)
-                    out.update(_figures("loaded_", guard, floor, gc_pauses))
+                    out.update(await _pass("loaded_", sim, n, breaches, f"{tmp}/loaded"))
                     out["reaction_load_processes"] = competitors.n
                     out["reaction_loaded_loadavg_1m"] = round(os.getloadavg()[0], 2)
     return out
+
+
+#: Each pass measures both sides in this many alternating blocks (floor, guard, floor, guard, …),
+#: so a spell of noise on the machine (a VM's neighbours) falls on both, not on one side's run.
+BLOCKS = 4
+
+
+async def _pass(tag: str, sim: Any, n: int, breaches: Breaches, folder: str) -> dict[str, float]:
+    """``n`` breaches a side, in ``BLOCKS`` alternating blocks; the guard keeps one state.db
+    across its blocks (a restart on the same trading day: its memory comes back)."""
+    gc_pauses = GcPauses()
+    floor: list[float] = []
+    guard: list[float] = []
+    sizes = [n // BLOCKS + (1 if i < n % BLOCKS else 0) for i in range(min(BLOCKS, n))]
+    for size in sizes:
+        floor += await _sdk_floor(sim, size, breaches)
+        guard += await _deskguard(sim, size, folder, gc_pauses, breaches)
+    return _figures(tag, guard, floor, gc_pauses)
 
 
 def _figures(tag: str, guard: list[float], floor: list[float], gc_pauses: GcPauses) -> dict[str, float]:
