@@ -155,3 +155,47 @@ async def test_a_second_size_breach_during_the_reduce_s_verification_is_reduced_
     assert endpoints.count("Position/partialCloseContract") == 1, endpoints
     assert "Trade/search" not in endpoints and "Account/search" not in endpoints, endpoints  # no re-read
     assert not rig.guardian.enforcer.in_flight(ACCOUNT)
+
+
+async def test_the_store_s_thread_lets_go_of_the_gil_between_two_writes_of_a_batch() -> None:
+    """A hub event arriving during a batch must not wait for the whole batch: between two writes
+    the thread sleeps (and so frees the GIL for the loop); before the first and after the last it
+    does not."""
+    order: list[str] = []
+    queue = StoreQueue(delay=0.001, gap=0.0002, sleep=lambda s: order.append(f"sleep {s:g}"))
+    for i in range(3):
+        queue.submit(order.append, f"write {i}")
+    await queue.drain()
+    assert order == ["write 0", "sleep 0.0002", "write 1", "sleep 0.0002", "write 2"]
+    queue.shutdown()
+
+
+async def test_while_the_guardian_is_busy_the_store_s_thread_writes_nothing_more_but_not_for_ever() -> None:
+    """A batch already on the thread stops between two writes while a close is on its way out
+    (the GIL stays with the loop), goes on when the guardian is idle, and gives up waiting after
+    ``max_defer`` so a storm cannot hold the writes back for ever."""
+    busy = threading.Event()
+    written: list[int] = []
+
+    def write(i: int) -> None:
+        written.append(i)
+        if i == 0:
+            busy.set()  # the loop took in a breach while the first write ran
+
+    queue = StoreQueue(busy=busy.is_set, delay=0.001, max_defer=0.3)
+    for i in range(3):
+        queue.submit(write, i)
+    await asyncio.sleep(0.1)
+    assert written == [0]  # busy: the rest waits
+    busy.clear()
+    await asyncio.sleep(0.05)
+    assert written == [0, 1, 2]  # idle again: written
+
+    written.clear()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for i in range(2):
+        queue.submit(write, i)
+    await queue.drain()  # busy all along (set by write 0): written after max_defer all the same
+    assert written == [0, 1] and loop.time() - started >= 0.25
+    queue.shutdown()
