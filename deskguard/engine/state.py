@@ -61,6 +61,11 @@ class AccountState:
     day_open_source: str = ""  # "reset" (recorded), "resync" (balance − the day's P&L) or "first" (first seen)
     eod_high: float | None = None  # the highest end-of-day balance recorded or reconstructed
 
+    # The entries' ISO texts, kept between memory() calls: the memory is written once per store
+    # batch, and turning a busy day's thousands of entries into text each time cost the event
+    # loop up to a millisecond and more, in the middle of the next hub event.
+    _entry_texts: dict[datetime, str] = field(default_factory=dict, repr=False, compare=False)
+
     @property
     def balance(self) -> float | None:
         return self.account.balance if self.account else None
@@ -131,7 +136,7 @@ class AccountState:
         trades come back from the broker. Stopping and starting the app changes no decision."""
         return {
             "day_start": _iso(self.day_start),
-            "entries": [_iso(t) for t in self.entries],
+            "entries": self._entries_text(),
             "losing_streak": self.losing_streak,
             "stop_grace": {c: _iso(t) for c, t in sorted(self.stop_grace.items())},
             "high_water_mark": self.high_water_mark,
@@ -145,6 +150,18 @@ class AccountState:
             "day_open_source": self.day_open_source,
             "eod_high": self.eod_high,
         }
+
+    def _entries_text(self) -> list[str]:
+        texts = self._entry_texts
+        if len(texts) > 2 * len(self.entries) + 64:  # a new day (or many voided): forget the old
+            texts.clear()
+        out = []
+        for t in self.entries:
+            text = texts.get(t)
+            if text is None:
+                text = texts[t] = t.isoformat()
+            out.append(text)
+        return out
 
     def restore_memory(self, data: Mapping[str, Any]) -> None:
         """Take back what :meth:`memory` gave, into a state just started. What belongs to one trading

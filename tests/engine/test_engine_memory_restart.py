@@ -179,3 +179,26 @@ def test_the_overtrading_brake_survives_a_restart(tmp_path):
     restarted = run(steps, 2, True, tmp_path / "b", settings_)
     assert [d.action.value for _, ds in straight for d in ds if d.rule == "trade_frequency"][:2] == ["close_position", "lock"]
     assert restarted == straight
+
+
+def test_the_memory_s_entries_follow_every_change_between_two_writes() -> None:
+    """The entries' texts are kept between memory() calls (a busy day has thousands): an entry
+    learnt late (out of order), and a new day's reset, show in the next memory all the same."""
+    from bisect import insort
+    from datetime import UTC, datetime, timedelta
+
+    from deskguard.engine.state import AccountState
+
+    state = AccountState(1)
+    t0 = datetime(2026, 12, 4, 15, 0, tzinfo=UTC)
+    state.entries = [t0, t0 + timedelta(minutes=2)]
+    assert state.memory()["entries"] == [t0.isoformat(), (t0 + timedelta(minutes=2)).isoformat()]
+    insort(state.entries, t0 + timedelta(minutes=1))  # a trade from a re-sync, older than the last
+    assert state.memory()["entries"] == [(t0 + timedelta(minutes=m)).isoformat() for m in (0, 1, 2)]
+    state.entries.clear()  # the trading day rolled
+    assert state.memory()["entries"] == []
+    state.entries.extend(t0 + timedelta(days=1, seconds=s) for s in range(200))
+    assert state.memory()["entries"] == [(t0 + timedelta(days=1, seconds=s)).isoformat() for s in range(200)]
+    state.entries[:] = [t0 + timedelta(days=2, seconds=s) for s in range(10)]  # a quiet next day
+    assert state.memory()["entries"] == [(t0 + timedelta(days=2, seconds=s)).isoformat() for s in range(10)]
+    assert len(state._entry_texts) == 10  # the busy day's texts were let go
