@@ -45,12 +45,38 @@ class Slot:
         """The request's answer is in (or it failed): it stays in the window one more window."""
         if self.ended_at is None:
             self.ended_at = self.budget._clock()
+            self.budget._end(self)
             self.budget._dispatch()
 
     def cancel(self) -> None:
         """The request was never sent: give the slot back."""
         self.budget._forget(self)
         self.budget._dispatch()
+
+
+class _Window:
+    """The requests one limit counts: those in flight, and those that ended less than a window ago,
+    kept in the order they ended, so pruning looks at the oldest only (not at every request of the
+    window on every grant and release)."""
+
+    __slots__ = ("ended", "in_flight")
+
+    def __init__(self) -> None:
+        self.in_flight: set[Slot] = set()
+        self.ended: deque[Slot] = deque()  # by ended_at (the monotonic clock at release)
+
+    def __len__(self) -> int:
+        return len(self.in_flight) + len(self.ended)
+
+    def end(self, slot: Slot) -> None:
+        if slot in self.in_flight:
+            self.in_flight.discard(slot)
+            self.ended.append(slot)
+
+    def prune(self, now: float, window: float) -> None:
+        ended = self.ended
+        while ended and ended[0].ended_at is not None and ended[0].ended_at <= now - window:
+            ended.popleft()
 
 
 @dataclass(eq=False, slots=True)
@@ -101,8 +127,8 @@ class RequestBudget:
         self.default_back_off = float(default_back_off)
         self._clock = clock
         self._sleep = sleep
-        self._slots: list[Slot] = []  # every request in the window
-        self._history_slots: list[Slot] = []  # History/* requests in their window
+        self._slots = _Window()  # every request in the window
+        self._history_slots = _Window()  # History/* requests in their window
         self._queues: dict[Priority, deque[_Ticket]] = {p: deque() for p in Priority}
         self._paused_until: dict[Priority, float] = {p: -math.inf for p in Priority}
         self._timer: asyncio.Task[None] | None = None
@@ -177,20 +203,26 @@ class RequestBudget:
         self._paused_until[priority] = max(self._paused_until[priority], until)
 
     def _prune(self, now: float) -> None:
-        for slots, window in ((self._slots, self.window), (self._history_slots, self.history_window)):
-            slots[:] = [s for s in slots if s.ended_at is None or s.ended_at > now - window]
+        self._slots.prune(now, self.window)
+        self._history_slots.prune(now, self.history_window)
+
+    def _end(self, slot: Slot) -> None:
+        self._slots.end(slot)
+        if slot.history:
+            self._history_slots.end(slot)
 
     @staticmethod
-    def _room_in(slots: list[Slot], limit: int, window: float, now: float) -> float:
+    def _room_in(slots: _Window, limit: int, window: float, now: float) -> float:
         """0 when the window has room under ``limit``; else seconds until it has (inf: not before
         a request in flight ends)."""
         need = len(slots) - limit + 1  # slots that must leave the window first
         if need <= 0:
             return 0.0
-        ends = sorted(s.ended_at for s in slots if s.ended_at is not None)
-        if len(ends) < need:
+        if len(slots.ended) < need:
             return math.inf
-        return max(ends[need - 1] + window - now, 0.0)
+        ended_at = slots.ended[need - 1].ended_at
+        assert ended_at is not None  # an ended slot has its end
+        return max(ended_at + window - now, 0.0)
 
     def _delay(self, ticket: _Ticket, now: float) -> float:
         wait = self._paused_until[ticket.priority] - now
@@ -224,9 +256,9 @@ class RequestBudget:
                     continue
                 queue.remove(ticket)
                 slot = Slot(self, ticket.history, now)
-                self._slots.append(slot)
+                self._slots.in_flight.add(slot)
                 if ticket.history:
-                    self._history_slots.append(slot)
+                    self._history_slots.in_flight.add(slot)
                 self.granted += 1
                 self.waited += now - ticket.since
                 ticket.future.set_result(slot)
@@ -248,8 +280,7 @@ class RequestBudget:
         self._dispatch()
 
     def _forget(self, slot: Slot) -> None:
-        if slot in self._slots:
-            self._slots.remove(slot)
+        if slot in self._slots.in_flight:
+            self._slots.in_flight.discard(slot)
             self.granted -= 1
-        with contextlib.suppress(ValueError):
-            self._history_slots.remove(slot)
+        self._history_slots.in_flight.discard(slot)

@@ -134,6 +134,30 @@ async def test_a_slot_counts_until_one_window_after_its_answer() -> None:
 
 
 @pytest.mark.asyncio
+async def test_an_old_request_still_in_flight_does_not_keep_later_ones_in_the_window() -> None:
+    """Requests leave the window one window after their answers, whatever is still in flight
+    before them; and a slot given back unsent stops counting at once."""
+    clock = FakeClock()
+    budget = budget_on(clock, limit=3, window=10.0, reserve=0.0)
+    hanging = await budget.acquire(E)  # granted at t = 0, no answer yet
+    await take(budget, 2)  # answered at t = 0
+    assert budget.used() == 3
+    late = await waiting(budget)
+    await clock.advance(10.0)  # the two answered ones leave; the hanging one still counts
+    assert late.done() and budget.used() == 2
+    unsent = await budget.acquire(R)
+    assert budget.used() == 3
+    unsent.cancel()
+    assert budget.used() == 2 and budget.granted == 4
+    late.result().release()
+    hanging.release()  # its answer at t = 10
+    await clock.advance(9.9)
+    assert budget.used() == 2
+    await clock.advance(0.1)
+    assert budget.used() == 0
+
+
+@pytest.mark.asyncio
 async def test_enforcement_goes_first_when_both_wait() -> None:
     clock = FakeClock()
     budget = budget_on(clock, limit=4, window=10.0, reserve=0.0)
