@@ -132,13 +132,16 @@ def _in_process(sim: Any) -> Breaches:
     return lambda account_id, n: _breaches(sim, account_id, n)
 
 
-def _in_simulator_process(proc: SimulatorProcess) -> Breaches:
+def _in_simulator_process(proc: SimulatorProcess, timed: list[tuple[float, float]] | None = None) -> Breaches:
+    """The breaches, made in the simulator's process; ``timed`` also gets each one's (push time, ms)."""
     async def run(account_id: int, n: int) -> list[float]:
         line = await asyncio.to_thread(proc.ask, f"reaction {account_id} {n}", "reaction ",
                                        n * 3 * ENFORCE_TIMEOUT_S + 30)
         answer = json.loads(line)
         if "error" in answer:
             raise RuntimeError(f"the simulator's breaches failed: {answer['error']}")
+        if timed is not None:
+            timed.extend(zip(answer["at"], answer["ms"], strict=True))
         return [float(ms) for ms in answer["ms"]]
     return run
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
 import logging
 import statistics
 import tempfile
@@ -198,19 +197,6 @@ def summary(found: list[Breach], tail_share: float = 0.03) -> dict[str, Any]:
     }
 
 
-def _timed(proc: Any, timed: list[tuple[float, float]]) -> reaction.Breaches:
-    """The benchmark's breaches, made in the simulator's process; each one's push time kept too."""
-    async def run(account_id: int, n: int) -> list[float]:
-        line = await asyncio.to_thread(proc.ask, f"reaction {account_id} {n}", "reaction ",
-                                       n * 3 * reaction.ENFORCE_TIMEOUT_S + 30)
-        answer = json.loads(line)
-        if "error" in answer:
-            raise RuntimeError(f"the simulator's breaches failed: {answer['error']}")
-        timed.extend(zip(answer["at"], answer["ms"], strict=True))
-        return [float(ms) for ms in answer["ms"]]
-    return run
-
-
 async def _run(n: int, load: int) -> dict[str, dict[str, Any]]:
     """Both sides of the benchmark (the floor first, as there), traced; under ``load`` competitors."""
     from .simulator_process import SimulatorProcess
@@ -228,10 +214,10 @@ async def _run(n: int, load: int) -> dict[str, dict[str, Any]]:
             timed: list[tuple[float, float]] = []
             if side == "floor":
                 with floor_instrumented(marks):
-                    await reaction._sdk_floor(sim, n, _timed(sim, timed))
+                    await reaction._sdk_floor(sim, n, reaction._in_simulator_process(sim, timed))
             else:
                 with instrumented(marks):
-                    await reaction._deskguard(sim, n, tmp, breaches=_timed(sim, timed))
+                    await reaction._deskguard(sim, n, tmp, breaches=reaction._in_simulator_process(sim, timed))
             out[side] = summary(breaches(timed, marks))
     return out
 

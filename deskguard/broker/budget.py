@@ -68,6 +68,16 @@ class _Window:
     def __len__(self) -> int:
         return len(self.in_flight) + len(self.ended)
 
+    def add(self, slot: Slot) -> None:
+        self.in_flight.add(slot)
+
+    def forget(self, slot: Slot) -> bool:
+        """A slot given back unsent; whether it was counted here."""
+        if slot in self.in_flight:
+            self.in_flight.discard(slot)
+            return True
+        return False
+
     def end(self, slot: Slot) -> None:
         if slot in self.in_flight:
             self.in_flight.discard(slot)
@@ -256,9 +266,9 @@ class RequestBudget:
                     continue
                 queue.remove(ticket)
                 slot = Slot(self, ticket.history, now)
-                self._slots.in_flight.add(slot)
+                self._slots.add(slot)
                 if ticket.history:
-                    self._history_slots.in_flight.add(slot)
+                    self._history_slots.add(slot)
                 self.granted += 1
                 self.waited += now - ticket.since
                 ticket.future.set_result(slot)
@@ -280,7 +290,6 @@ class RequestBudget:
         self._dispatch()
 
     def _forget(self, slot: Slot) -> None:
-        if slot in self._slots.in_flight:
-            self._slots.in_flight.discard(slot)
+        if self._slots.forget(slot):
             self.granted -= 1
-        self._history_slots.in_flight.discard(slot)
+        self._history_slots.forget(slot)

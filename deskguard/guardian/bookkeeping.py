@@ -144,8 +144,9 @@ class StoreQueue:
         def run_batch() -> None:
             give_up_waiting = time.monotonic() + max_defer
             for i, run in enumerate(batch):
-                if i and gap > 0:
-                    sleep(gap)  # the GIL is free for the loop between two writes
+                if i:
+                    if gap > 0:
+                        sleep(gap)  # the GIL is free for the loop between two writes
                     while busy() and time.monotonic() < give_up_waiting:
                         sleep(BUSY_POLL_S)  # a close is on its way out: the GIL stays the loop's
                 run()
