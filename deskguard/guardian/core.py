@@ -110,6 +110,7 @@ class Guardian:
         self._tasks: list[asyncio.Task] = []
         self._background: set[asyncio.Task] = set()  # every other task it starts: kept, drained on stop
         self._publish_handle: asyncio.TimerHandle | None = None
+        self._stopping = False  # stop() has begun: no snapshot (nor memory write) is scheduled any more
         self._watched: set[str] = set()  # contracts whose quotes are streamed
         self._due: datetime | None = None  # the earliest deadline seen and not yet ticked
         # Updated in place by the hot path; read by the publisher and the recorder too:
@@ -153,6 +154,7 @@ class Guardian:
     async def start(self) -> None:
         """Sign in, pick the accounts, restore what the store kept, subscribe, and start guarding."""
         loop = asyncio.get_running_loop()
+        self._stopping = False
         accounts = await self.broker.connect()
         chosen = [a for a in accounts if self._wanted(a)]
         if not chosen:
@@ -222,8 +224,8 @@ class Guardian:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
-        if self._publish_handle is not None:
-            self._publish_handle.cancel()
+        self._stopping = True  # no snapshot is scheduled from here on (stopping the broker reports
+        self._cancel_publish()  # a lost connection, which marks every snapshot due)
         await self.enforcer.drain(timeout=5.0)
         await self.enforcer.cancel_all()
         await self._drain_background(timeout=5.0)
@@ -434,9 +436,14 @@ class Guardian:
     # ----- state out (when: here; what: publish.py) ---------------------------------------------
 
     def _schedule_publish(self) -> None:
-        if self._publish_handle is None:
+        if self._publish_handle is None and not self._stopping:
             loop = asyncio.get_running_loop()
             self._publish_handle = loop.call_later(PUBLISH_EVERY_S, self._publish)
+
+    def _cancel_publish(self) -> None:
+        if self._publish_handle is not None:
+            self._publish_handle.cancel()
+            self._publish_handle = None
 
     def _publish(self) -> None:
         self._publish_handle = None

@@ -199,3 +199,17 @@ async def test_while_the_guardian_is_busy_the_store_s_thread_writes_nothing_more
     await queue.drain()  # busy all along (set by write 0): written after max_defer all the same
     assert written == [0, 1] and loop.time() - started >= 0.25
     queue.shutdown()
+
+
+async def test_stopping_schedules_no_snapshot_or_memory_write_after_the_store_closed(sim, make_guardian, caplog) -> None:
+    """Stopping the broker reports the lost connection (a health change marks every account's
+    snapshot due); nothing may be handed to the store's queue once it is shut: it would be dropped."""
+    import asyncio
+
+    from deskguard.guardian.core import PUBLISH_EVERY_S
+
+    rig = await make_guardian()
+    await asyncio.sleep(PUBLISH_EVERY_S * 3)  # the start's snapshots are out: none is due when it stops
+    await rig.stop()
+    await asyncio.sleep(PUBLISH_EVERY_S * 3)
+    assert "store closed" not in caplog.text
