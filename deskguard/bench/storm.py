@@ -22,8 +22,9 @@ Three processes, so that no one's work shares another's event loop or CPU accoun
   Reaction = the simulator's push of that fill (GatewayUserTrade, found by order id) → the first
   enforcement request for the account it receives, both stamped by the simulator with
   ``perf_counter`` (as :mod:`.reaction`). A breach not enforced within 5 s counts as 5,000 ms (and
-  in ``storm_breaches_missed``). A breach waits for the previous one's reduction, so a slow guard
-  makes fewer (``storm_breaches`` says how many).
+  in ``storm_breaches_missed``; each miss is printed, with why, and the app's log is kept). A
+  breach waits for the previous one's reduction, so a slow guard makes fewer (``storm_breaches``
+  says how many).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import contextlib
 import functools
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -90,6 +92,11 @@ def bench(duration_s: float = 60.0, quotes_per_s: float = 2000.0, breach_every_s
                 stop_process(app)
                 if app.stdout is not None:
                     app.stdout.close()  # the reader thread ends at the closed pipe
+        if missed:  # keep the app's log, which says what the guard did with each breach
+            kept = os.path.join(tempfile.gettempdir(), f"deskguard-storm-missed-{os.getpid()}.log")
+            with contextlib.suppress(OSError):
+                shutil.copyfile(os.path.join(home, "logs", "deskguard.log"), kept)
+                print(f"storm: {missed} breach(es) missed; the app's log is kept in {kept}", file=sys.stderr)
     pacer = sim.pacer
     out = {
         "storm_loop_lag_p99_ms": measured["loop_lag_p99_ms"],
@@ -149,6 +156,10 @@ def _inject_breaches(control: Any, duration_s: float, every_s: float) -> tuple[l
         if request is None:
             missed += 1
             reactions.append(ENFORCE_TIMEOUT_S * 1000)
+            size = sum(p["size"] for p in control.state(only=("positions",))["positions"] if p["accountId"] == account_id)
+            print(f"storm: {time.strftime('%H:%M:%S')} breach {i} on account {account_id} (order {order_id}) missed: "
+                  f"{'no enforcement request' if push is not None else 'its push not found'} within "
+                  f"{ENFORCE_TIMEOUT_S:g} s; size {size} then", file=sys.stderr)
         else:
             reactions.append((request["mono"] - push["mono"]) * 1000)
         _wait_size(control, account_id, time.monotonic() + ENFORCE_TIMEOUT_S)

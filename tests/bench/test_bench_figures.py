@@ -101,3 +101,26 @@ def test_quick_flatten_from_the_command_line_keeps_the_other_figures(tmp_path) -
     for key in ("flatten_p50_ms", "flatten_p99_ms", "flatten_rtt_ms", "flatten_round_trips_p99",
                 "flatten_requests_floor_p50_ms"):
         assert results[key] > 0, key
+
+
+def test_a_storm_breach_no_request_answers_counts_as_missed_and_says_why(monkeypatch, capsys) -> None:
+    """The driver against a gateway where the fill is pushed but no enforcement ever arrives."""
+    from deskguard.bench import storm
+
+    class Control:
+        def place_order(self, account_id: int, symbol: str, side: str, size: int) -> dict:
+            return {"orderId": 7}
+
+        def pushes(self, target: str, since: int) -> list[dict]:
+            return [{"seq": 1, "mono": 1.0, "arguments": [{"data": {"orderId": 7}}]}]
+
+        def requests(self, since: int) -> list[dict]:
+            return []
+
+        def state(self, only: tuple[str, ...]) -> dict:
+            return {"positions": [{"accountId": 1001, "size": 3}]}
+
+    monkeypatch.setattr(storm, "ENFORCE_TIMEOUT_S", 0.05)
+    reactions, missed = storm._inject_breaches(Control(), duration_s=0.01, every_s=1.0)
+    assert (reactions, missed) == ([50.0], 1)
+    assert "account 1001 (order 7) missed: no enforcement request within 0.05 s; size 3 then" in capsys.readouterr().err
