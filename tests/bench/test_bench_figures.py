@@ -52,6 +52,18 @@ def test_storm_reports_every_figure_with_breaches_enforced_under_quotes() -> Non
     assert results["storm_quotes_per_s"] > 0  # the app's SDK received the simulator's quotes
 
 
+def test_startup_starts_read_cached_bytecode_and_never_the_user_s_gateway(monkeypatch, tmp_path) -> None:
+    """A measured start may write bytecode (a machine that forbids it would time the compiler on
+    every start) and never sees the user's gateway or credential variables."""
+    from deskguard.bench.startup import smoke_env
+
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    monkeypatch.setenv("PROJECTX_API_KEY", "not-for-benchmarks")
+    env = smoke_env(str(tmp_path))
+    assert "PYTHONDONTWRITEBYTECODE" not in env and "PROJECTX_API_KEY" not in env
+    assert env["DESKGUARD_HOME"] == str(tmp_path) and env["QT_QPA_PLATFORM"] == "offscreen"
+
+
 def test_startup_reports_first_paint_before_guarding() -> None:
     from deskguard.bench.startup import bench
 
