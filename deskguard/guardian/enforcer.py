@@ -44,6 +44,10 @@ CALL_BACKOFF = (0.05, 0.2, 0.5, 1.0)
 #: Rounds of a flatten (cancel, close, verify) before the account is declared not flat.
 FLATTEN_ROUNDS = 5
 ROUND_PAUSE = 0.25
+#: A reduce's cuts that the gateway accepted but whose read-back found the position over the limit
+#: again (the trader adds as fast as the guard cuts): they are not failed rounds, but after this
+#: many the reduce is judged failed all the same (a gateway that says yes and never cuts).
+ACCEPTED_CUTS = 10
 #: The outcome detail of an enforcement that found nothing left to do (audited, not announced).
 NOTHING_TO_DO = "nothing left to do"
 #: Pauses before trying a failed enforcement again: FIRST_RETRY_S doubling per failed cycle, capped.
@@ -336,7 +340,8 @@ class Enforcer:
                 return
             pos = next((p for p in fresh if p.contract_id == contract), None)
             size = pos.size if pos is not None else 0
-        for _ in range(self.rounds):
+        failed = accepted = 0
+        while failed < self.rounds and accepted < ACCEPTED_CUTS:
             if size <= target:
                 self._outcome(d, True, f"{symbol_of(contract)} at {size}, limit {target}")
                 return
@@ -352,7 +357,14 @@ class Enforcer:
                     self.listener.on_stale(acct)  # the position was already within the limit at the broker
                 if cut.refused and size > target:
                     break  # refused outright: try again after a pause
+                # Over the limit after an accepted cut: most likely the trader added meanwhile (a
+                # new breach, cut in the next round), not a failure that should pause the reduce.
+                if cut.ok:
+                    accepted += 1
+                else:
+                    failed += 1
             else:
+                failed += 1
                 await asyncio.sleep(ROUND_PAUSE)
         self._outcome(d, size <= target, f"{symbol_of(contract)} still at {size}, limit {target}")
 

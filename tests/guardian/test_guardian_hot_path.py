@@ -157,6 +157,38 @@ async def test_a_second_size_breach_during_the_reduce_s_verification_is_reduced_
     assert not rig.guardian.enforcer.in_flight(ACCOUNT)
 
 
+async def test_a_trader_adding_during_every_verification_is_cut_each_time_and_no_failure_pauses_the_guard(
+        sim, make_guardian):
+    """Each of the reduce's read-backs is slow and the trader adds a contract while it runs, more
+    often than the reduce's failed-round budget (FLATTEN_ROUNDS): every cut was accepted, so the
+    reduce is not judged failed (a failure would pause this account's reduces, FIRST_RETRY_S and
+    doubling) and the position ends at its limit."""
+    from guardian_harness import ACCOUNT, ok, settings_with, sim_size, stays, wait_for
+
+    from deskguard.guardian import NoticeLevel
+    from deskguard.guardian.enforcer import FLATTEN_ROUNDS
+
+    rig = await make_guardian(settings_with(max_contracts_per_instrument={"limits": {"MNQ": 2, "MES": 10}},
+                                            trade_frequency={"enabled": False}))  # entries galore here
+    ok(sim.place_order(ACCOUNT, "MNQ", "buy", 2))
+    await wait_for(lambda: rig.snap().positions, 3, "guardian sees the position")
+    adds = FLATTEN_ROUNDS + 1
+    sim.delay_next("Position/searchOpen", adds + 1, 0.3)  # every read-back is slow
+    mark = sim.requests()[-1].seq
+    ok(sim.place_order(ACCOUNT, "MNQ", "buy", 1))  # 3 > 2: reduce
+    for i in range(adds):  # the trader adds again each time a cut has brought it back to 2
+        cuts = i + 1
+        await wait_for(lambda c=cuts: [r.endpoint for r in sim.requests(since=mark)].count(
+            "Position/partialCloseContract") >= c and sim_size(sim, "MNQ") == 2, 3, f"cut {cuts}")
+        ok(sim.place_order(ACCOUNT, "MNQ", "buy", 1))
+    await wait_for(lambda: sim_size(sim, "MNQ") == 2 and not rig.guardian.enforcer.in_flight(ACCOUNT), 5,
+                   "the last add cut, the reduce settled")
+    await stays(lambda: sim_size(sim, "MNQ") == 2, 0.3, "MNQ stays at its limit")
+    assert not rig.watcher.of(NoticeLevel.ALERT, ACCOUNT), [n.text for n in rig.watcher.of(NoticeLevel.ALERT)]
+    cuts = [r for r in sim.requests(since=mark) if r.endpoint == "Position/partialCloseContract"]
+    assert len(cuts) == adds + 1 and all(r.body.get("size") == 1 for r in cuts), [r.body for r in cuts]
+
+
 async def test_the_store_s_thread_lets_go_of_the_gil_between_two_writes_of_a_batch() -> None:
     """A hub event arriving during a batch must not wait for the whole batch: between two writes
     the thread sleeps (and so frees the GIL for the loop); before the first and after the last it
