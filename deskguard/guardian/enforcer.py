@@ -44,9 +44,10 @@ CALL_BACKOFF = (0.05, 0.2, 0.5, 1.0)
 #: Rounds of a flatten (cancel, close, verify) before the account is declared not flat.
 FLATTEN_ROUNDS = 5
 ROUND_PAUSE = 0.25
-#: A reduce's cuts that the gateway accepted but whose read-back found the position over the limit
-#: again (the trader adds as fast as the guard cuts): they are not failed rounds, but after this
-#: many the reduce is judged failed all the same (a gateway that says yes and never cuts).
+#: A reduce's cuts (a close's closes) that the gateway accepted but whose read-back found the
+#: position over the limit (open) again, the trader adding as fast as the guard cuts: they are not
+#: failed rounds, but after this many it is judged failed all the same (a gateway that says yes and
+#: never cuts).
 ACCEPTED_CUTS = 10
 #: The outcome detail of an enforcement that found nothing left to do (audited, not announced).
 NOTHING_TO_DO = "nothing left to do"
@@ -306,7 +307,8 @@ class Enforcer:
     async def _close(self, d: Decision) -> None:
         acct, contract = d.account_id, d.contract_id
         assert contract is not None
-        for _ in range(self.rounds):
+        failed = accepted = 0
+        while failed < self.rounds and accepted < ACCEPTED_CUTS:
             close = await self._call(d, "Position/closeContract", symbol_of(contract),
                                      lambda: self.broker.close_position(acct, contract))
             ok_p, fresh, _, _ = await self._call(d, "Position/searchOpen", f"verify {symbol_of(contract)} closed",
@@ -320,6 +322,12 @@ class Enforcer:
                 return
             if close.refused and ok_p:
                 break  # refused outright and still open: try again after a pause, not now
+            # Open again after an accepted close: most likely the trader re-opened meanwhile (closed
+            # in the next round), not a failure that should pause this close (as for a reduce).
+            if close.ok and ok_p:
+                accepted += 1
+            else:
+                failed += 1
             await asyncio.sleep(ROUND_PAUSE)
         self._outcome(d, False, f"{symbol_of(contract)} position still open")
 

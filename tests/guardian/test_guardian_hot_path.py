@@ -189,6 +189,33 @@ async def test_a_trader_adding_during_every_verification_is_cut_each_time_and_no
     assert len(cuts) == adds + 1 and all(r.body.get("size") == 1 for r in cuts), [r.body for r in cuts]
 
 
+async def test_a_trader_reopening_a_blocked_symbol_during_every_verification_is_closed_each_time_without_failure(
+        sim, make_guardian):
+    """The close-on-sight of a locked symbol, against a trader who re-opens it during each of the
+    close's slow read-backs, more often than FLATTEN_ROUNDS: every close was accepted, so it is not
+    judged failed (which would pause this close, FIRST_RETRY_S and doubling), and RTY ends flat."""
+    from guardian_harness import ACCOUNT, ok, settings_with, sim_size, stays, wait_for
+
+    from deskguard.guardian import NoticeLevel
+    from deskguard.guardian.enforcer import FLATTEN_ROUNDS
+
+    rig = await make_guardian(settings_with(symbol_blocks={"enabled": True, "symbols": ("RTY",)},
+                                            trade_frequency={"enabled": False}))
+    reopens = FLATTEN_ROUNDS + 1
+    sim.delay_next("Position/searchOpen", reopens + 1, 0.3)  # every read-back is slow
+    mark = sim.requests()[-1].seq
+    ok(sim.place_order(ACCOUNT, "RTY", "buy", 1))  # a blocked symbol: closed on sight, and locked
+    for i in range(reopens):  # the trader re-opens each time a close has gone through
+        closes = i + 1
+        await wait_for(lambda c=closes: [r.endpoint for r in sim.requests(since=mark)].count(
+            "Position/closeContract") >= c and sim_size(sim, "RTY") == 0, 3, f"close {closes}")
+        ok(sim.place_order(ACCOUNT, "RTY", "buy", 1))
+    await wait_for(lambda: sim_size(sim, "RTY") == 0 and not rig.guardian.enforcer.in_flight(ACCOUNT), 5,
+                   "the last re-open closed, the close settled")
+    await stays(lambda: sim_size(sim, "RTY") == 0, 0.3, "RTY stays flat")
+    assert not rig.watcher.of(NoticeLevel.ALERT, ACCOUNT), [n.text for n in rig.watcher.of(NoticeLevel.ALERT)]
+
+
 async def test_the_store_s_thread_lets_go_of_the_gil_between_two_writes_of_a_batch() -> None:
     """A hub event arriving during a batch must not wait for the whole batch: between two writes
     the thread sleeps (and so frees the GIL for the loop); before the first and after the last it
