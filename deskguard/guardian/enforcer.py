@@ -307,8 +307,8 @@ class Enforcer:
     async def _close(self, d: Decision) -> None:
         acct, contract = d.account_id, d.contract_id
         assert contract is not None
-        failed = accepted = 0
-        while failed < self.rounds and accepted < ACCEPTED_CUTS:
+        rounds = _Rounds(self.rounds)
+        while rounds.left():
             close = await self._call(d, "Position/closeContract", symbol_of(contract),
                                      lambda: self.broker.close_position(acct, contract))
             ok_p, fresh, _, _ = await self._call(d, "Position/searchOpen", f"verify {symbol_of(contract)} closed",
@@ -322,12 +322,7 @@ class Enforcer:
                 return
             if close.refused and ok_p:
                 break  # refused outright and still open: try again after a pause, not now
-            # Open again after an accepted close: most likely the trader re-opened meanwhile (closed
-            # in the next round), not a failure that should pause this close (as for a reduce).
-            if close.ok and ok_p:
-                accepted += 1
-            else:
-                failed += 1
+            rounds.count(accepted=close.ok and ok_p)  # open again after an accepted close: re-opened
             await asyncio.sleep(ROUND_PAUSE)
         self._outcome(d, False, f"{symbol_of(contract)} position still open")
 
@@ -348,8 +343,8 @@ class Enforcer:
                 return
             pos = next((p for p in fresh if p.contract_id == contract), None)
             size = pos.size if pos is not None else 0
-        failed = accepted = 0
-        while failed < self.rounds and accepted < ACCEPTED_CUTS:
+        rounds = _Rounds(self.rounds)
+        while rounds.left():
             if size <= target:
                 self._outcome(d, True, f"{symbol_of(contract)} at {size}, limit {target}")
                 return
@@ -365,14 +360,9 @@ class Enforcer:
                     self.listener.on_stale(acct)  # the position was already within the limit at the broker
                 if cut.refused and size > target:
                     break  # refused outright: try again after a pause
-                # Over the limit after an accepted cut: most likely the trader added meanwhile (a
-                # new breach, cut in the next round), not a failure that should pause the reduce.
-                if cut.ok:
-                    accepted += 1
-                else:
-                    failed += 1
+                rounds.count(accepted=cut.ok)  # over the limit after an accepted cut: the trader added
             else:
-                failed += 1
+                rounds.count(accepted=False)
                 await asyncio.sleep(ROUND_PAUSE)
         self._outcome(d, size <= target, f"{symbol_of(contract)} still at {size}, limit {target}")
 
@@ -449,6 +439,26 @@ async def _at_enforcement_priority(coro: Awaitable) -> Any:
     """Run an enforcement with the broker's enforcement priority (its reads too)."""
     with enforcement_priority():
         return await coro
+
+
+@dataclass
+class _Rounds:
+    """The rounds of a reduce or a close. A round whose call the gateway accepted but whose
+    read-back still finds work (the trader added or re-opened meanwhile) is not a failed one: it
+    counts apart, up to ACCEPTED_CUTS; any other round counts against ``limit``."""
+
+    limit: int
+    failed: int = 0
+    accepted: int = 0
+
+    def left(self) -> bool:
+        return self.failed < self.limit and self.accepted < ACCEPTED_CUTS
+
+    def count(self, accepted: bool) -> None:
+        if accepted:
+            self.accepted += 1
+        else:
+            self.failed += 1
 
 
 def _ms(started: float) -> float:

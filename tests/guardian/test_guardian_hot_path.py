@@ -157,15 +157,36 @@ async def test_a_second_size_breach_during_the_reduce_s_verification_is_reduced_
     assert not rig.guardian.enforcer.in_flight(ACCOUNT)
 
 
+async def _buy_during_every_read_back(sim, rig, symbol: str, endpoint: str, times: int, settled: int) -> int:
+    """Buy 1 ``symbol``, then again ``times`` times, each while the guard reads the position back
+    (every read-back is slow) after its ``endpoint`` call brought it back to ``settled``; check it
+    ends at ``settled`` with no alert. Returns the request mark from before the first buy."""
+    from guardian_harness import ACCOUNT, ok, sim_size, stays, wait_for
+
+    from deskguard.guardian import NoticeLevel
+
+    sim.delay_next("Position/searchOpen", times + 1, 0.3)
+    mark = sim.requests()[-1].seq
+    ok(sim.place_order(ACCOUNT, symbol, "buy", 1))
+    for done in range(1, times + 1):
+        await wait_for(lambda d=done: [r.endpoint for r in sim.requests(since=mark)].count(endpoint) >= d
+                       and sim_size(sim, symbol) == settled, 3, f"{endpoint} {done}")
+        ok(sim.place_order(ACCOUNT, symbol, "buy", 1))
+    await wait_for(lambda: sim_size(sim, symbol) == settled and not rig.guardian.enforcer.in_flight(ACCOUNT), 5,
+                   "the last buy handled, the enforcement settled")
+    await stays(lambda: sim_size(sim, symbol) == settled, 0.3, f"{symbol} stays at {settled}")
+    assert not rig.watcher.of(NoticeLevel.ALERT, ACCOUNT), [n.text for n in rig.watcher.of(NoticeLevel.ALERT)]
+    return mark
+
+
 async def test_a_trader_adding_during_every_verification_is_cut_each_time_and_no_failure_pauses_the_guard(
         sim, make_guardian):
     """Each of the reduce's read-backs is slow and the trader adds a contract while it runs, more
     often than the reduce's failed-round budget (FLATTEN_ROUNDS): every cut was accepted, so the
     reduce is not judged failed (a failure would pause this account's reduces, FIRST_RETRY_S and
     doubling) and the position ends at its limit."""
-    from guardian_harness import ACCOUNT, ok, settings_with, sim_size, stays, wait_for
+    from guardian_harness import ACCOUNT, ok, settings_with, wait_for
 
-    from deskguard.guardian import NoticeLevel
     from deskguard.guardian.enforcer import FLATTEN_ROUNDS
 
     rig = await make_guardian(settings_with(max_contracts_per_instrument={"limits": {"MNQ": 2, "MES": 10}},
@@ -173,18 +194,7 @@ async def test_a_trader_adding_during_every_verification_is_cut_each_time_and_no
     ok(sim.place_order(ACCOUNT, "MNQ", "buy", 2))
     await wait_for(lambda: rig.snap().positions, 3, "guardian sees the position")
     adds = FLATTEN_ROUNDS + 1
-    sim.delay_next("Position/searchOpen", adds + 1, 0.3)  # every read-back is slow
-    mark = sim.requests()[-1].seq
-    ok(sim.place_order(ACCOUNT, "MNQ", "buy", 1))  # 3 > 2: reduce
-    for i in range(adds):  # the trader adds again each time a cut has brought it back to 2
-        cuts = i + 1
-        await wait_for(lambda c=cuts: [r.endpoint for r in sim.requests(since=mark)].count(
-            "Position/partialCloseContract") >= c and sim_size(sim, "MNQ") == 2, 3, f"cut {cuts}")
-        ok(sim.place_order(ACCOUNT, "MNQ", "buy", 1))
-    await wait_for(lambda: sim_size(sim, "MNQ") == 2 and not rig.guardian.enforcer.in_flight(ACCOUNT), 5,
-                   "the last add cut, the reduce settled")
-    await stays(lambda: sim_size(sim, "MNQ") == 2, 0.3, "MNQ stays at its limit")
-    assert not rig.watcher.of(NoticeLevel.ALERT, ACCOUNT), [n.text for n in rig.watcher.of(NoticeLevel.ALERT)]
+    mark = await _buy_during_every_read_back(sim, rig, "MNQ", "Position/partialCloseContract", adds, settled=2)
     cuts = [r for r in sim.requests(since=mark) if r.endpoint == "Position/partialCloseContract"]
     assert len(cuts) == adds + 1 and all(r.body.get("size") == 1 for r in cuts), [r.body for r in cuts]
 
@@ -194,26 +204,14 @@ async def test_a_trader_reopening_a_blocked_symbol_during_every_verification_is_
     """The close-on-sight of a locked symbol, against a trader who re-opens it during each of the
     close's slow read-backs, more often than FLATTEN_ROUNDS: every close was accepted, so it is not
     judged failed (which would pause this close, FIRST_RETRY_S and doubling), and RTY ends flat."""
-    from guardian_harness import ACCOUNT, ok, settings_with, sim_size, stays, wait_for
+    from guardian_harness import settings_with
 
-    from deskguard.guardian import NoticeLevel
     from deskguard.guardian.enforcer import FLATTEN_ROUNDS
 
     rig = await make_guardian(settings_with(symbol_blocks={"enabled": True, "symbols": ("RTY",)},
                                             trade_frequency={"enabled": False}))
-    reopens = FLATTEN_ROUNDS + 1
-    sim.delay_next("Position/searchOpen", reopens + 1, 0.3)  # every read-back is slow
-    mark = sim.requests()[-1].seq
-    ok(sim.place_order(ACCOUNT, "RTY", "buy", 1))  # a blocked symbol: closed on sight, and locked
-    for i in range(reopens):  # the trader re-opens each time a close has gone through
-        closes = i + 1
-        await wait_for(lambda c=closes: [r.endpoint for r in sim.requests(since=mark)].count(
-            "Position/closeContract") >= c and sim_size(sim, "RTY") == 0, 3, f"close {closes}")
-        ok(sim.place_order(ACCOUNT, "RTY", "buy", 1))
-    await wait_for(lambda: sim_size(sim, "RTY") == 0 and not rig.guardian.enforcer.in_flight(ACCOUNT), 5,
-                   "the last re-open closed, the close settled")
-    await stays(lambda: sim_size(sim, "RTY") == 0, 0.3, "RTY stays flat")
-    assert not rig.watcher.of(NoticeLevel.ALERT, ACCOUNT), [n.text for n in rig.watcher.of(NoticeLevel.ALERT)]
+    # A blocked symbol: closed on sight (and locked); re-opened each time a close has gone through.
+    await _buy_during_every_read_back(sim, rig, "RTY", "Position/closeContract", FLATTEN_ROUNDS + 1, settled=0)
 
 
 async def test_the_store_s_thread_lets_go_of_the_gil_between_two_writes_of_a_batch() -> None:
