@@ -146,8 +146,18 @@ def _in_simulator_process(proc: SimulatorProcess, timed: list[tuple[float, float
     return run
 
 
+async def _cpu_timed(work: Awaitable[list[float]], cpu: list[float] | None) -> list[float]:
+    """Await ``work``; add the CPU time this process spent meanwhile (all its threads) to ``cpu``."""
+    start = time.process_time()
+    try:
+        return await work
+    finally:
+        if cpu is not None:
+            cpu.append(time.process_time() - start)
+
+
 async def _deskguard(sim: Any, n: int, tmp: str, gc_pauses: GcPauses | None = None,
-                     breaches: Breaches | None = None) -> list[float]:
+                     breaches: Breaches | None = None, cpu: list[float] | None = None) -> list[float]:
     from ..broker.projectx import ProjectXBroker
     from ..engine.settings import EngineSettings
     from ..guardian import Guardian
@@ -176,10 +186,10 @@ async def _deskguard(sim: Any, n: int, tmp: str, gc_pauses: GcPauses | None = No
         await asyncio.sleep(0.5)
         run = breaches or _in_process(sim)
         if gc_pauses is None:
-            return await run(GUARDED, n)
+            return await _cpu_timed(run(GUARDED, n), cpu)
         gc_pauses.install()
         try:
-            return await run(GUARDED, n)
+            return await _cpu_timed(run(GUARDED, n), cpu)
         finally:
             gc_pauses.uninstall()
     finally:
@@ -187,7 +197,8 @@ async def _deskguard(sim: Any, n: int, tmp: str, gc_pauses: GcPauses | None = No
         store.close()
 
 
-async def _sdk_floor(sim: Any, n: int, breaches: Breaches | None = None) -> list[float]:
+async def _sdk_floor(sim: Any, n: int, breaches: Breaches | None = None,
+                     cpu: list[float] | None = None) -> list[float]:
     from project_x_py import ProjectX
     from project_x_py.realtime import ProjectXRealtimeClient
 
@@ -211,7 +222,7 @@ async def _sdk_floor(sim: Any, n: int, breaches: Breaches | None = None) -> list
         await rt.subscribe_user_updates()
         try:
             await asyncio.sleep(0.5)
-            return await (breaches or _in_process(sim))(FLOOR, n)
+            return await _cpu_timed((breaches or _in_process(sim))(FLOOR, n), cpu)
         finally:
             await rt.disconnect()
 
@@ -260,11 +271,18 @@ async def _pass(tag: str, sim: Any, n: int, breaches: Breaches, folder: str) -> 
     gc_pauses = GcPauses()
     floor: list[float] = []
     guard: list[float] = []
+    floor_cpu: list[float] = []
+    guard_cpu: list[float] = []
     sizes = [n // BLOCKS + (1 if i < n % BLOCKS else 0) for i in range(min(BLOCKS, n))]
     for size in sizes:
-        floor += await _sdk_floor(sim, size, breaches)
-        guard += await _deskguard(sim, size, folder, gc_pauses, breaches)
-    return _figures(tag, guard, floor, gc_pauses)
+        floor += await _sdk_floor(sim, size, breaches, floor_cpu)
+        guard += await _deskguard(sim, size, folder, gc_pauses, breaches, guard_cpu)
+    figures = _figures(tag, guard, floor, gc_pauses)
+    # CPU time the measuring process spent per breach, all its threads (the guard's store thread
+    # too): on a busy machine a process that needs more CPU between two breaches waits more for it.
+    figures[f"reaction_{tag}cpu_ms_per_breach"] = round(1000 * sum(guard_cpu) / max(len(guard), 1), 3)
+    figures[f"sdk_floor_{tag}cpu_ms_per_breach"] = round(1000 * sum(floor_cpu) / max(len(floor), 1), 3)
+    return figures
 
 
 def _figures(tag: str, guard: list[float], floor: list[float], gc_pauses: GcPauses) -> dict[str, float]:
