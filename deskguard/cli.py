@@ -40,6 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["store-writer"]:  # the guard's own child process (store/writer.py), not a user's command
+        from .store.writer import main as store_writer
+
+        return store_writer()
     return int(_dispatch(build_parser().parse_args(argv)))
 
 

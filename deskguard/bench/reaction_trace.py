@@ -99,12 +99,15 @@ def instrumented(marks: Marks) -> Iterator[None]:
             return await f(self, endpoint, *args, **kwargs)
         return w
 
-    def flush(f: Callable[..., Any]) -> Callable[..., Any]:
-        def w(self: Any) -> Any:
-            if self._pending:
-                self._pending.insert(0, lambda: marks.mark("store_start"))
-                self._pending.append(lambda: marks.mark("store_end"))
-            return f(self)
+    def hand_over(f: Callable[..., Any]) -> Callable[..., Any]:
+        def w(self: Any, task: Callable[[], None], calls: int) -> Any:
+            def marked() -> None:
+                marks.mark("store_start")
+                try:
+                    task()
+                finally:
+                    marks.mark("store_end")
+            return f(self, marked, calls)
         return w
 
     def on_gc(phase: str, _info: dict[str, Any]) -> None:
@@ -114,7 +117,7 @@ def instrumented(marks: Marks) -> Iterator[None]:
     try:
         with _wrapped(HubStream, "on_user_raw", on_user_raw), _wrapped(Guardian, "submit_event", submit_event), \
                 _wrapped(Guardian, "_handle", handle), _wrapped(Session, "post", post), \
-                _wrapped(StoreQueue, "flush", flush):
+                _wrapped(StoreQueue, "_hand_over", hand_over):
             yield
     finally:
         gc.callbacks.remove(on_gc)

@@ -24,18 +24,37 @@ which a writing thread would take).
 Some writes only need their latest value: ``submit_latest`` keeps one place in the batch per key
 and computes the call (on the loop) only when the batch leaves, so a write asked for at every
 verdict — the rules' memory, whose JSON grows with the day's entries — is worked out once per batch.
+
+With a ``writer`` (a state.db on disk: the app, headless, the benchmarks), the writes that are calls
+of the store's own methods are not made in this process at all but by the store's writer process
+(``store/writer.py``): as the batch leaves, the loop pickles them and posts them to its pipe
+without blocking, and the thread is not woken. A thread that holds the interpreter's lock for
+SQLite's Python wrapper — or merely wakes to pass bytes on — is what made the loop wait on a busy
+machine (measured in the README). The thread still runs everything else (awaited calls, lock
+saves, callbacks), after the writer has confirmed what was sent before it; while it has such work
+queued, the store's writes go through it too, so the order stays the order they were asked for.
+It also reads the writer's confirmations every ``SYNC_EVERY`` messages. If the writer cannot
+start or dies, the thread writes what it had not confirmed and every later write itself, and says
+so in the log.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import pickle
 import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 
+from ..store.writer import WriterGone, WriterProcess, encode_op
+
 log = logging.getLogger("deskguard.guardian")
+
+#: A store call as ``submit_latest``'s producer gives it: (function, args, kwargs).
+Call = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 
 #: A batch leaves this long after its first call (bookkeeping waits; the close does not).
 FLUSH_DELAY_S = 0.005
@@ -53,8 +72,14 @@ class StoreQueue:
 
     def __init__(self, busy: Callable[[], bool] = lambda: False, delay: float = FLUSH_DELAY_S,
                  max_defer: float = MAX_DEFER_S, gap: float = WRITE_GAP_S,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, store: Any = None,
+                 writer: Callable[[], WriterProcess] | None = None) -> None:
+        """``writer`` makes the store's writer process (started with the first batch, on the
+        thread) for the writes that are calls of ``store``'s public methods."""
         self.busy = busy
+        self.store = store
+        self._make_writer = writer if store is not None else None
+        self._writer: WriterProcess | None = None  # the thread's; None until started, or after it failed
         self.delay = delay
         self.max_defer = max_defer
         self.gap = gap
@@ -65,16 +90,19 @@ class StoreQueue:
         self._first_at = 0.0
         self._handle: asyncio.TimerHandle | None = None
         self._closed = False
-        self.batches = 0  # handed to the thread (for tests and benchmarks)
+        self.batches = 0  # handed to the thread or posted to the writer (for tests and benchmarks)
+        self._handed = 0  # tasks handed to the thread (the loop's counter) ...
+        self._done = 0  # ... and done by it (the thread's)
+        self._syncing = False  # the thread is reading the writer's confirmations
 
     def submit(self, fn: Callable, *args: Any, **kwargs: Any) -> None:
         """Fire-and-forget, in order, off the event loop; a failure is logged loudly."""
-        self._add(_write(fn, args, kwargs), getattr(fn, "__name__", fn))
+        self._add(_Write(fn, args, kwargs), getattr(fn, "__name__", fn))
 
-    def submit_latest(self, key: Hashable, produce: Callable[[], tuple[Callable, tuple] | None]) -> None:
+    def submit_latest(self, key: Hashable, produce: Callable[[], list[Call]]) -> None:
         """Fire-and-forget, coalesced: of everything submitted under ``key`` before the batch
-        leaves, one call runs, in the place of the first; ``produce()`` (run on the loop as the
-        batch leaves) gives it as ``(fn, args)``, or None when there is nothing to write."""
+        leaves, one set of calls runs, in the place of the first; ``produce()`` (run on the loop as
+        the batch leaves) gives them as ``(fn, args, kwargs)``, none when there is nothing to write."""
         if key in self._latest:
             return
         latest = _Latest(produce)
@@ -136,8 +164,13 @@ class StoreQueue:
         if not self._pending:
             return
         pending, self._pending, self._latest = self._pending, [], {}
-        batch = [run for run in (item.resolve() if isinstance(item, _Latest) else item for item in pending)
-                 if run is not None]
+        resolved: list[Callable[[], None]] = []
+        for item in pending:
+            if isinstance(item, _Latest):
+                resolved.extend(item.resolve())
+            else:
+                resolved.append(item)
+        batch = self._for_writer(resolved) if self._make_writer is not None else resolved
 
         gap, sleep, busy, max_defer = self.gap, self._sleep, self.busy, self.max_defer
 
@@ -149,23 +182,157 @@ class StoreQueue:
                         sleep(gap)  # the GIL is free for the loop between two writes
                     while busy() and time.monotonic() < give_up_waiting:
                         sleep(BUSY_POLL_S)  # a close is on its way out: the GIL stays the loop's
-                run()
+                if isinstance(run, _ToWriter):
+                    self._send(run)
+                else:
+                    self._sync_writer()  # what was sent before it is committed first
+                    run()
+
+        if self._post(batch):
+            self.batches += 1
+            return
+        self._hand_over(run_batch, len(batch))
+
+    def _hand_over(self, task: Callable[[], None], calls: int) -> None:
+        """Give the store's thread a task (``_handed == _done`` once it has done them all)."""
+
+        def counted() -> None:
+            try:
+                task()
+            finally:
+                self._done += 1  # the thread's own counter (the loop only reads it)
 
         try:
-            self._executor.submit(run_batch)
-            self.batches += 1
+            self._executor.submit(counted)
         except RuntimeError:  # shut down: the guard is stopping
-            log.warning("store closed; dropped %d call(s)", len(batch))
+            log.warning("store closed; dropped %d call(s)", calls)
+            return
+        self._handed += 1
+        self.batches += 1
+
+    def _post(self, batch: list[Callable[[], None]]) -> bool:
+        """On the loop: a batch of the store's own writes goes to the writer process from here,
+        when it runs and the thread has nothing left that must be written before them. Every
+        ``SYNC_EVERY`` messages (or when the pipe was full) the thread reads its confirmations."""
+        writer = self._writer
+        if (writer is None or not writer.running or self._handed != self._done
+                or not all(isinstance(run, _ToWriter) for run in batch)):
+            return False
+        left = False
+        for message in batch:
+            assert isinstance(message, _ToWriter)
+            left |= not writer.post(message.ops, message.moment, self.store.secrets)
+        if (left or writer.due) and not self._syncing:
+            # Not a task the next batch must wait for (it carries no write): while the thread
+            # waits for the writer, the loop goes on posting.
+            self._syncing = True
+
+            def sync() -> None:
+                try:
+                    self._sync_writer(writer)
+                finally:
+                    self._syncing = False
+
+            try:
+                self._executor.submit(sync)
+            except RuntimeError:
+                self._syncing = False
+        return True
 
     async def drain(self) -> None:
-        """Flush, and wait until the thread has done everything handed to it."""
+        """Flush, and wait until everything handed over is done (and committed by the writer)."""
         self.flush()
-        await asyncio.get_running_loop().run_in_executor(self._executor, lambda: None)
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._sync_writer)
 
     def shutdown(self) -> None:
         self.flush()
         self._closed = True
+        try:
+            self._executor.submit(self._close_writer)
+        except RuntimeError:
+            pass
         self._executor.shutdown(wait=True)
+
+    @property
+    def writer_pid(self) -> int | None:
+        """The writer process's pid while it runs (tests, benchmarks)."""
+        writer = self._writer
+        return writer.pid if writer is not None and writer.running else None
+
+    # ---- the writer process (the thread's side, except _for_writer) ----------------------------
+
+    def _for_writer(self, batch: list[Callable[[], None]]) -> list[Callable[[], None]]:
+        """On the loop, as the batch leaves: runs of the store's own writes become one message."""
+        out: list[Callable[[], None]] = []
+        moment = self.store.now()
+        for run in batch:
+            op = run.op(self.store) if isinstance(run, _Write) else None
+            if op is None or not isinstance(run, _Write):
+                out.append(run)
+            elif out and isinstance(out[-1], _ToWriter):
+                out[-1].add(op, run)
+            else:
+                out.append(_ToWriter(moment, op, run))
+        return out
+
+    def _send(self, message: _ToWriter) -> None:
+        writer = self._started_writer()
+        if writer is None:
+            message()
+            return
+        try:
+            errors = [] if writer.post(message.ops, message.moment, self.store.secrets) else writer.sync()
+            if writer.due:
+                errors += writer.sync()
+        except WriterGone as gone:
+            self._writer_gone(gone, writer)
+            return
+        _log_errors(errors)
+
+    def _sync_writer(self, writer: WriterProcess | None = None) -> None:
+        """Wait until the writer (this one, or the current one) has committed what it was sent."""
+        writer = writer or self._writer
+        if writer is None:
+            return
+        try:
+            _log_errors(writer.sync())
+        except WriterGone as gone:
+            self._writer_gone(gone, writer)
+
+    def _close_writer(self) -> None:
+        writer = self._writer
+        if writer is None:
+            return
+        try:
+            _log_errors(writer.close())
+        except WriterGone as gone:
+            self._writer_gone(gone, writer)
+        self._writer = None
+        self._make_writer = None
+
+    def _started_writer(self) -> WriterProcess | None:
+        if self._writer is None and self._make_writer is not None:
+            writer = self._make_writer()
+            try:
+                writer.start()
+            except WriterGone as gone:
+                self._writer_gone(gone, writer)
+                return None
+            self._writer = writer
+        return self._writer
+
+    def _writer_gone(self, gone: WriterGone, writer: WriterProcess) -> None:
+        """Write here what the writer had not confirmed, and everything from now on."""
+        if self._writer is writer or self._writer is None and self._make_writer is not None:
+            log.error("%s: the guard writes state.db itself from now on", gone)
+        if gone.unconfirmed:
+            log.warning("writing %d write(s) the writer process had not confirmed", len(gone.unconfirmed))
+        if self._writer is writer:
+            self._writer = None
+        self._make_writer = None
+        for op in gone.unconfirmed:
+            name, args, kwargs = pickle.loads(op)
+            _Write(getattr(self.store, name), args, kwargs)()
 
 
 class _Latest:
@@ -173,28 +340,64 @@ class _Latest:
 
     __slots__ = ("produce",)
 
-    def __init__(self, produce: Callable[[], tuple[Callable, tuple] | None]) -> None:
+    def __init__(self, produce: Callable[[], list[Call]]) -> None:
         self.produce = produce
 
-    def resolve(self) -> Callable[[], None] | None:
+    def resolve(self) -> list[_Write]:
         try:
-            call = self.produce()
+            calls = self.produce()
         except Exception:
             log.exception("store write: working out a coalesced write failed")
-            return None
-        if call is None:
-            return None
-        fn, args = call
-        return _write(fn, args, {})
+            return []
+        return [_Write(fn, args, kwargs) for fn, args, kwargs in calls]
 
 
-def _write(fn: Callable, args: tuple, kwargs: dict[str, Any]) -> Callable[[], None]:
-    """A fire-and-forget store write for the thread: a failure is logged loudly and stops nothing."""
+class _Write:
+    """A fire-and-forget store write: a failure is logged loudly and stops nothing."""
 
-    def run() -> None:
+    __slots__ = ("args", "fn", "kwargs")
+
+    def __init__(self, fn: Callable, args: tuple, kwargs: dict[str, Any]) -> None:
+        self.fn, self.args, self.kwargs = fn, args, kwargs
+
+    def __call__(self) -> None:
         try:
-            fn(*args, **kwargs)
+            self.fn(*self.args, **self.kwargs)
         except Exception:
-            log.exception("store write %s failed", getattr(fn, "__name__", fn))
+            log.exception("store write %s failed", getattr(self.fn, "__name__", self.fn))
 
-    return run
+    def op(self, store: Any) -> bytes | None:
+        """This write for the writer process, when it is a call of one of ``store``'s own public
+        methods that pickles; else None (it runs on the thread)."""
+        name = getattr(self.fn, "__name__", "")
+        if getattr(self.fn, "__self__", None) is not store or name.startswith("_"):
+            return None
+        try:
+            return encode_op(name, self.args, self.kwargs)
+        except Exception:  # noqa: BLE001 - anything that does not pickle is written on the thread
+            return None
+
+
+class _ToWriter:
+    """Consecutive writes of one batch, pickled for the writer process; called, the thread writes
+    them itself (no writer)."""
+
+    __slots__ = ("moment", "ops", "writes")
+
+    def __init__(self, moment: datetime, op: bytes, write: _Write) -> None:
+        self.moment = moment
+        self.ops = [op]
+        self.writes = [write]
+
+    def add(self, op: bytes, write: _Write) -> None:
+        self.ops.append(op)
+        self.writes.append(write)
+
+    def __call__(self) -> None:
+        for write in self.writes:
+            write()
+
+
+def _log_errors(errors: list[str]) -> None:
+    for text in errors:
+        log.error("%s (in the store's writer process)", text)

@@ -33,6 +33,8 @@ from ..engine.engine import RiskEngine, Verdict
 from ..engine.events import ClockTick, Event, OrderUpdated, QuoteUpdated, Resync
 from ..engine.models import Account
 from ..engine.settings import EngineSettings
+from ..store import Store
+from ..store.writer import WriterProcess
 from . import memory, texts
 from .bookkeeping import StoreQueue
 from .enforcer import NOTHING_TO_DO, Enforcer, EnforcerListener
@@ -80,7 +82,10 @@ class Guardian:
         symbols: Iterable[str] = (),
         pending: PendingSettings | None = None,
         on_pending_applied: Callable[[], None] = lambda: None,
+        store_writer: bool = True,
     ) -> None:
+        """``store_writer``: a store on disk has its routine writes made by a process of its own
+        (``store/writer.py``; False: by the store's thread in this process, as a store in memory)."""
         self.broker = broker
         self.store = store
         self.clock = clock or SystemClock()
@@ -104,7 +109,10 @@ class Guardian:
             on_settled=self.publisher.check_status,
         ))
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
-        self._store_queue = StoreQueue(busy=self._busy)
+        on_disk = isinstance(store, Store) and store.path is not None
+        self._store_queue = StoreQueue(
+            busy=self._busy, store=store,
+            writer=(lambda: WriterProcess(store.path, store.secrets)) if store_writer and on_disk else None)
         self._enforced_at = -1.0  # time.monotonic() of the last enforcement started
         self._publish_deferrals = 0
         self._tasks: list[asyncio.Task] = []
@@ -363,8 +371,8 @@ class Guardian:
             self._alerts.pop(acct, None)  # flat again: the not-flat alert is over
         self._uncommitted.update(verdict.new_locks)
         if verdict.end_of_day is not None and verdict.state.day_start is not None:
-            self._db_submit(memory.record_end_of_day, self.store, acct, self.engine.calendar, verdict.state.day_start,
-                            verdict.end_of_day, self.clock.now())
+            self._db_submit(self.store.record_end_of_day, acct, memory.ended_day(self.engine.calendar,
+                            verdict.state.day_start), verdict.end_of_day, self.clock.now())
         if verdict.new_locks or verdict.ended_locks or verdict.new_trades or verdict.decisions:
             self._spawn(self.recorder.record_verdict(verdict), f"record-{acct}")
         self.publisher.check_status(acct)

@@ -10,8 +10,9 @@ per account, ``rules`` in the store's rule memory.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from ..engine.calendar import TradingCalendar
@@ -71,15 +72,24 @@ def memory_text(engine: RiskEngine, account_id: int) -> str:
     return json.dumps(engine.memory(account_id), sort_keys=True, separators=(",", ":"))
 
 
-def record_end_of_day(store: Any, account_id: int, calendar: TradingCalendar, day_start: datetime, balance: float,
-                      at: datetime) -> None:
-    """The balance at the reset that started the day beginning at ``day_start`` (the store's thread)."""
-    store.record_end_of_day(account_id, calendar.trading_date(day_start - timedelta(seconds=1)), balance, at)
+def ended_day(calendar: TradingCalendar, day_start: datetime) -> date:
+    """The trading day that a reset starting the day at ``day_start`` ended (its end-of-day balance
+    is recorded under it)."""
+    return calendar.trading_date(day_start - timedelta(seconds=1))
+
+
+def memory_writes(store: Any, account_id: int, text: str, high_water_mark: float | None,
+                  at: datetime) -> list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]]:
+    """The store calls that write the rules' memory, and the mark to its own table, which the
+    window's trailing floor reads: calls of the store's own methods, so its writer process makes them."""
+    writes: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = [
+        (store.set_memory, (account_id, RULES_MEMORY, text), {"at": at})]
+    if high_water_mark is not None:
+        writes.append((store.set_high_water_mark, (account_id, high_water_mark, at), {}))
+    return writes
 
 
 def save_memory(store: Any, account_id: int, text: str, high_water_mark: float | None, at: datetime) -> None:
-    """Write the rules' memory (on the store's thread); the mark also to its own table, which the
-    window's trailing floor reads."""
-    store.set_memory(account_id, RULES_MEMORY, text, at=at)
-    if high_water_mark is not None:
-        store.set_high_water_mark(account_id, high_water_mark, at)
+    """Write the rules' memory now (tools and tests; the guardian hands ``memory_writes`` to its store queue)."""
+    for fn, args, kwargs in memory_writes(store, account_id, text, high_water_mark, at):
+        fn(*args, **kwargs)

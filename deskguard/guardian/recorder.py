@@ -18,13 +18,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..engine.decisions import Action, Lock
 from ..engine.engine import Verdict
 from ..engine.models import Account
 from . import memory, texts
+from .bookkeeping import Call
 from .enforcer import CallRecord
 from .snapshot import NoticeLevel
 
@@ -117,15 +117,15 @@ class Recorder:
         Worked out once per store batch, as the batch leaves (its JSON grows with the day's entries)."""
         self.guardian._store_queue.submit_latest(("memory", acct), lambda: self._memory_write(acct))
 
-    def _memory_write(self, acct: int) -> tuple[Callable, tuple] | None:
+    def _memory_write(self, acct: int) -> list[Call]:
         g = self.guardian
         if acct not in g.engine.accounts:
-            return None
+            return []
         text = memory.memory_text(g.engine, acct)
         if text == self._memory.get(acct):
-            return None
+            return []
         self._memory[acct] = text
-        return memory.save_memory, (g.store, acct, text, g.engine.state(acct).high_water_mark, g.clock.now())
+        return memory.memory_writes(g.store, acct, text, g.engine.state(acct).high_water_mark, g.clock.now())
 
     def record_call(self, rec: CallRecord) -> None:
         """One audit row per try of every broker call the enforcer makes."""

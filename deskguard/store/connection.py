@@ -10,6 +10,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -48,6 +49,7 @@ class Database:
         self._clock: Clock = clock or SystemClock()
         # The guardian's loop and a worker thread (e.g. a CSV export) may share the store.
         self._mutex = threading.RLock()
+        self._in_batch = False  # inside batch(): each write is a savepoint
         text = os.fspath(path)
         self.path: Path | None = None if text == MEMORY else Path(text)
         self._conn: sqlite3.Connection | None = self._open(check_integrity, busy_timeout)
@@ -159,6 +161,15 @@ class Database:
         text written to any table."""
         self._redactor.add(secret)
 
+    def now(self) -> datetime:
+        """The moment this store stamps a row with when it is not given one."""
+        return self._clock.now()
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What this store redacts (handed to its writer process, never written anywhere)."""
+        return tuple(self._redactor.secrets())
+
     # ---- plumbing -----------------------------------------------------------------------------
 
     def _clean(self, params: Sequence[object]) -> tuple[object, ...]:
@@ -173,9 +184,35 @@ class Database:
         return self._conn
 
     @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Many writes in one transaction (the store's writer process: one commit per message,
+        not one per write). Each write inside is a savepoint of its own: one that fails is undone
+        alone and raises as it would outside. A durable write (a lock) must not be made in one."""
+        with self._mutex:
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                self._in_batch = True
+                try:
+                    yield
+                    conn.execute("COMMIT")
+                finally:
+                    self._in_batch = False
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+            except sqlite3.Error as exc:
+                raise self._translate(exc, "write") from exc
+
+    @contextmanager
     def _transaction(self, *, durable: bool = False) -> Iterator[Runner]:
         """One write transaction. ``durable`` commits with synchronous=FULL (the WAL is fsync'd
         before COMMIT returns) for the writes the trader's safety depends on: locks."""
+        if self._in_batch:
+            if durable:
+                raise StoreError("a durable write cannot be made inside a batch")
+            with self._savepoint() as run:
+                yield run
+            return
         with self._mutex:
             conn = self._connection()
             try:
@@ -192,6 +229,21 @@ class Database:
                         conn.execute("PRAGMA synchronous = NORMAL")
             except sqlite3.Error as exc:
                 raise self._translate(exc, "write") from exc
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[Runner]:
+        conn = self._connection()
+        try:
+            conn.execute("SAVEPOINT write")
+            try:
+                yield lambda sql, params=(): conn.execute(sql, self._clean(params))
+            except BaseException:
+                conn.execute("ROLLBACK TO write")
+                raise
+            finally:
+                conn.execute("RELEASE write")
+        except sqlite3.Error as exc:
+            raise self._translate(exc, "write") from exc
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:

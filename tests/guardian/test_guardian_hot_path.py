@@ -52,7 +52,7 @@ async def test_a_latest_write_is_worked_out_once_per_batch_in_the_place_of_its_f
 
     def produce():
         produced.append(value[0])
-        return (seen.append, (f"memory {value[0]}",)) if value[0] != 3 else None
+        return [(seen.append, (f"memory {value[0]}",), {})] if value[0] != 3 else []
 
     queue.submit(seen.append, "before")
     for v in (1, 2):
@@ -65,7 +65,7 @@ async def test_a_latest_write_is_worked_out_once_per_batch_in_the_place_of_its_f
     value[0] = 3
     queue.submit_latest("memory", produce)
     await queue.drain()
-    assert produced == [2, 3] and seen == ["before", "memory 2", "after"]  # None: nothing written
+    assert produced == [2, 3] and seen == ["before", "memory 2", "after"]  # []: nothing written
     queue.shutdown()
 
 
@@ -270,3 +270,18 @@ async def test_stopping_schedules_no_snapshot_or_memory_write_after_the_store_cl
     await rig.stop()
     await asyncio.sleep(PUBLISH_EVERY_S * 3)
     assert "store closed" not in caplog.text
+
+
+async def test_a_guard_on_a_state_db_has_its_writes_made_by_the_writer_process(make_guardian) -> None:
+    """Issue 18: no thread of the guard's process writes SQLite; its writer process does, and it
+    ends with the guard."""
+    import os
+
+    rig = await make_guardian()
+    queue = rig.guardian._store_queue
+    await queue.drain()
+    pid = queue.writer_pid
+    assert pid is not None and pid != os.getpid()
+    assert any(e.event == "status" for e in rig.store.audit_entries())  # written there, read here
+    await rig.stop()
+    assert queue.writer_pid is None

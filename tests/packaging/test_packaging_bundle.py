@@ -85,6 +85,25 @@ def test_frozen_smoke_offscreen(built, build_script):
     assert match and match["painted"] == "True", out.stdout
 
 
+def test_the_frozen_app_runs_the_store_s_writer_process(built, tmp_path):
+    """The guard starts its store's writer as ``<the app> store-writer``: the frozen app must
+    answer it (else every write would fall back to the guard's own thread, and only a log line say so)."""
+    from datetime import UTC, datetime
+
+    from deskguard.store import Store
+    from deskguard.store.writer import WriterProcess, encode_op
+
+    path = tmp_path / "state.db"
+    Store(path).close()
+    writer = WriterProcess(path, secrets=["sk-frozen-secret-123"], argv=[str(EXE), "store-writer"])
+    writer.start()
+    writer.post([encode_op("audit", (1, None, "info", "from the frozen writer sk-frozen-secret-123"), {})],
+                datetime(2026, 12, 4, tzinfo=UTC))
+    assert writer.close() == []
+    with Store(path) as store:
+        assert [e.detail for e in store.audit_entries()] == ["from the frozen writer [redacted]"]
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the .deb is built on Linux")
 def test_deb_contents(built, build_script):
     from deskguard import __version__

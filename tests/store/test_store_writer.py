@@ -1,0 +1,139 @@
+"""The store's writer process (store/writer.py, issue 18): the guard's routine writes made by a
+process of its own — in order, stamped with the guard's moment, redacted, each failure reported
+alone, and nothing lost when the writer dies (bookkeeping.py writes what it had not confirmed)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from deskguard.guardian.bookkeeping import StoreQueue
+from deskguard.store import Store, StoreError
+from deskguard.store.writer import WriterGone, WriterProcess, command, encode_op
+
+from .conftest import make_lock
+
+AT = datetime(2026, 12, 4, 15, 0, tzinfo=UTC)
+KEY = "sk-live-0123456789abcdef"
+
+
+def _op(name: str, *args: object, **kwargs: object) -> bytes:
+    return encode_op(name, args, kwargs)
+
+
+def test_the_writer_writes_in_order_with_the_guard_s_moment_and_redacts(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    Store(path).close()  # the guard opens (and migrates) the file before its writer does
+    writer = WriterProcess(path, secrets=[KEY])
+    writer.start()
+    assert writer.running and writer.pid != os.getpid()
+    assert command()[-1] == "store-writer"
+    writer.post([_op("audit", 7, "max_contracts", "broker_call", f"first, key {KEY}"),
+                 _op("audit", 7, "max_contracts", "broker_call", "second")], AT)
+    later = "webhook-token-abcdefgh"
+    writer.post([_op("audit", None, None, "status", f"third {later}")], AT, secrets=[KEY, later])
+    assert writer.sync() == []
+    assert writer.close() == []
+    with Store(path) as store:
+        entries = store.audit_entries()
+    assert [e.detail for e in entries] == ["first, key [redacted]", "second", "third [redacted]"]
+    assert {e.at for e in entries} == {AT}  # the batch's moment, not the writer's clock
+    assert KEY.encode() not in path.read_bytes() and later.encode() not in path.read_bytes()
+
+
+def test_a_failing_write_is_reported_and_undone_alone(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    Store(path).close()
+    writer = WriterProcess(path)
+    writer.start()
+    writer.post([_op("audit", 1, None, "info", "kept before"),
+                 _op("end_lock", "not a lock id", AT, "why"),  # raises inside the writer
+                 _op("no_such_method"),
+                 _op("audit", 1, None, "info", "kept after")], AT)
+    errors = writer.sync()
+    writer.close()
+    assert len(errors) == 2
+    assert "end_lock" in errors[0] and "not a store method: 'no_such_method'" in errors[1]
+    with Store(path) as store:
+        assert [e.detail for e in store.audit_entries()] == ["kept before", "kept after"]
+
+
+def test_a_writer_that_cannot_open_its_file_says_so(tmp_path: Path) -> None:
+    target = tmp_path / "state.db"
+    target.write_bytes(b"this is not a database" * 100)
+    writer = WriterProcess(target)
+    with pytest.raises(WriterGone, match="did not open"):
+        writer.start()
+
+
+def test_a_batch_is_one_transaction_whose_writes_fail_alone(tmp_path: Path) -> None:
+    with Store(tmp_path / "state.db") as store:
+        with store.batch():
+            store.audit(1, None, "info", "one")
+            with pytest.raises(StoreError):
+                store.audit(1, None, "info", object())  # SQLite cannot bind it
+            store.audit(1, None, "info", "two")
+            with pytest.raises(StoreError, match="durable"):
+                store.save_lock(make_lock())  # a lock is committed on its own, fsync'd
+        assert [e.detail for e in store.audit_entries()] == ["one", "two"]
+        assert store.active_locks() == []
+
+
+@pytest.mark.asyncio
+async def test_the_queue_posts_the_store_s_writes_and_keeps_order_with_its_other_calls(tmp_path: Path) -> None:
+    store = Store(tmp_path / "state.db", redact=[KEY])
+    queue = StoreQueue(delay=0.001, store=store, writer=lambda: WriterProcess(store.path or "", store.secrets))
+    seen: list[list[str]] = []
+    queue.submit(store.audit, 1, None, "info", "written by the writer")  # starts the writer (thread)
+    await queue.drain()
+    assert queue.writer_pid is not None
+    for i in range(3):
+        queue.submit(store.audit, 1, None, "info", f"posted {i} {KEY}")
+    queue.submit(lambda: seen.append([e.detail for e in store.audit_entries()]))  # runs here, after them
+    await queue.drain()
+    assert seen == [["written by the writer", "posted 0 [redacted]", "posted 1 [redacted]", "posted 2 [redacted]"]]
+    queue.shutdown()
+    assert queue.writer_pid is None
+    store.close()
+
+
+@pytest.mark.asyncio
+async def test_when_the_writer_dies_the_guard_writes_what_it_had_not_confirmed(tmp_path: Path, caplog) -> None:
+    store = Store(tmp_path / "state.db")
+    made: list[WriterProcess] = []
+
+    def make() -> WriterProcess:
+        made.append(WriterProcess(store.path or "", store.secrets))
+        return made[-1]
+
+    queue = StoreQueue(delay=0.001, store=store, writer=make)
+    queue.submit(store.audit, 1, None, "info", "before")
+    await queue.drain()
+    made[0].kill()  # the writer is gone; the loop does not know yet
+    await asyncio.sleep(0.05)
+    with caplog.at_level(logging.ERROR, logger="deskguard.guardian"):
+        for i in range(3):
+            queue.submit(store.audit, 1, None, "info", f"after {i}")
+            await asyncio.sleep(0.01)
+        await queue.drain()
+    assert [e.detail for e in store.audit_entries()] == ["before", "after 0", "after 1", "after 2"]
+    assert "writes state.db itself from now on" in caplog.text
+    assert len(made) == 1 and queue.writer_pid is None  # not started again: written here from now on
+    queue.shutdown()
+    store.close()
+
+
+@pytest.mark.asyncio
+async def test_a_store_in_memory_or_a_closure_never_goes_to_a_writer(tmp_path: Path) -> None:
+    store = Store(":memory:")
+    queue = StoreQueue(delay=0.001, store=store, writer=None)
+    queue.submit(store.audit, 1, None, "info", "here")
+    await queue.drain()
+    assert queue.writer_pid is None and [e.detail for e in store.audit_entries()] == ["here"]
+    queue.shutdown()
+    store.close()
