@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 import struct
 import subprocess
 import sys
@@ -394,7 +395,17 @@ def _run(store: Any, call: tuple[str, tuple[Any, ...], dict[str, Any]], errors: 
 
 
 def main() -> int:
-    """``deskguard store-writer``: the protocol on stdin and stdout; anything printed goes to stderr."""
+    """``deskguard store-writer``: the protocol on stdin and stdout; anything printed goes to stderr.
+
+    It ignores Ctrl-C and SIGTERM: a terminal's Ctrl-C and systemd's stop reach every process of
+    the group, and the writer must outlive its guard's own shutdown (which closes it after the last
+    writes). It ends when the guard says "close" or its input ends (the guard has gone)."""
+    for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
+        if hasattr(signal, name):
+            try:
+                signal.signal(getattr(signal, name), signal.SIG_IGN)
+            except (OSError, ValueError):
+                pass
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     sys.stdout = sys.stderr

@@ -137,3 +137,26 @@ async def test_a_store_in_memory_or_a_closure_never_goes_to_a_writer(tmp_path: P
     assert queue.writer_pid is None and [e.detail for e in store.audit_entries()] == ["here"]
     queue.shutdown()
     store.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "kill") or os.name == "nt", reason="POSIX signals")
+def test_ctrl_c_and_sigterm_to_the_group_do_not_end_the_writer_before_its_guard(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C and systemd's stop reach the whole process group; the guard's last writes
+    at its own shutdown must still go through the writer (measured: before, the writer died first
+    and the guard logged an error at every Ctrl-C)."""
+    import signal
+    import time
+
+    path = tmp_path / "state.db"
+    Store(path).close()
+    writer = WriterProcess(path)
+    writer.start()
+    assert writer.pid is not None
+    os.kill(writer.pid, signal.SIGINT)
+    os.kill(writer.pid, signal.SIGTERM)
+    time.sleep(0.2)
+    assert writer.running
+    writer.post([_op("audit", 1, None, "info", "after the signals")], AT)
+    assert writer.close() == []
+    with Store(path) as store:
+        assert [e.detail for e in store.audit_entries()] == ["after the signals"]
