@@ -212,32 +212,34 @@ class StoreQueue:
 
     def _post(self, batch: list[Callable[[], None]]) -> bool:
         """On the loop: a batch of the store's own writes goes to the writer process from here,
-        when it runs and the thread has nothing left that must be written before them. Every
-        ``SYNC_EVERY`` messages (or when the pipe was full) the thread reads its confirmations."""
+        when it runs and the thread has nothing left that must be written before them. The thread
+        writes out what the pipe could not take at once, and asks for the writer's confirmation
+        every ``SYNC_EVERY`` messages; neither is a task the next batch must wait for."""
         writer = self._writer
         if (writer is None or not writer.running or self._handed != self._done
-                or not all(isinstance(run, _ToWriter) for run in batch)):
+                or len(batch) != 1 or not isinstance(batch[0], _ToWriter)):
             return False
-        left = False
-        for message in batch:
-            assert isinstance(message, _ToWriter)
-            left |= not writer.post(message.ops, message.moment, self.store.secrets)
-        if (left or writer.due) and not self._syncing:
-            # Not a task the next batch must wait for (it carries no write): while the thread
-            # waits for the writer, the loop goes on posting.
+        message = batch[0]
+        if not writer.post(message.ops, message.moment, self.store.secrets):
+            return False  # it has gone: the thread writes this batch (and what it had not confirmed)
+        if writer.backlogged:
+            self._in_background(lambda: self._flush_writer(writer))
+        if writer.due and not self._syncing:
             self._syncing = True
-
-            def sync() -> None:
-                try:
-                    self._sync_writer(writer)
-                finally:
-                    self._syncing = False
-
-            try:
-                self._executor.submit(sync)
-            except RuntimeError:
-                self._syncing = False
+            self._in_background(lambda: self._sync_writer(writer), lambda: setattr(self, "_syncing", False))
         return True
+
+    def _in_background(self, task: Callable[[], None], after: Callable[[], None] = lambda: None) -> None:
+        def run() -> None:
+            try:
+                task()
+            finally:
+                after()
+
+        try:
+            self._executor.submit(run)
+        except RuntimeError:  # shut down: shutdown() closes the writer, which flushes and syncs
+            after()
 
     async def drain(self) -> None:
         """Flush, and wait until everything handed over is done (and committed by the writer)."""
@@ -276,18 +278,23 @@ class StoreQueue:
         return out
 
     def _send(self, message: _ToWriter) -> None:
+        """On the thread: post a batch's writes to the writer; write them here if it has gone."""
         writer = self._started_writer()
-        if writer is None:
+        if writer is None or not writer.post(message.ops, message.moment, self.store.secrets):
+            if writer is not None:
+                self._sync_writer(writer)  # it has gone: what it had not confirmed is written first
             message()
             return
+        if writer.backlogged:
+            self._flush_writer(writer)
+        if writer.due:
+            self._sync_writer(writer)
+
+    def _flush_writer(self, writer: WriterProcess) -> None:
         try:
-            errors = [] if writer.post(message.ops, message.moment, self.store.secrets) else writer.sync()
-            if writer.due:
-                errors += writer.sync()
+            writer.flush()
         except WriterGone as gone:
             self._writer_gone(gone, writer)
-            return
-        _log_errors(errors)
 
     def _sync_writer(self, writer: WriterProcess | None = None) -> None:
         """Wait until the writer (this one, or the current one) has committed what it was sent."""

@@ -161,6 +161,10 @@ class Database:
         text written to any table."""
         self._redactor.add(secret)
 
+    @property
+    def in_transaction(self) -> bool:
+        return self._conn is not None and self._conn.in_transaction
+
     def now(self) -> datetime:
         """The moment this store stamps a row with when it is not given one."""
         return self._clock.now()

@@ -17,17 +17,20 @@ still runs in the guard's process, after the writer has confirmed everything sen
 
 The protocol on the child's stdin and stdout: frames of a 4-byte big-endian length and a pickle.
 Parent → child: ``("open", path, secrets)`` first, then ``("ops", seq, moment, [op, ...])``,
-``("redact", seq, secrets)``, ``("close", seq)``; the parent's end of that pipe does not block, so
-the event loop posts a batch's writes itself (a thread woken for them would hold the interpreter's
-lock again). Child → parent: ``("ready",)`` once open, then
-``("ack", seq, errors)`` for every message after it is committed (``errors``: one text per op that
-failed; the others were written). Secrets travel only on the pipe, never on the command line or in
-the environment. Both sides are one program on one machine: the pickles are trusted.
+``("redact", seq, secrets)``, ``("sync", seq)``, ``("close", seq)``; the parent's end of that pipe
+does not block, so the event loop posts a batch's writes itself (a thread woken for them would hold
+the interpreter's lock again). Child → parent: ``("ready",)`` once open, then only the answer to a
+sync, ``("ack", seq, errors)``, once everything before it is committed (``errors``: the texts of
+the ops that failed since the last sync; the others were written). Answering only syncs, the
+writer never blocks on its own output while the parent is still writing to it. Secrets travel
+only on the pipe, never on the command line or in the environment (a variable that holds one is
+left out of the writer's). Both sides are one program on one machine: the pickles are trusted.
 
 ``WriterProcess`` is the parent's side: ``post`` for the event loop, the blocking calls for the
-store's thread (the interpreter's lock released while they block). When the writer dies it says so (``WriterGone``) with
-the ops it had not confirmed, so its caller writes them itself: nothing is lost (an op committed
-just before the child died without confirming it can be written twice).
+store's thread (the interpreter's lock released while they block). When the writer dies it says
+so (``WriterGone``) with the ops posted since the last confirmed sync, so its caller writes them itself: nothing is lost
+(ops the writer committed after that sync are written twice: duplicate audit rows, the same
+upserts again).
 """
 
 from __future__ import annotations
@@ -45,13 +48,18 @@ from datetime import datetime
 from typing import IO, Any, NoReturn
 
 FRAME = struct.Struct("!I")
-#: The parent reads the writer's confirmations at least every this many messages (so neither
-#: pipe fills: Windows' pipes hold about 4 KB) and at least this often (failures logged promptly).
+#: The parent asks the writer to confirm what it has written (a sync) at least every this many
+#: messages and at least this often: failures reach the guard's log, and a dead writer is noticed
+#: with a bounded number of writes to make again.
 SYNC_EVERY = 64
 SYNC_EVERY_S = 1.0
-#: How long the writer may take to start (import, open state.db) and to close.
+#: How long the writer may take to start (import, open state.db), to answer a sync, and to close.
 START_TIMEOUT_S = 20.0
+SYNC_TIMEOUT_S = 30.0
 CLOSE_TIMEOUT_S = 10.0
+#: A sync's answer carries at most this many failure texts, each at most this long.
+MAX_ERRORS = 20
+MAX_ERROR_CHARS = 500
 
 
 
@@ -117,7 +125,7 @@ class WriterProcess:
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()  # the sequence, the unconfirmed, the backlog, the pipe's writing end
         self._seq = 0
-        self._unconfirmed: dict[int, list[bytes]] = {}  # seq -> the ops it carried
+        self._unconfirmed: list[bytes] = []  # the ops posted since the last confirmed sync
         self._backlog = bytearray()
         self._broken = False
         self._since_sync = 0
@@ -132,11 +140,18 @@ class WriterProcess:
     def pid(self) -> int | None:
         return None if self._proc is None else self._proc.pid
 
+    @property
+    def backlogged(self) -> bool:
+        """Part of what was posted waits for the pipe (``flush`` must run)."""
+        return bool(self._backlog)
+
     def start(self) -> None:
         """Start the writer and wait until it has opened state.db; ``WriterGone`` if it cannot."""
+        # Its environment without any variable that holds a secret (PROJECT_X_API_KEY).
+        env = {k: v for k, v in os.environ.items() if not any(secret in v for secret in self._secrets)}
         try:
             self._proc = subprocess.Popen(self._argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                          close_fds=True)
+                                          close_fds=True, env=env)
         except OSError as exc:
             raise WriterGone(f"the store's writer process did not start: {exc}") from exc
         assert self._proc.stdin is not None
@@ -144,12 +159,7 @@ class WriterProcess:
             write_frame(self._proc.stdin, ("open", self.path, self._secrets))
         except OSError:
             pass  # it died at once: no answer below
-        timer = threading.Timer(START_TIMEOUT_S, self._proc.kill)  # a writer that hangs is ended
-        timer.start()
-        try:
-            answer = self._receive()
-        finally:
-            timer.cancel()
+        answer = self._receive_within(START_TIMEOUT_S)
         if answer != ("ready",):
             self._kill()
             raise WriterGone(f"the store's writer process did not open {os.path.basename(self.path)}")
@@ -157,56 +167,60 @@ class WriterProcess:
 
     def post(self, ops: list[bytes], moment: datetime, secrets: Sequence[str] = ()) -> bool:
         """Send ops to be written, after any secret it does not have yet; never blocks. False when
-        part of it waits in the backlog (``flush`` must run) or the writer has gone (``sync`` says so)."""
+        the writer has gone: then nothing was taken (the caller writes them). What the pipe could
+        not take waits in the backlog (``backlogged``)."""
         with self._lock:
+            if self._broken:
+                return False
             new = tuple(s for s in secrets if s not in self._secrets)
             if new:
                 self._secrets += new
-                self._stamp(("redact", new), [])
-            self._stamp(("ops", moment, ops), ops)
+                self._stamp(("redact", new))
+            self._stamp(("ops", moment, ops))
+            self._unconfirmed.extend(ops)
             self.sent += 1
-            return self._push()
+            self._push()
+            return True
 
     @property
     def due(self) -> bool:
-        """Its confirmations should be read (``sync``): every ``SYNC_EVERY`` messages, or
-        ``SYNC_EVERY_S`` after the last time, so neither pipe fills and failures reach the log."""
+        """A ``sync`` is due: every ``SYNC_EVERY`` messages, or ``SYNC_EVERY_S`` after the last,
+        so failures reach the log and a dead writer is noticed."""
         return self._since_sync >= SYNC_EVERY or (
             self._since_sync > 0 and time.monotonic() - self._synced_at >= SYNC_EVERY_S)
 
     def flush(self) -> None:
-        """Write the backlog out (blocking); ``WriterGone`` if the writer has gone."""
+        """Write the backlog out (blocking); ``WriterGone`` if the writer has gone. The writer
+        never waits on its own output meanwhile: it answers only a sync, which the caller reads."""
         while True:
             with self._lock:
                 if self._push():
+                    return
+                if self._broken:
                     break
             if self._proc is None or self._proc.poll() is not None:
-                self._broken = True
                 break
             time.sleep(0.001)
-        if self._broken:
-            self._gone("the store's writer process stopped")
+        self._gone("the store's writer process stopped")
 
     def sync(self) -> list[str]:
-        """Wait until the writer has committed everything posted; the texts of the ops that failed."""
-        self.flush()
+        """Wait until the writer has committed everything posted before; the texts of the ops that
+        failed since the last sync."""
         with self._lock:
-            target = self._seq
-        errors: list[str] = []
-        while True:
-            with self._lock:
-                if not any(seq <= target for seq in self._unconfirmed):
-                    break
-            answer = self._receive()
-            if not (isinstance(answer, tuple) and answer[:1] == ("ack",)):
-                self._gone("the store's writer process stopped")
-            with self._lock:
-                self._unconfirmed.pop(answer[1], None)
-            errors.extend(answer[2])
+            if self._broken:
+                pass  # flush() below says so, with what was not confirmed
+            else:
+                self._stamp(("sync",))
+            target, confirmed = self._seq, len(self._unconfirmed)
+        self.flush()  # the sync message too, whole: the writer can answer it
+        answer = self._receive_within(SYNC_TIMEOUT_S)
+        if not (isinstance(answer, tuple) and answer[:2] == ("ack", target)):
+            self._gone("the store's writer process stopped")
         with self._lock:
+            del self._unconfirmed[:confirmed]
             self._since_sync = max(0, self._seq - target)
             self._synced_at = time.monotonic()
-        return errors
+        return list(answer[2])
 
     def close(self) -> list[str]:
         """Let the writer commit what it was sent and end; the failures it reported."""
@@ -215,9 +229,8 @@ class WriterProcess:
         try:
             errors = self.sync()
             with self._lock:
-                self._stamp(("close",), [])
-                self._push()
-            self.sync()
+                self._stamp(("close",))
+            self.flush()
             self._proc.wait(CLOSE_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             self._kill()
@@ -232,13 +245,12 @@ class WriterProcess:
 
     # ---- plumbing ----------------------------------------------------------------------------
 
-    def _stamp(self, message: tuple[Any, ...], ops: list[bytes]) -> None:
+    def _stamp(self, message: tuple[Any, ...]) -> None:
         """Number a message and add it to the backlog (under the lock)."""
         self._seq += 1
         data = pickle.dumps((message[0], self._seq, *message[1:]), protocol=pickle.HIGHEST_PROTOCOL)
         self._backlog += FRAME.pack(len(data))
         self._backlog += data
-        self._unconfirmed[self._seq] = ops
         self._since_sync += 1
 
     def _push(self) -> bool:
@@ -258,18 +270,23 @@ class WriterProcess:
             del self._backlog[:n]
         return True
 
-    def _receive(self) -> Any:
+    def _receive_within(self, seconds: float) -> Any:
+        """The writer's next answer; None if it ends or does not answer in time (it is ended)."""
         stream = None if self._proc is None else self._proc.stdout
-        if stream is None:
+        if stream is None or self._proc is None:
             return None
+        timer = threading.Timer(seconds, self._proc.kill)  # a writer that hangs is ended
+        timer.start()
         try:
             return read_frame(stream)
         except (OSError, ValueError, EOFError, pickle.UnpicklingError):
             return None
+        finally:
+            timer.cancel()
 
     def _gone(self, why: str) -> NoReturn:
         with self._lock:
-            unconfirmed = [op for seq in sorted(self._unconfirmed) for op in self._unconfirmed[seq]]
+            unconfirmed = list(self._unconfirmed)
             self._unconfirmed.clear()
             self._backlog.clear()
             self._broken = True
@@ -325,6 +342,7 @@ def serve(inp: IO[bytes], out: IO[bytes]) -> int:
     except Exception as exc:
         print(f"deskguard store-writer: cannot open {path}: {exc}", file=sys.stderr)
         return 2
+    errors: list[str] = []  # since the last sync
     try:
         write_frame(out, ("ready",))
         while True:
@@ -332,15 +350,19 @@ def serve(inp: IO[bytes], out: IO[bytes]) -> int:
             if message is None:
                 return 0
             kind, seq = message[0], message[1]
-            errors: list[str] = []
             if kind == "ops":
                 clock.at = message[2]
-                errors = _write_all(store, message[3])
+                errors += _write_all(store, message[3])
             elif kind == "redact":
                 for secret in message[2]:
                     store.add_redaction(secret)
-            write_frame(out, ("ack", seq, errors))
-            if kind == "close":
+            elif kind == "sync":
+                shown = [text[:MAX_ERROR_CHARS] for text in errors[:MAX_ERRORS]]
+                if len(errors) > MAX_ERRORS:
+                    shown.append(f"... and {len(errors) - MAX_ERRORS} more failed store write(s)")
+                write_frame(out, ("ack", seq, shown))
+                errors = []
+            elif kind == "close":
                 return 0
     finally:
         store.close()
@@ -352,7 +374,9 @@ DURABLE = frozenset({"save_lock"})
 
 def _write_all(store: Any, ops: list[bytes]) -> list[str]:
     """Write a message's ops, in one transaction (each op a savepoint: one that fails is undone
-    alone); durable ones on their own. What went wrong, one text per failed op."""
+    alone); durable ones on their own. What went wrong, one text per failed op. Should SQLite
+    abort the whole transaction itself (a full disk, an I/O error), the ops are written again one
+    by one, each in its own transaction, so none is reported written that is not."""
     errors: list[str] = []
     calls = [_decode(op) for op in ops]
     i = 0
@@ -364,14 +388,24 @@ def _write_all(store: Any, ops: list[bytes]) -> list[str]:
         j = i
         while j < len(calls) and calls[j][0] not in DURABLE:
             j += 1
+        chunk, failed = calls[i:j], list[str]()
         try:
             with store.batch():
-                for call in calls[i:j]:
-                    _run(store, call, errors)
-        except Exception as exc:  # the commit itself failed: nothing of these was written
-            errors.append(f"store writes failed: {type(exc).__name__}: {exc}")
+                for call in chunk:
+                    _run(store, call, failed)
+                    if not store.in_transaction:
+                        raise _Aborted
+        except Exception:  # the transaction is gone (or its commit failed): nothing of it was written
+            failed = list[str]()
+            for call in chunk:
+                _run(store, call, failed)
+        errors += failed
         i = j
     return errors
+
+
+class _Aborted(Exception):
+    """SQLite rolled the whole batch back by itself."""
 
 
 def _decode(op: bytes) -> tuple[str, tuple[Any, ...], dict[str, Any]]:

@@ -160,3 +160,84 @@ def test_ctrl_c_and_sigterm_to_the_group_do_not_end_the_writer_before_its_guard(
     assert writer.close() == []
     with Store(path) as store:
         assert [e.detail for e in store.audit_entries()] == ["after the signals"]
+
+
+def test_a_full_pipe_and_many_failures_never_deadlock_and_a_sync_says_how_many_failed(tmp_path: Path) -> None:
+    """Review of the writer: the writer answers only a sync (never blocks on its own output while
+    the guard writes to it), and a sync first writes out the whole backlog, itself included."""
+    import threading
+
+    from deskguard.store.writer import MAX_ERRORS
+
+    path = tmp_path / "state.db"
+    Store(path).close()
+    writer = WriterProcess(path)
+    writer.start()
+    big = "x" * 300_000  # more than any pipe holds: the post leaves a backlog
+    writer.post([_op("audit", 1, None, "info", big)], AT)
+    assert writer.backlogged
+    for i in range(200):  # each fails in the writer, with a long text
+        writer.post([_op("no_such_method", "y" * 2_000, i)], AT)
+    result: list[list[str]] = []
+    thread = threading.Thread(target=lambda: result.append(writer.sync()), daemon=True)
+    thread.start()
+    thread.join(30)
+    assert result, "sync did not return"
+    errors = result[0]
+    assert len(errors) == MAX_ERRORS + 1 and errors[-1] == f"... and {200 - MAX_ERRORS} more failed store write(s)"
+    assert not writer.backlogged
+    writer.close()
+    with Store(path) as store:
+        assert [len(e.detail) for e in store.audit_entries()] == [300_000]
+
+
+def test_a_writer_known_to_be_gone_takes_nothing_more(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    Store(path).close()
+    writer = WriterProcess(path)
+    writer.start()
+    writer.kill()
+    with pytest.raises(WriterGone):
+        writer.sync()
+    assert writer.post([_op("audit", 1, None, "info", "lost?")], AT) is False  # the caller writes it
+
+
+def test_when_sqlite_aborts_the_batch_its_writes_are_made_again_one_by_one() -> None:
+    """A full disk or an I/O error rolls the whole transaction back: what ran before in the batch
+    must not be reported written."""
+    from contextlib import contextmanager
+
+    from deskguard.store import writer as w
+
+    class Fake:
+        def __init__(self) -> None:
+            self.in_transaction = False
+            self.batches = 0
+            self.committed: list[str] = []
+            self.pending: list[str] = []
+
+        @contextmanager
+        def batch(self):
+            self.batches += 1
+            self.in_transaction = True
+            yield
+            self.committed += self.pending
+            self.pending = []
+            self.in_transaction = False
+
+        def note(self, text: str) -> None:
+            if self.in_transaction:
+                self.pending.append(text)
+            else:
+                self.committed.append(text)
+
+        def abort(self) -> None:
+            if self.in_transaction:  # as SQLite does on SQLITE_FULL: the whole transaction is gone
+                self.pending = []
+                self.in_transaction = False
+                raise OSError("database or disk is full")
+            self.committed.append("abort, alone")
+
+    store = Fake()
+    errors = w._write_all(store, [_op("note", "one"), _op("abort"), _op("note", "two")])
+    assert store.committed == ["one", "abort, alone", "two"] and errors == []
