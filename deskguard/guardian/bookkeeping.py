@@ -291,31 +291,28 @@ class StoreQueue:
             self._sync_writer(writer)
 
     def _flush_writer(self, writer: WriterProcess) -> None:
-        try:
-            writer.flush()
-        except WriterGone as gone:
-            self._writer_gone(gone, writer)
+        self._ask(writer, writer.flush)
 
     def _sync_writer(self, writer: WriterProcess | None = None) -> None:
         """Wait until the writer (this one, or the current one) has committed what it was sent."""
         writer = writer or self._writer
-        if writer is None:
-            return
-        try:
-            _log_errors(writer.sync())
-        except WriterGone as gone:
-            self._writer_gone(gone, writer)
+        if writer is not None:
+            self._ask(writer, writer.sync)
 
     def _close_writer(self) -> None:
         writer = self._writer
-        if writer is None:
-            return
-        try:
-            _log_errors(writer.close())
-        except WriterGone as gone:
-            self._writer_gone(gone, writer)
+        if writer is not None:
+            self._ask(writer, writer.close)
         self._writer = None
         self._make_writer = None
+
+    def _ask(self, writer: WriterProcess, step: Callable[[], list[str] | None]) -> None:
+        """One blocking step with the writer: its failures logged; if it has gone, what it had not
+        confirmed is written here."""
+        try:
+            _log_errors(step() or [])
+        except WriterGone as gone:
+            self._writer_gone(gone, writer)
 
     def _started_writer(self) -> WriterProcess | None:
         if self._writer is None and self._make_writer is not None:
