@@ -49,7 +49,7 @@ class Database:
         self._clock: Clock = clock or SystemClock()
         # The guardian's loop and a worker thread (e.g. a CSV export) may share the store.
         self._mutex = threading.RLock()
-        self._in_batch = False  # inside batch(): each write is a savepoint
+        self._batch_thread: int | None = None  # the thread inside batch(): its writes are savepoints
         text = os.fspath(path)
         self.path: Path | None = None if text == MEMORY else Path(text)
         self._conn: sqlite3.Connection | None = self._open(check_integrity, busy_timeout)
@@ -196,12 +196,12 @@ class Database:
             conn = self._connection()
             try:
                 conn.execute("BEGIN IMMEDIATE")
-                self._in_batch = True
+                self._batch_thread = threading.get_ident()
                 try:
                     yield
                     conn.execute("COMMIT")
                 finally:
-                    self._in_batch = False
+                    self._batch_thread = None
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
             except sqlite3.Error as exc:
@@ -211,7 +211,7 @@ class Database:
     def _transaction(self, *, durable: bool = False) -> Iterator[Runner]:
         """One write transaction. ``durable`` commits with synchronous=FULL (the WAL is fsync'd
         before COMMIT returns) for the writes the trader's safety depends on: locks."""
-        if self._in_batch:
+        if self._batch_thread == threading.get_ident():  # another thread waits for the mutex below
             if durable:
                 raise StoreError("a durable write cannot be made inside a batch")
             with self._savepoint() as run:

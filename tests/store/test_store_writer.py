@@ -241,3 +241,19 @@ def test_when_sqlite_aborts_the_batch_its_writes_are_made_again_one_by_one() -> 
     store = Fake()
     errors = w._write_all(store, [_op("note", "one"), _op("abort"), _op("note", "two")])
     assert store.committed == ["one", "abort, alone", "two"] and errors == []
+
+
+def test_another_thread_s_write_waits_for_a_batch_and_is_never_part_of_it(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    with Store(tmp_path / "state.db") as store:
+        other = threading.Thread(target=lambda: store.audit(1, None, "info", "other thread"))
+        with pytest.raises(RuntimeError), store.batch():
+            store.audit(1, None, "info", "inside, then rolled back")
+            other.start()
+            time.sleep(0.1)
+            assert other.is_alive()  # waits for the batch's mutex
+            raise RuntimeError("the batch fails")
+        other.join(5)
+        assert [e.detail for e in store.audit_entries()] == ["other thread"]
