@@ -171,6 +171,9 @@ class StoreQueue:
             else:
                 resolved.append(item)
         batch = self._for_writer(resolved) if self._make_writer is not None else resolved
+        if self._post(batch):
+            self.batches += 1
+            return
 
         gap, sleep, busy, max_defer = self.gap, self._sleep, self.busy, self.max_defer
 
@@ -188,9 +191,6 @@ class StoreQueue:
                     self._sync_writer()  # what was sent before it is committed first
                     run()
 
-        if self._post(batch):
-            self.batches += 1
-            return
         self._hand_over(run_batch, len(batch))
 
     def _hand_over(self, task: Callable[[], None], calls: int) -> None:
@@ -327,7 +327,7 @@ class StoreQueue:
 
     def _writer_gone(self, gone: WriterGone, writer: WriterProcess) -> None:
         """Write here what the writer had not confirmed, and everything from now on."""
-        if self._writer is writer or self._writer is None and self._make_writer is not None:
+        if self._make_writer is not None:  # the first time only
             log.error("%s: the guard writes state.db itself from now on", gone)
         if gone.unconfirmed:
             log.warning("writing %d write(s) the writer process had not confirmed", len(gone.unconfirmed))

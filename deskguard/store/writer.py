@@ -130,7 +130,6 @@ class WriterProcess:
         self._broken = False
         self._since_sync = 0
         self._synced_at = time.monotonic()
-        self.sent = 0  # messages of ops (for tests and benchmarks)
 
     @property
     def running(self) -> bool:
@@ -178,7 +177,6 @@ class WriterProcess:
                 self._stamp(("redact", new))
             self._stamp(("ops", moment, ops))
             self._unconfirmed.extend(ops)
-            self.sent += 1
             self._push()
             return True
 
