@@ -30,7 +30,7 @@ from ..broker.base import Broker, BrokerListener, ConnectionHealth
 from ..engine.clock import Clock, SystemClock
 from ..engine.decisions import ENFORCEMENT_ACTIONS, STOP_ACTIONS, Action, Decision, Lock
 from ..engine.engine import RiskEngine, Verdict
-from ..engine.events import ClockTick, Event, OrderUpdated, QuoteUpdated, Resync
+from ..engine.events import ClockTick, Event, OrderUpdated, PositionUpdated, QuoteUpdated, Resync
 from ..engine.models import Account
 from ..engine.settings import EngineSettings
 from ..store import Store
@@ -296,6 +296,10 @@ class Guardian:
                 for verdict in self.engine.process(event):
                     self._handle(verdict, event)
                 self.events_processed += 1
+                if isinstance(event, PositionUpdated):  # the hub's word on a reduce or close awaiting it
+                    self.enforcer.position_seen(event.account_id, event.position.contract_id)
+                elif isinstance(event, Resync):
+                    self.enforcer.position_seen(event.account_id)
                 if isinstance(event, QuoteUpdated):
                     self._quote_moved(event.quote.contract_id)
                 else:  # quotes set no timers: keep the hot path lean

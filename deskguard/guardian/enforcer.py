@@ -3,9 +3,16 @@
 Broker calls go out first, bookkeeping after, so disk latency never delays a close. Every call is
 retried with backoff (bounded), every try is audited, and a flatten is verified by reading the
 broker's positions and orders again — an uncertain result is reconciled by reading, never by blind
-repetition. At most one flatten runs per account; decisions that arrive meanwhile are absorbed —
-and once nothing is in flight for the account any more, the enforcer says so (``on_idle``) so the
-guardian re-evaluates it: a position opened after the flatten's last read is not forgotten.
+repetition. A reduce or a close the gateway accepted is confirmed by the hub's position update that
+follows it (``position_seen``, called by the guardian once the engine has applied the update); only
+when none comes within ``HUB_CONFIRM_S``, or it shows the position still over the limit (still
+open), are the positions read (``Position/searchOpen``). The usual breach so costs one request, not
+two: half the gateway's budget, and a quarter less CPU on the way to the next breach. (A flatten is
+still verified by reading, as the rule book says.)
+
+At most one flatten runs per account; decisions that arrive meanwhile are absorbed — and once
+nothing is in flight for the account any more, the enforcer says so (``on_idle``) so the guardian
+re-evaluates it: a position opened after the flatten's last read is not forgotten.
 
 When a call fails but the read shows there was nothing to act on (a position already gone, an order
 no longer working), the decision came from a stale picture — e.g. hub events that arrived out of
@@ -23,11 +30,12 @@ enforcement priority: ahead of routine reads, polls and reconciles.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -41,6 +49,10 @@ log = logging.getLogger(__name__)
 
 #: Waits between tries of one broker call (so a call is tried len+1 times).
 CALL_BACKOFF = (0.05, 0.2, 0.5, 1.0)
+#: How long an accepted reduce or close waits for the hub's position update to confirm it before
+#: it reads the positions instead: a late or lost update costs this long and one read, never the
+#: enforcement. (The update follows the fill's trade push at once in the simulator.)
+HUB_CONFIRM_S = 1.0
 #: Rounds of a flatten (cancel, close, verify) before the account is declared not flat.
 FLATTEN_ROUNDS = 5
 ROUND_PAUSE = 0.25
@@ -106,8 +118,12 @@ class Enforcer:
         listener: EnforcerListener,
         backoff: tuple[float, ...] = CALL_BACKOFF,
         rounds: int = FLATTEN_ROUNDS,
+        hub_confirm_s: float = HUB_CONFIRM_S,
     ) -> None:
         self.broker = broker
+        self.hub_confirm_s = hub_confirm_s  # 0: always read back
+        # account -> (contract, future of its size) of each reduce or close awaiting the hub's word
+        self._awaiting: dict[int, list[tuple[str, asyncio.Future[int]]]] = {}
         self.state_of = state_of
         self.listener = listener
         self._absorbed: set[int] = set()
@@ -225,6 +241,47 @@ class Enforcer:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    # ----- the hub's word on a position ---------------------------------------------------------
+
+    def position_seen(self, account_id: int, contract_id: str | None = None) -> None:
+        """The engine has applied the hub's update of this position (None: a re-read of the
+        account's positions): a reduce or close awaiting its word gets the size it now has."""
+        awaiting = self._awaiting.get(account_id)
+        if not awaiting:
+            return
+        positions = self.state_of(account_id).positions
+        for contract, size in awaiting:
+            if (contract_id is None or contract == contract_id) and not size.done():
+                position = positions.get(contract)
+                size.set_result(position.size if position is not None else 0)
+
+    @contextlib.contextmanager
+    def _hub_word(self, account_id: int, contract_id: str) -> Iterator[asyncio.Future[int]]:
+        """The size of the next update of this position the engine applies, from now on. Set up
+        before the call leaves, as the hub's update may come before the call's answer; an update
+        applied while the call is retried counts too (a size within the limit is within it,
+        whoever cut it; one over it is read again)."""
+        entry = (contract_id, asyncio.get_running_loop().create_future())
+        self._awaiting.setdefault(account_id, []).append(entry)
+        try:
+            yield entry[1]
+        finally:
+            awaiting = self._awaiting[account_id]
+            awaiting.remove(entry)
+            if not awaiting:
+                del self._awaiting[account_id]
+
+    async def _confirmed(self, size: asyncio.Future[int], accepted: bool) -> int | None:
+        """The size the hub reported after an accepted call, or None: the call was not accepted, or
+        no update came within ``hub_confirm_s`` (then the positions are read)."""
+        if not accepted or self.hub_confirm_s <= 0:
+            return None
+        try:
+            async with asyncio.timeout(self.hub_confirm_s):
+                return await size
+        except TimeoutError:
+            return None
+
     # ----- one broker call, retried ------------------------------------------------------------
 
     async def _call(self, d: Decision, name: str, target: str, fn: Callable[[], Awaitable[Any]]) -> CallResult:
@@ -309,8 +366,12 @@ class Enforcer:
         assert contract is not None
         rounds = _Rounds(self.rounds)
         while rounds.left():
-            close = await self._call(d, "Position/closeContract", symbol_of(contract),
-                                     lambda: self.broker.close_position(acct, contract))
+            with self._hub_word(acct, contract) as hub_size:
+                close = await self._call(d, "Position/closeContract", symbol_of(contract),
+                                         lambda: self.broker.close_position(acct, contract))
+                if await self._confirmed(hub_size, close.ok) == 0:
+                    self._outcome(d, True, f"{symbol_of(contract)} closed")
+                    return
             ok_p, fresh, _, _ = await self._call(d, "Position/searchOpen", f"verify {symbol_of(contract)} closed",
                                                  lambda: self.broker.open_positions(acct))
             if ok_p and not any(p.contract_id == contract for p in fresh):
@@ -328,9 +389,10 @@ class Enforcer:
 
     async def _reduce(self, d: Decision, read_first: bool = False) -> None:
         """Partial close down to the target size. The size comes from the event that triggered the
-        decision (the broker's latest word), so the close leaves first; the result is then read back
-        and any remaining excess closed in the next round. ``read_first``: a reduce that waited for
-        another of the same position reads the size first (the engine's picture may predate it)."""
+        decision (the broker's latest word), so the close leaves first; the result is then confirmed
+        by the hub's position update, or read back, and any remaining excess closed in the next
+        round. ``read_first``: a reduce that waited for another of the same position reads the size
+        first (the engine's picture may predate it)."""
         acct, contract, target = d.account_id, d.contract_id, d.size or 0
         assert contract is not None
         current = self.state_of(acct).positions.get(contract)
@@ -349,8 +411,13 @@ class Enforcer:
                 self._outcome(d, True, f"{symbol_of(contract)} at {size}, limit {target}")
                 return
             excess = size - target
-            cut = await self._call(d, "Position/partialCloseContract", f"{excess} {symbol_of(contract)}",
-                                   functools.partial(self.broker.partial_close, acct, contract, excess))
+            with self._hub_word(acct, contract) as hub_size:
+                cut = await self._call(d, "Position/partialCloseContract", f"{excess} {symbol_of(contract)}",
+                                       functools.partial(self.broker.partial_close, acct, contract, excess))
+                seen = await self._confirmed(hub_size, cut.ok)
+            if seen is not None and seen <= target:
+                size = seen  # the hub's update after the accepted cut: within the limit, no read needed
+                continue
             ok_p, fresh, _, _ = await self._call(d, "Position/searchOpen", f"verify {symbol_of(contract)} size",
                                                  lambda: self.broker.open_positions(acct))
             if ok_p:

@@ -141,6 +141,7 @@ async def test_a_second_size_breach_during_the_reduce_s_verification_is_reduced_
     from guardian_harness import ACCOUNT, ok, settings_with, sim_size, stays, wait_for
 
     rig = await make_guardian(settings_with(max_contracts_per_instrument={"limits": {"MNQ": 2, "MES": 10}}))
+    rig.guardian.enforcer.hub_confirm_s = 0  # the cut is verified by reading (as when the hub is late)
     ok(sim.place_order(ACCOUNT, "MNQ", "buy", 2))
     await wait_for(lambda: rig.snap().positions, 3, "guardian sees the position")
     sim.delay_next("Position/searchOpen", 1, 1.0)  # the first reduce's verification read is slow
@@ -157,6 +158,79 @@ async def test_a_second_size_breach_during_the_reduce_s_verification_is_reduced_
     assert not rig.guardian.enforcer.in_flight(ACCOUNT)
 
 
+@pytest.mark.integration
+async def test_an_accepted_cut_is_confirmed_by_the_hub_s_position_update_without_a_read(sim, make_guardian):
+    """The usual case: the gateway accepts the cut and pushes the position's new size; that update
+    confirms it, so the breach costs one request, not a cut and a read."""
+    from guardian_harness import ACCOUNT, ok, settings_with, sim_size, stays, wait_for
+
+    from deskguard.guardian import NoticeLevel
+
+    rig = await make_guardian(settings_with(max_contracts_per_instrument={"limits": {"MNQ": 2, "MES": 10}}))
+    ok(sim.place_order(ACCOUNT, "MNQ", "buy", 2))
+    await wait_for(lambda: rig.snap().positions, 3, "guardian sees the position")
+    mark = sim.requests()[-1].seq
+    calls = _enforcer_calls(rig)
+    ok(sim.place_order(ACCOUNT, "MNQ", "buy", 1))  # 3 > 2: reduce
+    await wait_for(lambda: rig.watcher.of(NoticeLevel.ENFORCEMENT, ACCOUNT), 3, "the reduce's outcome")
+    await stays(lambda: sim_size(sim, "MNQ") == 2, 0.3, "MNQ at its limit")
+    assert [(c.call, c.ok) for c in calls] == [("Position/partialCloseContract", True)], calls
+    endpoints = [r.endpoint for r in sim.requests(since=mark) if r.endpoint.startswith(("Position/", "Order/"))]
+    assert endpoints == ["Position/partialCloseContract"], endpoints  # nor anything else read meanwhile
+    assert "Reduced MNQ to 2" in rig.watcher.of(NoticeLevel.ENFORCEMENT, ACCOUNT)[-1].text
+    assert not rig.guardian.enforcer.in_flight(ACCOUNT) and not rig.guardian.enforcer._awaiting
+
+
+@pytest.mark.integration
+async def test_a_close_confirmed_by_the_hub_needs_no_read(sim, make_guardian):
+    """A blocked symbol is closed on sight; the hub's update that the position is gone confirms the
+    close, which so makes no read of its own."""
+    from guardian_harness import ACCOUNT, ok, settings_with, sim_size, stays, wait_for
+
+    from deskguard.guardian import NoticeLevel
+
+    rig = await make_guardian(settings_with(symbol_blocks={"enabled": True, "symbols": ("RTY",)}))
+    calls = _enforcer_calls(rig)
+    ok(sim.place_order(ACCOUNT, "RTY", "buy", 1))
+    await wait_for(lambda: any("RTY" in n.text for n in rig.watcher.of(NoticeLevel.ENFORCEMENT, ACCOUNT)), 3,
+                   "the close's outcome")
+    await stays(lambda: sim_size(sim, "RTY") == 0, 0.3, "RTY flat")
+    assert [(c.call, c.ok) for c in calls] == [("Position/closeContract", True)], calls
+
+
+def _enforcer_calls(rig) -> list:
+    """Every broker call the guardian's enforcer makes from now on (its CallRecords)."""
+    calls: list = []
+    listener = rig.guardian.enforcer.listener
+    record = listener.on_call
+    listener.on_call = lambda call: (calls.append(call), record(call))[1]
+    return calls
+
+
+@pytest.mark.integration
+async def test_a_cut_the_hub_does_not_confirm_is_read_back_after_hub_confirm_s(sim, make_guardian):
+    """The user hub pushes nothing (silent, connections up): the accepted cut gets no update, so
+    after ``hub_confirm_s`` the position is read, and the reduce ends on what the read shows."""
+    from guardian_harness import ACCOUNT, ok, settings_with, sim_size, wait_for
+
+    from deskguard.guardian import NoticeLevel
+
+    ok(sim.place_order(ACCOUNT, "MNQ", "buy", 3))  # over the limit of 2 before the guard starts
+    sim.set_hub_silent("user")
+    mark = sim.requests()[-1].seq if sim.requests() else 0
+    rig = await make_guardian(settings_with(max_contracts_per_instrument={"limits": {"MNQ": 2, "MES": 10}}),
+                              start=False)
+    rig.guardian.enforcer.hub_confirm_s = 0.4
+    await rig.guardian.start()  # its first read sees 3 > 2: reduce
+    await wait_for(lambda: rig.watcher.of(NoticeLevel.ENFORCEMENT, ACCOUNT), 4, "the reduce's outcome")
+    assert sim_size(sim, "MNQ") == 2
+    calls = [r for r in sim.requests(since=mark) if r.endpoint.startswith("Position/")]
+    cut = next(i for i, r in enumerate(calls) if r.endpoint == "Position/partialCloseContract")
+    assert [r.endpoint for r in calls[cut:]] == ["Position/partialCloseContract", "Position/searchOpen"]
+    assert calls[cut + 1].mono - calls[cut].mono >= 0.4  # read only once the hub stayed silent that long
+    assert "Reduced MNQ to 2" in rig.watcher.of(NoticeLevel.ENFORCEMENT, ACCOUNT)[-1].text
+
+
 async def _buy_during_every_read_back(sim, rig, symbol: str, endpoint: str, times: int, settled: int) -> int:
     """Buy 1 ``symbol``, then again ``times`` times, each while the guard reads the position back
     (every read-back is slow) after its ``endpoint`` call brought it back to ``settled``; check it
@@ -165,6 +239,7 @@ async def _buy_during_every_read_back(sim, rig, symbol: str, endpoint: str, time
 
     from deskguard.guardian import NoticeLevel
 
+    rig.guardian.enforcer.hub_confirm_s = 0  # every call verified by reading (as when the hub is late)
     sim.delay_next("Position/searchOpen", times + 1, 0.3)
     mark = sim.requests()[-1].seq
     ok(sim.place_order(ACCOUNT, symbol, "buy", 1))
