@@ -104,6 +104,24 @@ class GuardRealtimeClient(ProjectXRealtimeClient):
         # The SDK reconnects both hubs after 30 s without a market-hub message, which churns on a
         # quiet or closed market. The adapter's own watchdog decides instead.
         self.stale_feed_seconds = math.inf
+        # Whether a coroutine callback is registered for a user event: asked on every user event,
+        # answered again only after a callback is added or removed (inspect's answer per callback
+        # cost ~0.05 ms an event, 10 events a breach).
+        self._coroutine_callbacks: bool | None = None
+
+    async def add_callback(self, event_type: str, callback: Any) -> None:
+        self._coroutine_callbacks = None
+        try:
+            await super().add_callback(event_type, callback)
+        finally:
+            self._coroutine_callbacks = None
+
+    async def remove_callback(self, event_type: str, callback: Any) -> None:
+        self._coroutine_callbacks = None
+        try:
+            await super().remove_callback(event_type, callback)
+        finally:
+            self._coroutine_callbacks = None
 
     def _schedule_async_task(self, event_type: str, data: Any) -> None:
         """A user-hub event goes to its callbacks at once, in the order the hub sent it.
@@ -122,7 +140,10 @@ class GuardRealtimeClient(ProjectXRealtimeClient):
 
     def _deliver_now(self, event_type: str, args: Any) -> bool:
         callbacks: dict[str, list[Any]] = self.callbacks
-        if any(asyncio.iscoroutinefunction(cb) for kind in USER_EVENTS for cb in callbacks.get(kind, ())):
+        if self._coroutine_callbacks is None:
+            self._coroutine_callbacks = any(asyncio.iscoroutinefunction(cb) for kind in USER_EVENTS
+                                            for cb in callbacks.get(kind, ()))
+        if self._coroutine_callbacks:
             return False
         try:
             if asyncio.get_running_loop() is not self._active_event_loop():

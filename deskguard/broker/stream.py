@@ -3,8 +3,9 @@
 Where to look:
 
 - The raw callbacks the realtime client calls: ``HubStream.on_user_raw`` (account, position,
-  order and trade updates) and ``HubStream.on_quote_raw``. Each copies and unwraps the payload
-  (``parsing.unwrap``), parses it tolerantly (a bad one is skipped with a rate-limited warning)
+  order and trade updates) and ``HubStream.on_quote_raw``. Each unwraps the payload
+  (``parsing.unwrap``; no copy: it is parsed before the callback returns to the SDK, which may
+  change its dicts afterwards), parses it tolerantly (a bad one is skipped with a rate-limited warning)
   and never awaits anything, so it can never deadlock the SDK or block its reader.
 - Hub events are de-duplicated in ``HubStream.deliver``, against the ``parsing.Deduplicator``
   (whose baseline is each Resync the adapter emits); an unchanged quote is dropped in
@@ -72,13 +73,13 @@ class HubStream:
     # ------------------------------------------------------------------ user hub (never await)
 
     def on_user_raw(self, kind: str, data: Any) -> None:
-        """A raw user-hub callback (``kind``: account, position, order, trade): copy, unwrap,
+        """A raw user-hub callback (``kind``: account, position, order, trade): unwrap,
         parse tolerantly, hand on. O(1), no awaits."""
         if self.stopping:
             return
         self.health.last_user_event = time.monotonic()
         try:
-            payloads = parsing.unwrap(data)
+            payloads = parsing.unwrap(data, copy=False)  # parsed before this returns to the SDK
             if not payloads:
                 self._skipped.warn(f"hub-{kind}-shape", "skipped a %s update that is not an object", kind)
                 return
@@ -123,7 +124,7 @@ class HubStream:
             if not isinstance(data, Mapping):
                 self._skipped.warn("hub-quote-shape", "skipped a quote that is not an object")
                 return
-            for payload in parsing.unwrap(data.get("data")):
+            for payload in parsing.unwrap(data.get("data"), copy=False):  # parsed before returning
                 contract_id = self.contracts.contract_of_quote(data.get("contract_id"), payload)
                 if contract_id is None:
                     self._skipped.warn("hub-quote-contract", "skipped a quote for an unknown contract")

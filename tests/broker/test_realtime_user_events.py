@@ -53,3 +53,31 @@ async def test_with_a_coroutine_callback_the_sdks_path_delivers_them() -> None:
             break
         await asyncio.sleep(0.01)
     assert seen == [{"id": 1}]
+
+
+async def test_a_coroutine_callback_added_or_removed_later_changes_the_path_at_once() -> None:
+    """Whether a coroutine callback is registered is remembered between events, and asked again
+    after every add and remove: one added after events went the direct way is never called
+    without being awaited."""
+    client = _client()
+    direct: list[Any] = []
+    later: list[Any] = []
+    await client.add_callback("order_update", direct.append)
+    client._forward_order_update({"id": 1})
+    assert direct == [{"id": 1}]  # the direct way, and the answer remembered
+
+    async def on_order(data: Any) -> None:
+        later.append(data)
+
+    await client.add_callback("order_update", on_order)
+    client._forward_order_update({"id": 2})
+    assert direct == [{"id": 1}]  # the SDK's path now: through a task, both callbacks awaited
+    for _ in range(20):
+        if later:
+            break
+        await asyncio.sleep(0.01)
+    assert later == [{"id": 2}] and direct == [{"id": 1}, {"id": 2}]
+
+    await client.remove_callback("order_update", on_order)
+    client._forward_order_update({"id": 3})
+    assert direct[-1] == {"id": 3}  # at once again
