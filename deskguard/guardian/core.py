@@ -37,7 +37,7 @@ from ..store import Store
 from ..store.writer import WriterProcess
 from . import memory, texts
 from .bookkeeping import StoreQueue
-from .enforcer import NOTHING_TO_DO, Enforcer, EnforcerListener
+from .enforcer import NOTHING_TO_DO, CallRecord, Enforcer, EnforcerListener
 from .publish import Publisher
 from .recorder import REQUEST_LEAVES_S, Recorder
 from .resync import Resyncer
@@ -101,7 +101,7 @@ class Guardian:
         self.recorder = Recorder(self)  # what is written down, in order (locks before they are announced)
         self.resyncer = Resyncer(broker, self._spawn, lambda: self.running)
         self.enforcer = Enforcer(broker, self.engine.state, EnforcerListener(
-            on_call=self.recorder.record_call,
+            on_call=self._call_answered,
             on_outcome=self._enforcement_done,
             on_stale=self.resyncer.picture_was_stale,
             on_idle=self.resyncer.evaluate_again,
@@ -113,7 +113,11 @@ class Guardian:
         self._store_queue = StoreQueue(
             busy=self._busy, store=store,
             writer=(lambda: WriterProcess(store.path, store.secrets)) if store_writer and on_disk else None)
-        self._enforced_at = -1.0  # time.monotonic() of the last enforcement started
+        # account -> time.monotonic() an enforcement of it started, until the account's first broker
+        # call since is answered (two at once on one account: the first answer ends both)
+        self._leaving: dict[int, float] = {}
+        self._left = asyncio.Event()  # set while no enforcement's first request is on its way out
+        self._left.set()
         self._publish_deferrals = 0
         self._tasks: list[asyncio.Task] = []
         self._background: set[asyncio.Task] = set()  # every other task it starts: kept, drained on stop
@@ -386,7 +390,8 @@ class Guardian:
     def _enforce(self, d: Decision) -> None:
         if not self.enforcer.submit(d):
             return
-        self._enforced_at = time.monotonic()
+        self._leaving[d.account_id] = time.monotonic()
+        self._left.clear()
         if d.is_enforcement:
             self._db_submit(self.store.begin_enforcement, d.account_id, d.action.value, d.contract_id, d.reason)
 
@@ -404,7 +409,19 @@ class Guardian:
         except Exception as exc:
             log.warning("cannot stream quotes for %s: %s", contract_id, exc)
 
+    def _call_answered(self, record: CallRecord) -> None:
+        """The enforcer's broker call came back: its request has left (the bookkeeping may go)."""
+        self._request_left(record.account_id)
+        self.recorder.record_call(record)
+
+    def _request_left(self, account_id: int) -> None:
+        if self._leaving.pop(account_id, None) is not None and not self._leaving:
+            self._left.set()
+            if self._queue.empty():
+                self._store_queue.flush()  # the batch need not wait out its delay any more
+
     def _enforcement_done(self, account_id: int, d: Decision, ok: bool, detail: str) -> None:
+        self._request_left(account_id)  # one that made no call (nothing left to do) ends here
         self._db_submit(self.store.finish_enforcement_for, account_id, d.action.value, d.contract_id,
                         "done" if ok else f"failed: {detail}")
         if ok and detail == NOTHING_TO_DO:
@@ -487,8 +504,20 @@ class Guardian:
     # ----- the store, on its own thread -----------------------------------------------------------
 
     def _requests_leaving(self) -> bool:
-        """An enforcement was started a moment ago: its request may still be on its way out."""
-        return time.monotonic() - self._enforced_at < REQUEST_LEAVES_S
+        """An enforcement started less than ``REQUEST_LEAVES_S`` ago has had no answer yet: its
+        request may still be on its way out."""
+        if not self._leaving:
+            return False
+        now = time.monotonic()
+        return any(now - started < REQUEST_LEAVES_S for started in self._leaving.values())
+
+    async def _requests_left(self) -> None:
+        """Until every enforcement started a moment ago has had its first answer, or
+        ``REQUEST_LEAVES_S`` has passed since the last of them started."""
+        if self._requests_leaving():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(self._leaving.values()) + REQUEST_LEAVES_S - time.monotonic()):
+                    await self._left.wait()
 
     def _busy(self) -> bool:
         """The store's batch waits: events wait to be decided, or a request is on its way out."""

@@ -34,8 +34,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("deskguard.guardian")
 
 LOCK_SAVE_RETRY_S = (0.2, 0.5, 1.0, 2.0, 5.0)  # a lock the store refused is saved again, for ever
-#: After an enforcement request is started, the verdict's bookkeeping (and the store's thread)
-#: waits this long: the request leaves first, even on a busy machine (see bookkeeping.py).
+#: After an enforcement is started, the verdict's bookkeeping (and the store's thread) waits until
+#: its first broker call is answered (its request has surely left), but no longer than this: the
+#: request leaves first, even on a busy machine (see bookkeeping.py). On loopback the answer comes
+#: within ~1 ms; from a real gateway after a network round trip, so this bound is what applies there.
 REQUEST_LEAVES_S = 0.005
 
 
@@ -59,8 +61,7 @@ class Recorder:
         memory, observers and the store's thread all wait a moment)."""
         g = self.guardian
         acct = v.account_id
-        if g._requests_leaving():
-            await asyncio.sleep(REQUEST_LEAVES_S)
+        await g._requests_left()
         for lock in v.new_locks:
             try:
                 await self.save_lock(lock)

@@ -360,3 +360,68 @@ async def test_a_guard_on_a_state_db_has_its_writes_made_by_the_writer_process(m
     assert any(e.event == "status" for e in rig.store.audit_entries())  # written there, read here
     await rig.stop()
     assert queue.writer_pid is None
+
+
+class _AnsweredLater:
+    """A broker whose stop placement is answered when the test says so."""
+
+    def __init__(self) -> None:
+        self.answer: asyncio.Future[int] | None = None
+
+    async def place_stop(self, *args: object, **kwargs: object) -> int:
+        self.answer = asyncio.get_running_loop().create_future()
+        return await self.answer
+
+
+class _NoStore:
+    """A store that takes every write and keeps nothing."""
+
+    def __getattr__(self, name: str) -> object:
+        return lambda *args, **kwargs: None
+
+
+def _stop_decision():
+    from deskguard.engine.decisions import Action, Decision
+
+    return Decision(1, Action.PLACE_STOP, "breakeven", "move to breakeven", contract_id="CON.F.US.MNQ.Z26",
+                    size=1, stop_price=21000.0, side=1)
+
+
+async def test_bookkeeping_waits_for_the_enforcement_s_first_answer_then_goes_at_once(monkeypatch) -> None:
+    """After an enforcement starts, the verdict's bookkeeping and the store's batch wait until its
+    first broker call is answered (its request has surely left) — not a fixed while — and go then."""
+    from deskguard.engine.settings import EngineSettings
+    from deskguard.guardian import Guardian, core
+
+    monkeypatch.setattr(core, "REQUEST_LEAVES_S", 5.0)  # the bound is not what ends the wait here
+    broker = _AnsweredLater()
+    guardian = Guardian(broker=broker, store=_NoStore(), settings=EngineSettings())  # type: ignore[arg-type]
+    guardian._store_queue.delay = 10.0  # a batch would not leave on its own during this test
+    guardian._enforce(_stop_decision())
+    guardian._db_submit(lambda: None)  # a write of the verdict's bookkeeping
+    waiting = asyncio.ensure_future(guardian._requests_left())
+    await asyncio.sleep(0.05)
+    assert broker.answer is not None and not waiting.done() and guardian._busy()
+    assert guardian._store_queue.batches == 0  # nothing handed to the store while the request leaves
+
+    broker.answer.set_result(77)
+    await asyncio.wait_for(waiting, 0.5)  # answered: the bookkeeping goes
+    assert not guardian._busy() and guardian._store_queue.batches == 1  # and the batch, without its delay
+    await guardian.enforcer.drain()
+    guardian._store_queue.shutdown()
+
+
+async def test_bookkeeping_waits_no_longer_than_request_leaves_s_for_an_answer(monkeypatch) -> None:
+    from deskguard.engine.settings import EngineSettings
+    from deskguard.guardian import Guardian, core
+
+    monkeypatch.setattr(core, "REQUEST_LEAVES_S", 0.2)
+    broker = _AnsweredLater()
+    guardian = Guardian(broker=broker, store=_NoStore(), settings=EngineSettings())  # type: ignore[arg-type]
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    guardian._enforce(_stop_decision())
+    await asyncio.wait_for(guardian._requests_left(), 2.0)  # never answered
+    assert 0.15 <= loop.time() - started < 1.0 and not guardian._requests_leaving()
+    await guardian.enforcer.cancel_all()
+    guardian._store_queue.shutdown()
