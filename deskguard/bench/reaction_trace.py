@@ -12,10 +12,13 @@ the floor's: push → the SDK's callbacks for the position (``callback``) → it
 (``post``) → request. The push and request times come from the simulator's process
 (``time.perf_counter`` is one clock for every process of the machine). Beside the path, what else
 ran in the measured process meanwhile: the store's batches on their thread (``store``), garbage
-collections (``gc``). For the slowest 3 % of breaches it prints which step took longest, and how
-often each thing overlapped them. A diagnostic, not a figure: the marks (wrappers around a few
-methods) cost a little themselves, so its percentiles are not the benchmark's. The SDK and the
-simulator are not changed, only wrapped.
+collections (``gc``), and in the guard's event loop every step longer than ``SLOW_STEP_S`` (named
+by its task's coroutine or its callback). For the slowest 3 % of breaches it prints which step took
+longest, and how often each thing overlapped them (``tail_slow_steps`` against ``all_slow_steps``:
+a loop step found beside most of the tail but few of all breaches is what delays the tail), and
+each kind of slow step's count, median and longest (``slow_step_ms``). A diagnostic, not a figure:
+the marks (wrappers around a few methods, and around every loop step) cost a little themselves, so
+its percentiles are not the benchmark's. The SDK and the simulator are not changed, only wrapped.
 """
 
 from __future__ import annotations
@@ -42,9 +45,14 @@ PATH = ("push", "callback", "queued", "decided", "post", "request")
 BESIDE = {"store": ("store_start", "store_end"), "gc": ("gc_start", "gc_stop")}
 
 
+#: A step of the guard's event loop that took longer than this is kept as a span beside the path.
+SLOW_STEP_S = 0.0002
+
+
 @dataclass
 class Marks:
     stamps: list[tuple[str, float]] = field(default_factory=list)  # (mark, time.perf_counter())
+    spans: list[tuple[str, float, float]] = field(default_factory=list)  # (slow loop step, start, end)
 
     def mark(self, name: str) -> None:
         self.stamps.append((name, time.perf_counter()))
@@ -113,14 +121,35 @@ def instrumented(marks: Marks) -> Iterator[None]:
     def on_gc(phase: str, _info: dict[str, Any]) -> None:
         marks.mark("gc_start" if phase == "start" else "gc_stop")
 
+    def run_handle(f: Callable[..., Any]) -> Callable[..., Any]:
+        def w(self: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return f(self)
+            finally:
+                end = time.perf_counter()
+                if end - start > SLOW_STEP_S:
+                    marks.spans.append((_step_name(self), start, end))
+        return w
+
     gc.callbacks.append(on_gc)
     try:
         with _wrapped(HubStream, "on_user_raw", on_user_raw), _wrapped(Guardian, "submit_event", submit_event), \
                 _wrapped(Guardian, "_handle", handle), _wrapped(Session, "post", post), \
-                _wrapped(StoreQueue, "_hand_over", hand_over):
+                _wrapped(StoreQueue, "_hand_over", hand_over), _wrapped(asyncio.Handle, "_run", run_handle):
             yield
     finally:
         gc.callbacks.remove(on_gc)
+
+
+def _step_name(handle: Any) -> str:
+    """What a loop step ran: a task's coroutine, or the callback's qualified name."""
+    callback = getattr(handle, "_callback", None)
+    owner = getattr(callback, "__self__", None)
+    if isinstance(owner, asyncio.Task):
+        coro = owner.get_coro()
+        return f"task {getattr(coro, '__qualname__', coro)}"
+    return getattr(callback, "__qualname__", repr(callback))
 
 
 @contextmanager
@@ -160,6 +189,7 @@ class Breach:
     total_ms: float
     steps: dict[str, float]  # "a→b": ms between the path's marks
     beside: set[str]  # what ran (in part) between the push and the request
+    slow_steps: set[str] = field(default_factory=set)  # the guard's slow loop steps meanwhile
 
 
 def breaches(timed: list[tuple[float, float]], marks: Marks) -> list[Breach]:
@@ -177,11 +207,22 @@ def breaches(timed: list[tuple[float, float]], marks: Marks) -> list[Breach]:
         steps = {f"{a}→{b}": (tb - ta) * 1000 for (a, ta), (b, tb) in zip(path, path[1:], strict=False)}
         names = {n for n, _ in seen}
         beside = {what for what, (start, end) in BESIDE.items() if start in names or end in names}
-        out.append(Breach(ms, steps, beside))
+        slow = {what for what, start, end in marks.spans if start < request and end > push}
+        out.append(Breach(ms, steps, beside, slow))
     return out
 
 
-def summary(found: list[Breach], tail_share: float = 0.03) -> dict[str, Any]:
+def _span_ms(spans: list[tuple[str, float, float]]) -> dict[str, str]:
+    """Per kind of slow loop step: how many, median and max ms."""
+    by: dict[str, list[float]] = {}
+    for what, start, end in spans:
+        by.setdefault(what, []).append((end - start) * 1000)
+    return {what: f"{len(ms)}x, median {statistics.median(ms):.2f}, max {max(ms):.2f}"
+            for what, ms in sorted(by.items(), key=lambda kv: -len(kv[1]))}
+
+
+def summary(found: list[Breach], tail_share: float = 0.03,
+            spans: list[tuple[str, float, float]] | None = None) -> dict[str, Any]:
     ordered = sorted(found, key=lambda b: b.total_ms)
     tail = ordered[-max(1, round(len(ordered) * tail_share)):]
     middle = ordered[len(ordered) // 4: max(len(ordered) // 4 + 1, 3 * len(ordered) // 4)]
@@ -197,6 +238,9 @@ def summary(found: list[Breach], tail_share: float = 0.03) -> dict[str, Any]:
                                  for s in tail[0].steps},
         "tail_overlapped_by": dict(Counter(w for b in tail for w in b.beside)),
         "all_overlapped_by": dict(Counter(w for b in ordered for w in b.beside)),
+        "tail_slow_steps": dict(Counter(w for b in tail for w in b.slow_steps).most_common()),
+        "slow_step_ms": _span_ms(spans or []),
+        "all_slow_steps": dict(Counter(w for b in ordered for w in b.slow_steps).most_common()),
     }
 
 
@@ -221,7 +265,7 @@ async def _run(n: int, load: int) -> dict[str, dict[str, Any]]:
             else:
                 with instrumented(marks):
                     await reaction._deskguard(sim, n, tmp, breaches=reaction._in_simulator_process(sim, timed))
-            out[side] = summary(breaches(timed, marks))
+            out[side] = summary(breaches(timed, marks), spans=marks.spans)
     return out
 
 

@@ -56,8 +56,11 @@ log = logging.getLogger("deskguard.guardian")
 #: A store call as ``submit_latest``'s producer gives it: (function, args, kwargs).
 Call = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 
-#: A batch leaves this long after its first call (bookkeeping waits; the close does not).
-FLUSH_DELAY_S = 0.005
+#: A batch leaves this long after its first call (bookkeeping waits; the close does not). Short, so
+#: a breach's writes are posted well before the next hub event is likely: at 5 ms, in the reaction
+#: benchmark the batch's post (its pickling, and the writer process woken) met 25 of the slowest 30
+#: breaches' pushes (``python -m deskguard.bench.reaction_trace``); at 1 ms, 1 of them.
+FLUSH_DELAY_S = 0.001
 #: ... unless the guardian is busy, but never longer than this after its first call.
 MAX_DEFER_S = 0.05
 #: Between two writes of a batch, the store's thread sleeps this long (the GIL is the loop's).

@@ -79,7 +79,7 @@ def test_load_from_the_command_line_writes_loaded_figures_beside_the_others(tmp_
     assert results["reaction_load_processes"] == 1
 
 
-def test_the_trace_stamps_every_stage_of_each_breach_and_puts_the_methods_back() -> None:
+def test_the_trace_stamps_every_stage_of_each_breach_and_puts_the_methods_back(monkeypatch) -> None:
     """``python -m deskguard.bench.reaction_trace``: each breach's path from the push to the request,
     step by step, and what ran beside it; the wrapped methods are the originals again afterwards."""
     import asyncio
@@ -92,10 +92,17 @@ def test_the_trace_stamps_every_stage_of_each_breach_and_puts_the_methods_back()
     from deskguard.guardian.core import Guardian
 
     before = (Session.post, Guardian._handle, Guardian.submit_event, ProjectX._make_request,
-              ProjectXRealtimeClient._trigger_callbacks)
+              ProjectXRealtimeClient._trigger_callbacks, asyncio.Handle._run)
+    monkeypatch.setattr(reaction_trace, "SLOW_STEP_S", 0.0)  # every loop step counts as slow here
     result = asyncio.run(reaction_trace._run(12, 0))
     assert (Session.post, Guardian._handle, Guardian.submit_event, ProjectX._make_request,
-            ProjectXRealtimeClient._trigger_callbacks) == before
+            ProjectXRealtimeClient._trigger_callbacks, asyncio.Handle._run) == before
+    # The guard's loop steps beside each breach are named by task or callback: its consumer, which
+    # decides every breach, among them; the tail's are some of all of them.
+    guard = result["deskguard"]
+    assert guard["all_slow_steps"]["task Guardian._consume"] == 12
+    assert set(guard["tail_slow_steps"]) <= set(guard["all_slow_steps"])
+    assert guard["slow_step_ms"]["task Guardian._consume"].startswith(tuple("123456789"))  # "Nx, median …"
     paths = {"deskguard": ["push→callback", "callback→queued", "queued→decided", "decided→post", "post→request"],
              "floor": ["push→callback", "callback→post", "post→request"]}
     assert list(result) == ["floor", "deskguard"]  # both sides, in the benchmark's order
