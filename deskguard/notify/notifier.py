@@ -144,9 +144,15 @@ class Notifier:
     # ----- not_guarding / guarding_again ----------------------------------------------------
 
     def _still_blind(self, account_id: int) -> None:
-        """not_guarding_after has passed without a break."""
+        """not_guarding_after has passed without a break. The timer may fire early: in the app,
+        qasync runs it on a Qt timer, which keeps to 5 % of a long interval either way (measured:
+        ``asyncio.sleep(10)`` returned after 9.6 s); then it waits out the rest."""
         state = self._blind.get(account_id)
         if state is None or state.sent:
+            return
+        left = state.since + self.settings.not_guarding_after.total_seconds() - self.wall()
+        if left > 0:
+            state.timer = asyncio.get_running_loop().call_later(left, self._still_blind, account_id)
             return
         why = self.health_detail() or "no confirmed connection to the gateway"
         self._not_guarding(account_id, state, why)

@@ -140,3 +140,19 @@ async def test_a_wake_during_a_reconnect_waits_for_the_re_sync() -> None:
     notifier.on_snapshot(current[7])
     assert rec.events() == ["not_guarding", "guarding_again"]
     await notifier.close()
+
+
+async def test_a_not_guarding_timer_that_fires_early_waits_out_the_rest(monkeypatch) -> None:
+    """In the app the loop's timers are Qt's, which may fire up to 5 % early on a long interval:
+    not_guarding still goes only once not_guarding_after has passed by the wall clock."""
+    loop = asyncio.get_running_loop()
+    call_later = loop.call_later
+    monkeypatch.setattr(loop, "call_later", lambda delay, *args, **kw: call_later(delay * 0.5, *args, **kw))
+    notifier, rec = make(hooks(0.4, h=("not_guarding",)))
+    notifier.on_snapshot(snap(AccountStatus.OK))
+    started = time.monotonic()
+    notifier.on_snapshot(snap(AccountStatus.NOT_GUARDING))
+    while not rec.sent and time.monotonic() - started < 2:
+        await asyncio.sleep(0.01)
+    assert rec.events() == ["not_guarding"] and time.monotonic() - started >= 0.39
+    await notifier.close()
