@@ -136,3 +136,26 @@ def test_a_storm_breach_no_request_answers_counts_as_missed_and_says_why(monkeyp
     reactions, missed = storm._inject_breaches(Control(), duration_s=0.01, every_s=1.0)
     assert (reactions, missed) == ([50.0], 1)
     assert "account 1001 (order 7) missed: no enforcement request within 0.05 s; size 3 then" in capsys.readouterr().err
+
+
+def test_the_storm_app_s_window_is_never_shorter_than_asked_even_when_timers_fire_early(monkeypatch) -> None:
+    """Under qasync a long sleep is a Qt timer that may end 5 % early; the storm app's warm-up and
+    measured window (``_sleep_fully``) last at least what was asked all the same."""
+    import asyncio
+    import time
+
+    from deskguard.bench import storm
+
+    sleep = asyncio.sleep
+
+    async def early(delay: float, *args: object) -> None:  # a timer that keeps to half its interval
+        await sleep(delay / 2)
+
+    monkeypatch.setattr(asyncio, "sleep", early)
+
+    async def run() -> float:
+        started = time.monotonic()
+        await storm._sleep_fully(0.3)
+        return time.monotonic() - started
+
+    assert asyncio.run(run()) >= 0.3
