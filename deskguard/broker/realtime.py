@@ -14,7 +14,7 @@ import logging
 import math
 import sys
 import traceback
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -110,16 +110,16 @@ class GuardRealtimeClient(ProjectXRealtimeClient):
         self._coroutine_callbacks: bool | None = None
 
     async def add_callback(self, event_type: str, callback: Any) -> None:
-        self._coroutine_callbacks = None
-        try:
-            await super().add_callback(event_type, callback)
-        finally:
-            self._coroutine_callbacks = None
+        await self._callbacks_change(super().add_callback(event_type, callback))
 
     async def remove_callback(self, event_type: str, callback: Any) -> None:
+        await self._callbacks_change(super().remove_callback(event_type, callback))
+
+    async def _callbacks_change(self, change: Awaitable[None]) -> None:
+        """Make the change; whether a coroutine callback is registered is asked again after it."""
         self._coroutine_callbacks = None
         try:
-            await super().remove_callback(event_type, callback)
+            await change
         finally:
             self._coroutine_callbacks = None
 
