@@ -179,3 +179,27 @@ async def test_success_false_is_a_refusal(sim: Simulator, make_broker: MakeBroke
         await broker.close_position(1001, contract)
     assert info.value.error_code == 5
     assert open_size(sim, contract) == 1
+
+
+async def test_a_request_and_its_answer_are_freed_at_once_not_left_to_the_garbage_collector(
+        sim: Simulator, make_broker: MakeBroker) -> None:
+    """httpx makes each response and its stream refer to each other; the broker's response hook
+    breaks that cycle, so a request leaves no garbage for the collector (whose pauses then landed
+    beside the reaction's slowest breaches)."""
+    import gc
+
+    broker, _ = await started(make_broker)
+    await broker.open_positions(1001)  # warm: the client, its pool and hooks are made
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for _ in range(5):
+            await broker.open_positions(1001)
+        gc.collect()
+        left = sorted({type(o).__qualname__ for o in gc.garbage if type(o).__module__.startswith(("httpx", "httpcore"))})
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert left == []
