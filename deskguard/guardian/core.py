@@ -370,6 +370,8 @@ class Guardian:
         for d in verdict.decisions:
             if d.action not in (Action.LOCK, Action.WARN):
                 self._enforce(d)
+                if d.is_enforcement:  # absorbed ones too: every decision is in the audit log
+                    self._audit_decision(d)
         if isinstance(event, Resync):
             self._resynced.add(acct)
             self._watch_positions(verdict)
@@ -394,6 +396,12 @@ class Guardian:
         self._left.clear()
         if d.is_enforcement:
             self._db_submit(self.store.begin_enforcement, d.account_id, d.action.value, d.contract_id, d.reason)
+
+    def _audit_decision(self, d: Decision) -> None:
+        """The decision's audit row, in the store's order here (before its broker calls' rows and
+        its outcome's); its sentence is worked out as the batch leaves, after the request."""
+        self._store_queue.submit_latest(("decision", id(d)), lambda: [
+            (self.store.audit, (d.account_id, d.rule, "decision", texts.decision_sentence(d)), {})])
 
     def _watch_positions(self, verdict: Verdict) -> None:
         for contract in verdict.state.positions.keys() - self._watched:

@@ -85,11 +85,9 @@ class Recorder:
             publisher.notice(NoticeLevel.ENFORCEMENT, acct, lock.rule, texts.lock_notice(lock), "lock")
         for lock in v.ended_locks:
             publisher.notice(NoticeLevel.LOCK_ENDED, acct, lock.rule, texts.lock_ended(lock), "lock_end")
-        for d in v.decisions:
+        for d in v.decisions:  # (an enforcement's decision row was written as it was decided)
             if d.action == Action.WARN:
                 publisher.notice(NoticeLevel.WARNING, acct, d.rule, texts.warning_sentence(d), "warning")
-            elif d.is_enforcement:
-                g._db_submit(g.store.audit, acct, d.rule, "decision", texts.decision_sentence(d))
 
     async def save_lock(self, lock: Lock) -> None:
         """Commit a lock, trying again until the store takes it: a lock that is enforced but not

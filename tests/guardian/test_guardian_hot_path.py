@@ -179,6 +179,11 @@ async def test_an_accepted_cut_is_confirmed_by_the_hub_s_position_update_without
     assert endpoints == ["Position/partialCloseContract"], endpoints  # nor anything else read meanwhile
     assert "Reduced MNQ to 2" in rig.watcher.of(NoticeLevel.ENFORCEMENT, ACCOUNT)[-1].text
     assert not rig.guardian.enforcer.in_flight(ACCOUNT) and not rig.guardian.enforcer._awaiting
+    # The audit log tells it in order: the decision, its broker call, its outcome.
+    await rig.guardian._store_queue.drain()
+    events = [r.event for r in rig.store.audit_entries(account_id=ACCOUNT, after_id=0)
+              if r.rule == "max_contracts_per_instrument"]
+    assert events == ["decision", "broker_call", "enforcement"], events
 
 
 @pytest.mark.integration
