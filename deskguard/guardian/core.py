@@ -300,15 +300,16 @@ class Guardian:
                 for verdict in self.engine.process(event):
                     self._handle(verdict, event)
                 self.events_processed += 1
+                if isinstance(event, QuoteUpdated):
+                    self._quote_moved(event.quote.contract_id)
+                    continue
+                # Quotes set no timers and move no position: the rest is for the other events.
                 if isinstance(event, PositionUpdated):  # the hub's word on a reduce or close awaiting it
                     self.enforcer.position_seen(event.account_id, event.position.contract_id)
                 elif isinstance(event, Resync):
                     self.enforcer.position_seen(event.account_id)
-                if isinstance(event, QuoteUpdated):
-                    self._quote_moved(event.quote.contract_id)
-                else:  # quotes set no timers: keep the hot path lean
-                    # An account's event moves only that account's deadlines (a tick: anyone's).
-                    self._note_deadline(None if isinstance(event, ClockTick) else event.account_id)
+                # An account's event moves only that account's deadlines (a tick: anyone's).
+                self._note_deadline(None if isinstance(event, ClockTick) else event.account_id)
             except Exception:
                 log.exception("failed to process %s", type(event).__name__)
 
@@ -425,7 +426,7 @@ class Guardian:
     def _request_left(self, account_id: int) -> None:
         if self._leaving.pop(account_id, None) is not None and not self._leaving:
             self._left.set()
-            if self._queue.empty():
+            if not self._busy():
                 self._store_queue.flush()  # the batch need not wait out its delay any more
 
     def _enforcement_done(self, account_id: int, d: Decision, ok: bool, detail: str) -> None:
